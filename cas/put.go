@@ -1,0 +1,254 @@
+package cas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"cairn/cas/chunk"
+)
+
+// PutResult describes a file that Put stored.
+type PutResult struct {
+	Digest Digest // BLAKE3-256 of the whole content
+	Size   int64
+	Recipe Recipe
+	// NewChunks and NewBytes count the chunks this call added and their
+	// uncompressed length; StoredBytes is what they take in the store.
+	NewChunks   int
+	NewBytes    int64
+	StoredBytes int64
+}
+
+// block is a buffer that Put reads its input into. Chunks travel through
+// the pipeline as slices of a block, and the block goes back to the pool
+// when the last of them is done with it.
+type block struct {
+	buf  []byte
+	refs atomic.Int32
+}
+
+// blockSize is the size of Put's read buffers: a few MiB, so that the
+// tail copied when a block is replaced (under one maximum chunk) is small
+// next to what the block held.
+const blockSize = 4 << 20
+
+// putJob is one chunk travelling through Put's pipeline.
+type putJob struct {
+	seq    int
+	blk    *block
+	buf    []byte // the chunk: a slice of blk
+	d      Digest
+	value  []byte // stored form, when the chunk is new here
+	err    error
+	exists bool
+}
+
+// Flush thresholds for Put's writer: a transaction holds at most this many
+// new chunks or bytes.
+const (
+	flushChunks = 32
+	flushBytes  = 8 << 20
+)
+
+// Put reads r to its end, splits it into content-defined chunks, stores
+// the chunks that are new (compressed when that pays), syncs, and returns
+// the file's digest and recipe. Memory stays bounded by a few chunks per
+// worker whatever the length of r. Chunking, hashing and compression run
+// concurrently: the caller's goroutine cuts chunks, Concurrency workers
+// hash and compress them, and a writer hashes the whole file in order and
+// commits the new chunks.
+func (s *Store) Put(ctx context.Context, r io.Reader) (PutResult, error) {
+	if err := s.checkOpen(); err != nil {
+		return PutResult{}, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	workers := s.opts.Concurrency
+	inflight := 2*workers + 2
+	pool := sync.Pool{New: func() any { return &block{buf: make([]byte, blockSize)} }}
+	slots := make(chan struct{}, inflight)
+	jobs := make(chan *putJob, inflight)
+	results := make(chan *putJob, inflight)
+
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range jobs {
+				s.prepare(ctx, j)
+				results <- j
+			}
+		})
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	var res PutResult
+	writerDone := make(chan error, 1)
+	go func() { writerDone <- s.collect(ctx, cancel, results, slots, &pool, &res) }()
+
+	readErr := s.split(ctx, r, jobs, slots, &pool)
+	close(jobs)
+	if readErr != nil {
+		cancel()
+	}
+	werr := <-writerDone
+	if err := errors.Join(readErr, werr); err != nil {
+		return PutResult{}, fmt.Errorf("put: %w", firstCause(readErr, werr))
+	}
+	if err := s.sync.Sync(); err != nil {
+		return PutResult{}, fmt.Errorf("put: %w", err)
+	}
+	return res, nil
+}
+
+func firstCause(errs ...error) error {
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// split reads r into blocks, cuts them into chunks and hands the chunks
+// to the workers, waiting for a free slot before each, so at most
+// cap(slots) chunks are in flight. Boundaries are cut with at least a
+// maximum chunk of input in view (or the rest of the stream), so they do
+// not depend on how r splits its reads.
+func (s *Store) split(ctx context.Context, r io.Reader, jobs chan<- *putJob, slots chan struct{}, pool *sync.Pool) error {
+	newBlock := func() *block {
+		b := pool.Get().(*block)
+		b.refs.Store(1) // split's own reference
+		return b
+	}
+	cur := newBlock()
+	defer func() { release(cur, pool) }()
+	start, end, eof := 0, 0, false
+	for seq := 0; ; seq++ {
+		if end-start < s.params.MaxSize && !eof {
+			if start > 0 {
+				next := newBlock()
+				end = copy(next.buf, cur.buf[start:end])
+				start = 0
+				release(cur, pool)
+				cur = next
+			}
+			for end < len(cur.buf) && !eof {
+				n, err := r.Read(cur.buf[end:])
+				end += n
+				if errors.Is(err, io.EOF) {
+					eof = true
+				} else if err != nil {
+					return fmt.Errorf("read: %w", err)
+				}
+			}
+		}
+		if start == end {
+			return nil
+		}
+		n := s.params.Cut(cur.buf[start:end])
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		cur.refs.Add(1)
+		jobs <- &putJob{seq: seq, blk: cur, buf: cur.buf[start : start+n : start+n]}
+		start += n
+	}
+}
+
+func release(b *block, pool *sync.Pool) {
+	if b.refs.Add(-1) == 0 {
+		pool.Put(b)
+	}
+}
+
+// prepare hashes a chunk and, when the store lacks it, compresses it.
+func (s *Store) prepare(ctx context.Context, j *putJob) {
+	if err := ctx.Err(); err != nil {
+		j.err = err
+		return
+	}
+	j.d = chunk.Sum(j.buf)
+	ok, err := s.Has(ctx, j.d)
+	if err != nil {
+		j.err = err
+		return
+	}
+	if ok {
+		j.exists = true
+		return
+	}
+	j.value = s.codec.encode(make([]byte, 0, len(j.buf)/2), j.buf)
+}
+
+// collect receives prepared chunks, puts them back in order, hashes the
+// whole file, builds the recipe and commits new chunks in batches.
+func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-chan *putJob, slots chan struct{}, pool *sync.Pool, res *PutResult) error {
+	h := chunk.NewHasher()
+	waiting := make(map[int]*putJob)
+	next := 0
+	var pending []pendingChunk
+	var pendingBytes int
+	var firstErr error
+	flush := func() {
+		if len(pending) == 0 || firstErr != nil {
+			pending = pending[:0]
+			return
+		}
+		w, err := s.write(ctx, pending)
+		if err != nil {
+			firstErr = err
+			fail()
+		}
+		res.NewChunks += w.chunks
+		res.NewBytes += w.logical
+		res.StoredBytes += w.storedBytes
+		pending, pendingBytes = pending[:0], 0
+	}
+	for j := range results {
+		waiting[j.seq] = j
+		for {
+			j, ok := waiting[next]
+			if !ok {
+				break
+			}
+			delete(waiting, next)
+			next++
+			if j.err != nil && firstErr == nil {
+				firstErr = j.err
+				fail()
+			}
+			if firstErr == nil {
+				h.Write(j.buf)
+				res.Size += int64(len(j.buf))
+				res.Recipe = append(res.Recipe, Ref{Digest: j.d, Size: uint32(len(j.buf))})
+				if !j.exists {
+					pending = append(pending, pendingChunk{d: j.d, value: j.value, size: len(j.buf)})
+					pendingBytes += len(j.value)
+				}
+			}
+			release(j.blk, pool)
+			<-slots
+			if len(pending) >= flushChunks || pendingBytes >= flushBytes {
+				flush()
+			}
+		}
+	}
+	flush()
+	if firstErr != nil {
+		return firstErr
+	}
+	res.Digest = h.Digest()
+	return nil
+}

@@ -1,0 +1,475 @@
+package cas
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+
+	"cairn/cas/chunk"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// Digest is the BLAKE3-256 digest that names chunks and files.
+type Digest = chunk.Digest
+
+// Recipe is the ordered list of a file's chunks.
+type Recipe = chunk.Recipe
+
+// Ref names one chunk of a recipe.
+type Ref = chunk.Ref
+
+// Defaults that Open fills in for zero Options fields.
+const (
+	DefaultMinSaving        = 0.03
+	DefaultValueLogFileSize = 128 << 20
+)
+
+// Options configure a Store. The zero value is the default.
+type Options struct {
+	// MinSaving is the fraction of a chunk's length that zstd must save
+	// for the chunk to be stored compressed (default 3%); below it the
+	// chunk is stored raw, so reading it costs no decompression.
+	MinSaving float64
+	// Concurrency is how many goroutines compress and decompress at once
+	// (default GOMAXPROCS).
+	Concurrency int
+	// ValueLogFileSize is the size of Badger's value log files, which hold
+	// the chunk payloads. Space is reclaimed a file at a time.
+	ValueLogFileSize int64
+	// Logger receives the store's and Badger's messages (default
+	// slog.Default()).
+	Logger *slog.Logger
+}
+
+// Key layout of the store's Badger database (see docs/format.md).
+var (
+	keyFormat = []byte("m/format")
+	keyStats  = []byte("m/stats")
+	keyFlush  = []byte("x/flush") // sentinel dropped to force a memtable flush
+)
+
+const (
+	prefixChunk = 'c'
+	storeFormat = 1
+)
+
+func chunkKey(d Digest) []byte {
+	k := make([]byte, 1+chunk.DigestSize)
+	k[0] = prefixChunk
+	copy(k[1:], d[:])
+	return k
+}
+
+// Store is one node's content-addressed chunk store. It is safe for
+// concurrent use. The caller owns it and must Close it.
+type Store struct {
+	db     *badger.DB
+	codec  *codec
+	opts   Options
+	log    *slog.Logger
+	params chunk.Params
+	sync   *syncer
+
+	bufs sync.Pool // *[]byte of capacity MaxSize+decodeSlack, for decoded chunks
+
+	mu    sync.Mutex // serialises chunk writes and deletes with the stats counters
+	stats Stats
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	wg        sync.WaitGroup
+}
+
+// Stats describe the chunks a store holds.
+type Stats struct {
+	Chunks       int64 `json:"chunks"`
+	LogicalBytes int64 `json:"logical_bytes"` // before compression
+	StoredBytes  int64 `json:"stored_bytes"`  // values as stored, header included
+}
+
+// Open opens or creates the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.MinSaving == 0 {
+		opts.MinSaving = DefaultMinSaving
+	}
+	if opts.MinSaving < 0 || opts.MinSaving >= 1 {
+		return nil, fmt.Errorf("cas: min saving %v outside [0, 1)", opts.MinSaving)
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	if opts.ValueLogFileSize == 0 {
+		opts.ValueLogFileSize = DefaultValueLogFileSize
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	log := opts.Logger.With("component", "cas")
+	db, err := badger.Open(badgerOptions(dir, opts, log))
+	if err != nil {
+		return nil, fmt.Errorf("open badger %s: %w", dir, err)
+	}
+	c, err := newCodec(opts.MinSaving, opts.Concurrency)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{db: db, codec: c, opts: opts, log: log, params: chunk.DefaultParams(), closed: make(chan struct{})}
+	s.sync = newSyncer(db.Sync)
+	s.bufs.New = func() any { b := make([]byte, 0, s.params.MaxSize+decodeSlack); return &b }
+	if err := s.loadMeta(); err != nil {
+		c.close()
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// badgerOptions tunes Badger for chunk payloads: values above 512 bytes
+// live in the value log, not the LSM tree, so the tree holds only digests
+// and pointers; Badger's own compression is off since chunks arrive
+// compressed; value checksums are verified on read; and writes are not
+// synced one by one, because Put syncs once per call (see syncer).
+func badgerOptions(dir string, opts Options, log *slog.Logger) badger.Options {
+	o := badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{log}).
+		WithValueThreshold(512).
+		WithValueLogFileSize(opts.ValueLogFileSize).
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(3).
+		WithNumCompactors(2).
+		WithNumGoroutines(2).
+		WithVerifyValueChecksum(true).
+		WithChecksumVerificationMode(options.OnBlockRead).
+		WithDetectConflicts(false).
+		WithSyncWrites(false).
+		WithMetricsEnabled(false)
+	return o
+}
+
+func (s *Store) loadMeta() error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(keyFormat)
+		switch {
+		case errors.Is(err, badger.ErrKeyNotFound):
+			v := []byte{storeFormat, chunk.Format}
+			if err := txn.Set(keyFormat, v); err != nil {
+				return err
+			}
+		case err != nil:
+			return fmt.Errorf("read format: %w", err)
+		default:
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return fmt.Errorf("read format: %w", err)
+			}
+			if len(v) != 2 || v[0] != storeFormat {
+				return fmt.Errorf("cas: store format %v not supported (want %d)", v, storeFormat)
+			}
+		}
+		item, err = txn.Get(keyStats)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read stats: %w", err)
+		}
+		return item.Value(func(v []byte) error { return s.stats.unmarshal(v) })
+	})
+}
+
+// Close waits for background work, closes the database and releases the
+// codec. It is safe to call more than once.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.wg.Wait()
+		err = s.db.Close()
+		s.codec.close()
+	})
+	return err
+}
+
+func (s *Store) checkOpen() error {
+	select {
+	case <-s.closed:
+		return ErrClosed
+	default:
+	}
+	return s.sync.failed()
+}
+
+// Params returns the chunker parameters the store cuts files with.
+func (s *Store) Params() chunk.Params { return s.params }
+
+// Has reports whether the store holds chunk d.
+func (s *Store) Has(ctx context.Context, d Digest) (bool, error) {
+	m, err := s.Missing(ctx, []Digest{d})
+	return len(m) == 0, err
+}
+
+// Missing returns, in the order given, the digests the store lacks, from
+// one consistent view of the store.
+func (s *Store) Missing(ctx context.Context, ds []Digest) ([]Digest, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	var out []Digest
+	err := s.db.View(func(txn *badger.Txn) error {
+		for i, d := range ds {
+			if i%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			_, err := txn.Get(chunkKey(d))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				out = append(out, d)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("look up chunk %s: %w", d.Short(), err)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutChunk stores b as chunk d after checking that b hashes to d, and
+// syncs before returning. It reports whether the chunk was new.
+func (s *Store) PutChunk(ctx context.Context, d Digest, b []byte) (bool, error) {
+	if err := s.checkOpen(); err != nil {
+		return false, err
+	}
+	if len(b) > s.params.MaxSize {
+		return false, fmt.Errorf("put chunk %s: %w: %d bytes", d.Short(), ErrTooLarge, len(b))
+	}
+	if got := chunk.Sum(b); got != d {
+		return false, fmt.Errorf("put chunk %s: %w: bytes hash to %s", d.Short(), ErrDigestMismatch, got.Short())
+	}
+	if ok, err := s.Has(ctx, d); err != nil || ok {
+		return false, err
+	}
+	v := s.codec.encode(nil, b)
+	n, err := s.write(ctx, []pendingChunk{{d: d, value: v, size: len(b)}})
+	if err != nil {
+		return false, err
+	}
+	return n.chunks > 0, s.sync.Sync()
+}
+
+// GetChunk returns chunk d, verified against its digest.
+func (s *Store) GetChunk(ctx context.Context, d Digest) ([]byte, error) {
+	return s.getChunk(ctx, d, nil)
+}
+
+func (s *Store) getChunk(ctx context.Context, d Digest, dst []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	select {
+	case <-s.closed:
+		return nil, ErrClosed
+	default:
+	}
+	var out []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(chunkKey(d))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("get chunk %s: %w", d, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("get chunk %s: %w", d.Short(), err)
+		}
+		var derr error
+		err = item.Value(func(v []byte) error {
+			out, derr = s.codec.decode(dst, v, s.params.MaxSize)
+			return nil
+		})
+		if err == nil {
+			err = derr
+		}
+		if err != nil {
+			// The value log entry failed Badger's checksum, or the
+			// stored form does not decode: the chunk cannot be trusted.
+			return &CorruptError{Digest: d, Reason: err.Error()}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if got := chunk.Sum(out); got != d {
+		return nil, &CorruptError{Digest: d, Reason: "content hashes to " + got.String()}
+	}
+	return out, nil
+}
+
+// getBuf and putBuf recycle decode buffers between chunk reads.
+func (s *Store) getBuf() *[]byte { return s.bufs.Get().(*[]byte) }
+
+func (s *Store) putBuf(b *[]byte) {
+	if b != nil && cap(*b) >= s.params.MaxSize {
+		*b = (*b)[:0]
+		s.bufs.Put(b)
+	}
+}
+
+// Delete removes the given chunks; digests the store lacks are ignored.
+// Space comes back when Reclaim rewrites the value log.
+func (s *Store) Delete(ctx context.Context, ds ...Digest) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	const batch = 1024
+	for len(ds) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(batch, len(ds))
+		if err := s.deleteBatch(ds[:n]); err != nil {
+			return err
+		}
+		ds = ds[n:]
+	}
+	return s.sync.Sync()
+}
+
+func (s *Store) deleteBatch(ds []Digest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := s.stats
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	for _, d := range ds {
+		k := chunkKey(d)
+		item, err := txn.Get(k)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("delete chunk %s: %w", d.Short(), err)
+		}
+		var logical int64
+		stored := item.ValueSize()
+		if err := item.Value(func(v []byte) error {
+			n, err := logicalSize(v)
+			logical = n
+			return err
+		}); err != nil {
+			// A corrupt value still goes; its logical size is unknown,
+			// so take the stored one.
+			logical = stored - 1
+		}
+		if err := txn.Delete(k); err != nil {
+			return fmt.Errorf("delete chunk %s: %w", d.Short(), err)
+		}
+		next.Chunks--
+		next.LogicalBytes -= logical
+		next.StoredBytes -= stored
+	}
+	if err := txn.Set(keyStats, next.marshal()); err != nil {
+		return err
+	}
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("delete chunks: %w", err)
+	}
+	s.stats = next
+	return nil
+}
+
+type pendingChunk struct {
+	d     Digest
+	value []byte // stored form
+	size  int    // logical length
+}
+
+type written struct {
+	chunks      int
+	logical     int64
+	storedBytes int64
+}
+
+// write stores the chunks that are not present yet in one transaction,
+// together with the updated counters, without syncing.
+func (s *Store) write(ctx context.Context, cs []pendingChunk) (written, error) {
+	var w written
+	if err := ctx.Err(); err != nil {
+		return w, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	for _, c := range cs {
+		k := chunkKey(c.d)
+		if _, err := txn.Get(k); err == nil {
+			continue // another writer stored it since we looked
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return w, fmt.Errorf("look up chunk %s: %w", c.d.Short(), err)
+		}
+		if err := txn.Set(k, c.value); err != nil {
+			return w, fmt.Errorf("write chunk %s: %w", c.d.Short(), err)
+		}
+		w.chunks++
+		w.logical += int64(c.size)
+		w.storedBytes += int64(len(c.value))
+	}
+	if w.chunks == 0 {
+		return w, nil
+	}
+	next := s.stats
+	next.Chunks += int64(w.chunks)
+	next.LogicalBytes += w.logical
+	next.StoredBytes += w.storedBytes
+	if err := txn.Set(keyStats, next.marshal()); err != nil {
+		return w, err
+	}
+	if err := txn.Commit(); err != nil {
+		return w, fmt.Errorf("write chunks: %w", err)
+	}
+	s.stats = next
+	return w, nil
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	if err := s.checkOpen(); err != nil {
+		return Stats{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats, nil
+}
+
+// DiskUsage returns the bytes Badger's files take in the store's folder:
+// the LSM tree and the value log.
+func (s *Store) DiskUsage() (lsm, vlog int64) { return s.db.Size() }
+
+func (st Stats) marshal() []byte {
+	b := make([]byte, 0, 3*binary.MaxVarintLen64)
+	b = binary.AppendVarint(b, st.Chunks)
+	b = binary.AppendVarint(b, st.LogicalBytes)
+	return binary.AppendVarint(b, st.StoredBytes)
+}
+
+func (st *Stats) unmarshal(b []byte) error {
+	for _, p := range []*int64{&st.Chunks, &st.LogicalBytes, &st.StoredBytes} {
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			return errors.New("cas: stats record does not decode")
+		}
+		*p, b = v, b[n:]
+	}
+	return nil
+}

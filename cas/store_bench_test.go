@@ -1,0 +1,154 @@
+package cas
+
+import (
+	"bytes"
+	"io"
+	"testing"
+	"time"
+
+	"cairn/bench/boosters"
+	"cairn/cas/chunk"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// benchData returns 64 MiB of real booster data that does not repeat, in
+// the given format: a large booster and a retrain with another seed.
+func benchData(b *testing.B, format string) []byte {
+	b.Helper()
+	data, err := boosters.Concat(64<<20, [3]string{"l", "model", format}, [3]string{"l", "seed2", format})
+	if err != nil {
+		b.Skipf("booster data: %v", err)
+	}
+	return data
+}
+
+// chunksOf cuts data the way the store does.
+func chunksOf(b *testing.B, data []byte) [][]byte {
+	c, _ := chunk.NewChunker(bytes.NewReader(data), chunk.Params{})
+	var out [][]byte
+	for {
+		x, err := c.Next()
+		if err == io.EOF {
+			return out
+		}
+		out = append(out, append([]byte(nil), x...))
+	}
+}
+
+// ceiling times fn, which does on one core the work a benchmark is
+// compared against.
+func ceiling(fn func()) time.Duration {
+	start := time.Now()
+	fn()
+	return time.Since(start)
+}
+
+func reportRatio(b *testing.B, n int64, ceilingTime time.Duration) {
+	spent := b.Elapsed()
+	b.ReportMetric(float64(ceilingTime)/float64(spent), "x-ceiling")
+	b.ReportMetric(float64(n)*float64(b.N)/ceilingTime.Seconds()/1e6, "ceiling-MB/s")
+}
+
+// BenchmarkPutNew guards the write path's throughput on new data: a Put of
+// 64 MiB of booster data into an empty store, as a ratio to single-core
+// BLAKE3 plus zstd (fastest) over the same chunks, measured in the same
+// run. Goal: at least 1.3x, which needs both cores.
+func BenchmarkPutNew(b *testing.B) {
+	for _, format := range []string{"json", "ubj"} {
+		b.Run(format, func(b *testing.B) {
+			data := benchData(b, format)
+			chunks := chunksOf(b, data)
+			enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
+			var dst []byte
+			var ceil time.Duration
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				s := TestStore(b)
+				ceil += ceiling(func() {
+					chunk.Sum(data)
+					for _, c := range chunks {
+						chunk.Sum(c)
+						dst = enc.EncodeAll(c, dst[:0])
+					}
+				})
+				b.StartTimer()
+				if _, err := s.Put(b.Context(), bytes.NewReader(data)); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				s.Close()
+				b.StartTimer()
+			}
+			reportRatio(b, int64(len(data)), ceil)
+		})
+	}
+}
+
+// BenchmarkPutExisting guards the cost of re-logging a file the store
+// already has: chunking and hashing only, as a ratio to single-core BLAKE3
+// over the same bytes. Goal: at least 0.5.
+func BenchmarkPutExisting(b *testing.B) {
+	data := benchData(b, "json")
+	s := TestStore(b)
+	if _, err := s.Put(b.Context(), bytes.NewReader(data)); err != nil {
+		b.Fatal(err)
+	}
+	var ceil time.Duration
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		ceil += ceiling(func() { chunk.Sum(data) })
+		b.StartTimer()
+		res, err := s.Put(b.Context(), bytes.NewReader(data))
+		if err != nil || res.NewChunks != 0 {
+			b.Fatalf("put: %v, %d new chunks", err, res.NewChunks)
+		}
+	}
+	reportRatio(b, int64(len(data)), ceil)
+}
+
+// BenchmarkRead guards the read path: streaming a 64 MiB booster back,
+// each chunk decompressed and verified, as a ratio to single-core zstd
+// decoding plus BLAKE3 of the same chunks. Goal: at least 1.2x.
+func BenchmarkRead(b *testing.B) {
+	for _, format := range []string{"json", "ubj"} {
+		b.Run(format, func(b *testing.B) {
+			data := benchData(b, format)
+			s := TestStore(b)
+			res, err := s.Put(b.Context(), bytes.NewReader(data))
+			if err != nil {
+				b.Fatal(err)
+			}
+			enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false))
+			dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+			var frames [][]byte
+			for _, c := range chunksOf(b, data) {
+				frames = append(frames, enc.EncodeAll(c, nil))
+			}
+			var ceil time.Duration
+			var dst []byte
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				ceil += ceiling(func() {
+					for _, f := range frames {
+						dst, _ = dec.DecodeAll(f, dst[:0])
+						chunk.Sum(dst)
+					}
+				})
+				b.StartTimer()
+				rd := s.Open(b.Context(), res.Recipe)
+				if n, err := io.Copy(io.Discard, rd); err != nil || n != int64(len(data)) {
+					b.Fatalf("read %d: %v", n, err)
+				}
+				rd.Close()
+			}
+			reportRatio(b, int64(len(data)), ceil)
+		})
+	}
+}
