@@ -5,10 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
-// badgerLogger routes Badger's printf-style messages to slog. Badger's
-// informational chatter goes to debug level.
+// BadgerLogger returns a badger.Logger that routes Badger's printf-style
+// messages to l, with Badger's informational chatter at debug level. Every
+// Badger database in cairn logs through it.
+func BadgerLogger(l *slog.Logger) badger.Logger { return badgerLogger{l} }
+
 type badgerLogger struct{ l *slog.Logger }
 
 func (b badgerLogger) log(level slog.Level, format string, args ...any) {

@@ -123,3 +123,27 @@ func (s *Store) Reclaim(ctx context.Context, discardRatio float64) (ReclaimResul
 	s.log.Info("space reclaimed", "rewritten", res.Rewritten, "before", res.Before, "after", res.After)
 	return res, nil
 }
+
+// Walk calls fn with the digest and stored size of every chunk, in digest
+// order, without reading the payloads. If fn returns an error, Walk stops
+// and returns it.
+func (s *Store) Walk(ctx context.Context, fn func(d Digest, stored int64) error) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixChunk}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var d Digest
+			copy(d[:], it.Item().Key()[1:])
+			if err := fn(d, it.Item().ValueSize()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

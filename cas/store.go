@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"time"
 
 	"cairn/cas/chunk"
 
@@ -45,6 +46,9 @@ type Options struct {
 	// Logger receives the store's and Badger's messages (default
 	// slog.Default()).
 	Logger *slog.Logger
+	// Now is the clock of the touch table that protects chunks in use
+	// from Collect (default time.Now); tests inject their own.
+	Now func() time.Time
 }
 
 // Key layout of the store's Badger database (see docs/format.md).
@@ -69,12 +73,13 @@ func chunkKey(d Digest) []byte {
 // Store is one node's content-addressed chunk store. It is safe for
 // concurrent use. The caller owns it and must Close it.
 type Store struct {
-	db     *badger.DB
-	codec  *codec
-	opts   Options
-	log    *slog.Logger
-	params chunk.Params
-	sync   *syncer
+	db      *badger.DB
+	codec   *codec
+	opts    Options
+	log     *slog.Logger
+	params  chunk.Params
+	sync    *syncer
+	touches *touches
 
 	bufs sync.Pool // *[]byte of capacity MaxSize+decodeSlack, for decoded chunks
 
@@ -110,6 +115,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	log := opts.Logger.With("component", "cas")
 	db, err := badger.Open(badgerOptions(dir, opts, log))
 	if err != nil {
@@ -122,6 +130,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, codec: c, opts: opts, log: log, params: chunk.DefaultParams(), closed: make(chan struct{})}
 	s.sync = newSyncer(db.Sync)
+	s.touches = newTouches(opts.Now)
 	s.bufs.New = func() any { b := make([]byte, 0, s.params.MaxSize+decodeSlack); return &b }
 	if err := s.loadMeta(); err != nil {
 		c.close()
@@ -138,7 +147,7 @@ func Open(dir string, opts Options) (*Store, error) {
 // synced one by one, because Put syncs once per call (see syncer).
 func badgerOptions(dir string, opts Options, log *slog.Logger) badger.Options {
 	o := badger.DefaultOptions(dir).
-		WithLogger(badgerLogger{log}).
+		WithLogger(BadgerLogger(log)).
 		WithValueThreshold(512).
 		WithValueLogFileSize(opts.ValueLogFileSize).
 		WithCompression(options.None).
@@ -219,10 +228,15 @@ func (s *Store) Has(ctx context.Context, d Digest) (bool, error) {
 
 // Missing returns, in the order given, the digests the store lacks, from
 // one consistent view of the store.
+//
+// Missing touches every digest before it looks: a chunk reported present
+// survives Collect for the grace period, so a writer may reference it
+// without sending it.
 func (s *Store) Missing(ctx context.Context, ds []Digest) ([]Digest, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
+	s.touches.touch(ds...)
 	var out []Digest
 	err := s.db.View(func(txn *badger.Txn) error {
 		for i, d := range ds {

@@ -1,0 +1,92 @@
+package cas
+
+import (
+	"bytes"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type fakeClock struct{ ns atomic.Int64 }
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+func TestStore_Collect(t *testing.T) {
+	clock := &fakeClock{}
+	clock.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	dir := t.TempDir()
+	s, err := Open(dir, Options{Logger: TestLogger(t), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	a := mustPut(t, s, compressible(1, 100<<10))
+	b := mustPut(t, s, compressible(2, 100<<10))
+	candidates := []Digest{a.Recipe[0].Digest, b.Recipe[0].Digest}
+
+	// Everything counts as touched when the store opened.
+	if n, err := s.Collect(ctx, candidates, clock.Now()); err != nil || n != 0 {
+		t.Fatalf("collect right after open deleted %d (%v)", n, err)
+	}
+	clock.Advance(time.Hour)
+	idle := clock.Now()
+	clock.Advance(time.Minute)
+	// A writer asks about b: it must survive.
+	if m, _ := s.Missing(ctx, []Digest{b.Recipe[0].Digest}); len(m) != 0 {
+		t.Fatal("b reported missing")
+	}
+	n, err := s.Collect(ctx, candidates, idle)
+	if err != nil || n != 1 {
+		t.Fatalf("collect deleted %d (%v), want 1", n, err)
+	}
+	if ok, _ := s.Has(ctx, a.Recipe[0].Digest); ok {
+		t.Fatal("idle chunk a survived collection")
+	}
+	if ok, _ := s.Has(ctx, b.Recipe[0].Digest); !ok {
+		t.Fatal("touched chunk b was collected")
+	}
+}
+
+// TestStore_CollectRacesDedup puts the same content over and over while
+// collection runs with no grace at all: every Put that returns must leave
+// all of its chunks in the store, because a dedup hit touches the chunk
+// before Collect can take it.
+func TestStore_CollectRacesDedup(t *testing.T) {
+	s := TestStore(t)
+	ctx := t.Context()
+	data := compressible(9, 2<<20)
+	first := mustPut(t, s, data)
+	digests := first.Recipe.Distinct()
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			s.Collect(ctx, digests, time.Now())
+		}
+	})
+	for i := range 40 {
+		res, err := s.Put(ctx, bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range res.Recipe.Distinct() {
+			// The Put's own touch protects its chunks until a later
+			// collection; check at once, as a commit would.
+			if _, err := s.GetChunk(ctx, d); err != nil {
+				close(stop)
+				wg.Wait()
+				t.Fatalf("put %d returned, but chunk %s is gone: %v", i, d.Short(), err)
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+}

@@ -1,0 +1,192 @@
+package client
+
+import (
+	"time"
+
+	"cairn/cas/chunk"
+)
+
+// The JSON types of cairn's native API under /v1/. The daemon encodes
+// them and the client decodes them; docs/api.md describes each route.
+
+// Object describes a stored object.
+type Object struct {
+	Bucket             string            `json:"bucket"`
+	Key                string            `json:"key"`
+	Digest             chunk.Digest      `json:"digest"` // BLAKE3-256 of the content
+	Size               int64             `json:"size"`
+	ETag               string            `json:"etag"`
+	ContentType        string            `json:"content_type,omitempty"`
+	ContentEncoding    string            `json:"content_encoding,omitempty"`
+	ContentDisposition string            `json:"content_disposition,omitempty"`
+	Meta               map[string]string `json:"meta,omitempty"`
+	MTime              time.Time         `json:"mtime"`
+	Version            uint64            `json:"version"` // Raft index of the write
+}
+
+// PutResult is the answer to an object PUT or a commit.
+type PutResult struct {
+	Object
+	// NewBytes counts the bytes of chunks that were new to the node that
+	// took the write; Chunks is how many chunks the file has.
+	NewBytes int64 `json:"new_bytes"`
+	Chunks   int   `json:"chunks"`
+}
+
+// Stat is an object with its recipe.
+type Stat struct {
+	Object
+	Recipe []chunk.Ref `json:"recipe"`
+}
+
+// ListResult is a page of a bucket listing.
+type ListResult struct {
+	Objects        []Object `json:"objects"`
+	CommonPrefixes []string `json:"common_prefixes,omitempty"`
+	Truncated      bool     `json:"truncated"`
+	// Next resumes the listing: pass it as start_after.
+	Next string `json:"next,omitempty"`
+}
+
+// MissingRequest asks which chunks the cluster lacks.
+type MissingRequest struct {
+	Digests []chunk.Digest `json:"digests"`
+}
+
+// MissingResult lists the chunks to upload.
+type MissingResult struct {
+	Missing []chunk.Digest `json:"missing"`
+}
+
+// ChunkPutResult is the answer to a chunk upload.
+type ChunkPutResult struct {
+	Digest chunk.Digest `json:"digest"`
+	Added  bool         `json:"added"`
+}
+
+// CommitRequest makes a key point to a file whose chunks the cluster
+// holds: the client chunked and hashed it and uploaded what was missing.
+type CommitRequest struct {
+	Digest      chunk.Digest      `json:"digest"`
+	Size        int64             `json:"size"`
+	Chunks      []chunk.Ref       `json:"chunks"`
+	ContentType string            `json:"content_type,omitempty"`
+	Meta        map[string]string `json:"meta,omitempty"`
+	IfMatch     string            `json:"if_match,omitempty"`
+	IfNoneMatch string            `json:"if_none_match,omitempty"`
+}
+
+// Bucket describes a bucket.
+type Bucket struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+	Objects int64     `json:"objects"`
+	Bytes   int64     `json:"bytes"`
+}
+
+// Resolved is what a runs:/ or models:/ URI, or a bucket/key, names.
+type Resolved struct {
+	URI    string `json:"uri"`
+	Bucket string `json:"bucket"`
+	// Key is the object key, or the key prefix (ending in "/") when the
+	// URI names a folder.
+	Key    string  `json:"key"`
+	IsDir  bool    `json:"is_dir"`
+	Object *Object `json:"object,omitempty"`
+}
+
+// Run is an MLflow run (or an MLflow 3 logged model) whose artifacts the
+// store holds.
+type Run struct {
+	RunID        string    `json:"run_id"`
+	ExperimentID string    `json:"experiment_id"`
+	Bucket       string    `json:"bucket"`
+	Root         string    `json:"root"` // key prefix of the artifacts
+	Kind         string    `json:"kind"` // "run" or "model"
+	Files        int64     `json:"files"`
+	Bytes        int64     `json:"bytes"`
+	First        time.Time `json:"first"`
+	Last         time.Time `json:"last"`
+}
+
+// Artifact is a file in a run.
+type Artifact struct {
+	Path   string       `json:"path"` // relative to the run's artifact root
+	Size   int64        `json:"size"`
+	Digest chunk.Digest `json:"digest"`
+}
+
+// Model is an indexed MLmodel file.
+type Model struct {
+	Bucket        string                    `json:"bucket"`
+	Key           string                    `json:"key"`
+	Dir           string                    `json:"dir"`
+	RunID         string                    `json:"run_id,omitempty"`
+	ExperimentID  string                    `json:"experiment_id,omitempty"`
+	ModelUUID     string                    `json:"model_uuid,omitempty"`
+	ModelID       string                    `json:"model_id,omitempty"`
+	ArtifactPath  string                    `json:"artifact_path,omitempty"`
+	MLflowVersion string                    `json:"mlflow_version,omitempty"`
+	Created       time.Time                 `json:"created"`
+	Flavors       map[string]map[string]any `json:"flavors,omitempty"`
+	Signature     map[string]string         `json:"signature,omitempty"`
+	EnvFiles      map[string]chunk.Digest   `json:"env_files,omitempty"`
+	Error         string                    `json:"error,omitempty"`
+}
+
+// Stats describe what the store holds and what deduplication saves.
+type Stats struct {
+	Objects int64 `json:"objects"`
+	// LogicalBytes is what the objects add up to: what a plain store
+	// would hold. UniqueBytes counts each distinct chunk once, before
+	// compression; StoredBytes is what this node's chunk store takes.
+	LogicalBytes int64    `json:"logical_bytes"`
+	UniqueBytes  int64    `json:"unique_bytes"`
+	StoredBytes  int64    `json:"stored_bytes"`
+	DedupRatio   float64  `json:"dedup_ratio"` // logical / stored
+	Files        int64    `json:"files"`
+	Chunks       int64    `json:"chunks"`
+	LocalChunks  int64    `json:"local_chunks"`
+	Uploads      int64    `json:"uploads"`
+	Buckets      []Bucket `json:"buckets"`
+	Runs         []Run    `json:"runs,omitempty"`
+	// Shared lists the files stored once but referenced most, with the
+	// keys and runs that share them.
+	Shared []SharedFile `json:"shared,omitempty"`
+}
+
+// SharedFile is one content referenced by several keys.
+type SharedFile struct {
+	Digest chunk.Digest `json:"digest"`
+	Size   int64        `json:"size"`
+	Refs   int64        `json:"refs"`
+	Saved  int64        `json:"saved_bytes"` // (refs-1) * size
+	Keys   []string     `json:"keys"`        // bucket/key
+	Runs   []string     `json:"runs,omitempty"`
+}
+
+// Ref is a named, mutable pointer, such as a tag or a backup checkpoint.
+type Ref struct {
+	Name    string    `json:"name"`
+	Target  string    `json:"target"`
+	Version uint64    `json:"version"`
+	Time    time.Time `json:"time"`
+}
+
+// RefRequest sets a ref; IfVersion makes it a compare-and-swap (0: the
+// ref must not exist).
+type RefRequest struct {
+	Target    string  `json:"target"`
+	IfVersion *uint64 `json:"if_version,omitempty"`
+}
+
+// Error is the body of every error answer.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// DeleteResult counts deleted objects.
+type DeleteResult struct {
+	Deleted int `json:"deleted"`
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"cairn/daemon"
+
+	"gopkg.in/yaml.v3"
+)
+
+// fileConfig is the optional YAML configuration file; flags override it.
+type fileConfig struct {
+	DataDir         string         `yaml:"data_dir"`
+	HTTPAddr        string         `yaml:"http_addr"`
+	RaftAddr        string         `yaml:"raft_addr"`
+	NodeID          string         `yaml:"node_id"`
+	Bootstrap       string         `yaml:"bootstrap"`
+	Join            string         `yaml:"join"`
+	ClusterSecret   string         `yaml:"cluster_secret"`
+	Token           string         `yaml:"token"`
+	S3Keys          []daemon.S3Key `yaml:"s3_keys"`
+	S3Region        string         `yaml:"s3_region"`
+	S3Domain        string         `yaml:"s3_domain"`
+	MLflowBucket    string         `yaml:"mlflow_bucket"`
+	MLflowUsername  string         `yaml:"mlflow_username"`
+	MLflowPassword  string         `yaml:"mlflow_password"`
+	ConsistentReads bool           `yaml:"consistent_reads"`
+	GCInterval      time.Duration  `yaml:"gc_interval"`
+	GCGrace         time.Duration  `yaml:"gc_grace"`
+}
+
+func serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	env := func(name, def string) string {
+		if v := os.Getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	configPath := fs.String("config", env("CAIRN_CONFIG", ""), "YAML configuration file (flags override it)")
+	dataDir := fs.String("data-dir", env("CAIRN_DATA_DIR", ""), "data folder (default ./"+daemon.DefaultDataDir+")")
+	httpAddr := fs.String("http-addr", env("CAIRN_HTTP_ADDR", ""), "HTTP listen address (default "+daemon.DefaultHTTPAddr+")")
+	raftAddr := fs.String("raft-addr", env("CAIRN_RAFT_ADDR", ""), "cluster (Raft and peer) address (default "+daemon.DefaultRaftAddr+")")
+	nodeID := fs.String("node-id", env("CAIRN_NODE_ID", ""), "this node's ID (default node1)")
+	bootstrap := fs.String("bootstrap", env("CAIRN_BOOTSTRAP", ""), "initial voters of a new cluster: id=raftaddr,id=raftaddr,...")
+	join := fs.String("join", env("CAIRN_JOIN", ""), "HTTP address of a member to join on first start")
+	secret := fs.String("cluster-secret", env("CAIRN_CLUSTER_SECRET", ""), "shared secret of the cluster's peer traffic")
+	token := fs.String("token", env("CAIRN_TOKEN", ""), "bearer token the native API requires")
+	ak := fs.String("s3-access-key", env("CAIRN_S3_ACCESS_KEY", ""), "S3 access key (default: generated and kept in the data folder)")
+	sk := fs.String("s3-secret-key", env("CAIRN_S3_SECRET_KEY", ""), "S3 secret key")
+	region := fs.String("s3-region", env("CAIRN_S3_REGION", ""), "region S3 signatures must name (default: any)")
+	domain := fs.String("s3-domain", env("CAIRN_S3_DOMAIN", ""), "domain for virtual-host-style S3 requests")
+	bucket := fs.String("mlflow-bucket", env("CAIRN_MLFLOW_BUCKET", ""), "bucket for MLflow's artifact API (default "+daemon.DefaultMLflowBucket+")")
+	consistent := fs.Bool("consistent-reads", env("CAIRN_CONSISTENT_READS", "") == "true", "S3 and MLflow reads confirm they see every committed write")
+	logLevel := fs.String("log-level", env("CAIRN_LOG_LEVEL", "info"), "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var fc fileConfig
+	if *configPath != "" {
+		b, err := os.ReadFile(*configPath)
+		if err != nil {
+			return err
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&fc); err != nil {
+			return fmt.Errorf("config %s: %w", *configPath, err)
+		}
+	}
+	pick := func(flagVal, fileVal string) string {
+		if flagVal != "" {
+			return flagVal
+		}
+		return fileVal
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg := daemon.Config{
+		DataDir: pick(*dataDir, fc.DataDir), HTTPAddr: pick(*httpAddr, fc.HTTPAddr), RaftAddr: pick(*raftAddr, fc.RaftAddr),
+		NodeID: pick(*nodeID, fc.NodeID), Join: pick(*join, fc.Join), ClusterSecret: pick(*secret, fc.ClusterSecret),
+		Token: pick(*token, fc.Token), S3Keys: fc.S3Keys, S3Region: pick(*region, fc.S3Region), S3Domain: pick(*domain, fc.S3Domain),
+		MLflowBucket: pick(*bucket, fc.MLflowBucket), MLflowUsername: fc.MLflowUsername, MLflowPassword: fc.MLflowPassword,
+		ConsistentReads: *consistent || fc.ConsistentReads, GCInterval: fc.GCInterval, GCGrace: fc.GCGrace, Logger: log,
+	}
+	if *ak != "" || *sk != "" {
+		cfg.S3Keys = append([]daemon.S3Key{{AccessKey: *ak, SecretKey: *sk}}, cfg.S3Keys...)
+	}
+	if b := pick(*bootstrap, fc.Bootstrap); b != "" {
+		peers, err := daemon.ParsePeers(b)
+		if err != nil {
+			return err
+		}
+		cfg.Bootstrap = peers
+	}
+	srv, err := daemon.New(cfg)
+	if err != nil {
+		return err
+	}
+	printWelcome(srv)
+	return srv.Serve(ctx)
+}
+
+// printWelcome tells a new user where cairn listens and how to point
+// MLflow and S3 tools at it.
+func printWelcome(srv *daemon.Server) {
+	k := srv.S3Credentials()
+	u := srv.URL()
+	fmt.Fprintf(os.Stderr, `cairn listening on %s
+  native API and CLI:  export CAIRN_ENDPOINT=%s
+  MLflow (proxied):    artifact location %s/api/2.0/mlflow-artifacts/artifacts/<root>
+  MLflow (S3):         MLFLOW_S3_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s
+                       artifact location s3://<bucket>/<root>
+`, u, u, u, u, k.AccessKey, k.SecretKey)
+}

@@ -1,0 +1,179 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"cairn/cas"
+)
+
+// Defaults of the embedded configuration: one node, data in ./cairn-data,
+// listening on loopback only.
+const (
+	DefaultDataDir      = "cairn-data"
+	DefaultHTTPAddr     = "127.0.0.1:8700"
+	DefaultRaftAddr     = "127.0.0.1:8701"
+	DefaultMLflowBucket = "mlflow"
+	DefaultRegion       = "us-east-1"
+	DefaultGCInterval   = 10 * time.Minute
+	DefaultGCGrace      = time.Hour
+	DefaultShutdown     = 30 * time.Second
+	// DefaultMaxObjectSize bounds one object (5 TiB, as S3).
+	DefaultMaxObjectSize = 5 << 40
+)
+
+// Peer is a member of the initial cluster.
+type Peer struct {
+	ID       string
+	RaftAddr string
+}
+
+// S3Key is an access key pair for the S3 API.
+type S3Key struct {
+	AccessKey string `yaml:"access_key" json:"access_key"`
+	SecretKey string `yaml:"secret_key" json:"secret_key"`
+}
+
+// Config configures a node. The zero value, after Validate fills in the
+// defaults, runs a single node that bootstraps itself.
+type Config struct {
+	DataDir  string
+	HTTPAddr string
+	// NodeID names this node in the cluster (default: "node1" for a
+	// single node).
+	NodeID string
+	// RaftAddr is where this node listens for Raft and peer traffic, and
+	// the address other nodes dial.
+	RaftAddr string
+	// Bootstrap lists the initial voters of a new cluster, this node
+	// included. Empty, with Join empty too, bootstraps a single node.
+	Bootstrap []Peer
+	// Join is the HTTP address of a member to join on first start.
+	Join string
+	// ClusterSecret authenticates peer traffic between nodes.
+	ClusterSecret string
+
+	// Token, when set, is the bearer token the native API requires.
+	Token string
+	// S3Keys are the access keys the S3 API accepts. When empty, a key
+	// pair is generated on first start and kept in the data folder.
+	S3Keys   []S3Key
+	S3Region string // "" accepts any region in signatures
+	// S3Domain enables virtual-host-style requests: <bucket>.<S3Domain>.
+	S3Domain string
+	// MLflowBucket holds what MLflow's proxied artifact API writes.
+	MLflowBucket string
+	// MLflowUsername/MLflowPassword enable basic auth on the MLflow API;
+	// Token is also accepted there as a bearer token.
+	MLflowUsername string
+	MLflowPassword string
+
+	// ConsistentReads makes S3 and MLflow reads confirm leadership (or
+	// go through the leader) before answering.
+	ConsistentReads bool
+	MaxObjectSize   int64
+	GCInterval      time.Duration // 0: DefaultGCInterval; negative: no GC loop
+	GCGrace         time.Duration // how long an unreferenced chunk in use by a writer is kept
+	ShutdownTimeout time.Duration
+
+	CAS cas.Options
+	// Raft timing, zero for Raft's defaults.
+	HeartbeatTimeout time.Duration
+	ElectionTimeout  time.Duration
+
+	// Now is the clock for the times written into commands (default
+	// time.Now).
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Validate fills in defaults and checks the configuration.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
+	if c.RaftAddr == "" {
+		c.RaftAddr = DefaultRaftAddr
+	}
+	if c.NodeID == "" {
+		c.NodeID = "node1"
+	}
+	if c.MLflowBucket == "" {
+		c.MLflowBucket = DefaultMLflowBucket
+	}
+	if c.MaxObjectSize == 0 {
+		c.MaxObjectSize = DefaultMaxObjectSize
+	}
+	if c.GCInterval == 0 {
+		c.GCInterval = DefaultGCInterval
+	}
+	if c.GCGrace == 0 {
+		c.GCGrace = DefaultGCGrace
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdown
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.CAS.Now == nil {
+		c.CAS.Now = c.Now
+	}
+	var errs []error
+	for _, a := range []struct{ name, addr string }{{"http addr", c.HTTPAddr}, {"raft addr", c.RaftAddr}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %w", a.name, a.addr, err))
+		}
+	}
+	if len(c.Bootstrap) > 0 && c.Join != "" {
+		errs = append(errs, errors.New("give either bootstrap peers or a member to join, not both"))
+	}
+	if len(c.Bootstrap) > 0 {
+		found := false
+		for _, p := range c.Bootstrap {
+			found = found || p.ID == c.NodeID
+		}
+		if !found {
+			errs = append(errs, fmt.Errorf("bootstrap peers do not include this node %q", c.NodeID))
+		}
+		if c.ClusterSecret == "" {
+			errs = append(errs, errors.New("a cluster needs a cluster secret"))
+		}
+	}
+	if c.Join != "" && c.ClusterSecret == "" {
+		errs = append(errs, errors.New("joining a cluster needs the cluster secret"))
+	}
+	for _, k := range c.S3Keys {
+		if k.AccessKey == "" || k.SecretKey == "" || strings.ContainsAny(k.AccessKey, "/ ") {
+			errs = append(errs, fmt.Errorf("invalid S3 key %q", k.AccessKey))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParsePeers parses "id=raftaddr,id=raftaddr".
+func ParsePeers(s string) ([]Peer, error) {
+	var out []Peer
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		id, addr, ok := strings.Cut(p, "=")
+		if !ok || id == "" || addr == "" {
+			return nil, fmt.Errorf("peer %q: want id=host:port", p)
+		}
+		out = append(out, Peer{ID: id, RaftAddr: addr})
+	}
+	return out, nil
+}

@@ -1,0 +1,327 @@
+package raftfsm
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits that Apply enforces, the same on every node.
+const (
+	MaxKeyLength      = 1024
+	MaxChunksPerFile  = 1 << 16
+	MinPartSize       = 5 << 20 // every part but the last
+	MaxPartNumber     = 10000
+	MaxDeletePrefix   = 10000
+	MaxRefNameLength  = 256
+	maxBucketNameSize = 63
+)
+
+// Result is what applying a command produced. Err is a rejection: the
+// command changed nothing.
+type Result struct {
+	Index   uint64
+	Err     error
+	Object  *Object
+	Bucket  *Bucket
+	Ref     *Ref
+	Upload  *Upload
+	Deleted int
+	More    bool
+}
+
+func reject(err error) (Result, error) { return Result{Err: err}, nil }
+
+// apply applies one command inside x. A returned error is a storage
+// failure; a rejection is in Result.Err, and then nothing was written.
+func (x *txn) apply(c Command) (Result, error) {
+	if _, err := x.loadStats(); err != nil {
+		return Result{}, err
+	}
+	var (
+		r   Result
+		err error
+	)
+	switch c := c.(type) {
+	case *CreateBucket:
+		r, err = x.createBucket(c)
+	case *DeleteBucket:
+		r, err = x.deleteBucket(c)
+	case *PutObject:
+		r, err = x.putObject(c)
+	case *CopyObject:
+		r, err = x.copyObject(c)
+	case *DeleteObject:
+		r, err = x.deleteObject(c)
+	case *DeletePrefix:
+		r, err = x.deletePrefix(c)
+	case *PutRef:
+		r, err = x.putRef(c)
+	case *DeleteRef:
+		r, err = x.deleteRef(c)
+	case *CreateUpload:
+		r, err = x.createUpload(c)
+	case *PutPart:
+		r, err = x.putPart(c)
+	case *CompleteUpload:
+		r, err = x.completeUpload(c)
+	case *AbortUpload:
+		r, err = x.abortUpload(c)
+	default:
+		return Result{Err: rejectf(ErrInvalidCommand, "unknown command %T", c)}, nil
+	}
+	r.Index = x.index
+	return r, err
+}
+
+// ValidBucketName reports whether name can name a bucket: 3 to 63
+// lowercase letters, digits, dots and hyphens, starting and ending with a
+// letter or digit, as S3 requires.
+func ValidBucketName(name string) bool {
+	if len(name) < 3 || len(name) > maxBucketNameSize {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
+		if !alnum && c != '.' && c != '-' || (i == 0 || i == len(name)-1) && !alnum {
+			return false
+		}
+	}
+	return !strings.Contains(name, "..")
+}
+
+// ValidKey reports why key cannot name an object, or "" when it can: keys
+// are 1 to 1024 bytes of UTF-8 without NUL.
+func ValidKey(key string) string {
+	switch {
+	case key == "":
+		return "empty key"
+	case len(key) > MaxKeyLength:
+		return "key longer than 1024 bytes"
+	case strings.IndexByte(key, 0) >= 0:
+		return "key holds a NUL byte"
+	case !utf8.ValidString(key):
+		return "key is not UTF-8"
+	}
+	return ""
+}
+
+func (x *txn) bucket(name string) (*Bucket, error) {
+	var b Bucket
+	ok, err := x.get(key(tBucket, name), &b)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+func (x *txn) createBucket(c *CreateBucket) (Result, error) {
+	if !ValidBucketName(c.Bucket) {
+		return reject(rejectf(ErrInvalidCommand, "invalid bucket name %q", c.Bucket))
+	}
+	b, err := x.bucket(c.Bucket)
+	if err != nil {
+		return Result{}, err
+	}
+	if b != nil {
+		if c.IfNotExists {
+			return Result{Bucket: b}, nil
+		}
+		return reject(rejectf(ErrBucketExists, "%s", c.Bucket))
+	}
+	b = &Bucket{Name: c.Bucket, Created: c.Time}
+	x.stats.Buckets++
+	return Result{Bucket: b}, x.put(key(tBucket, c.Bucket), b)
+}
+
+func (x *txn) deleteBucket(c *DeleteBucket) (Result, error) {
+	b, err := x.bucket(c.Bucket)
+	if err != nil {
+		return Result{}, err
+	}
+	if b == nil {
+		return reject(rejectf(ErrNoSuchBucket, "%s", c.Bucket))
+	}
+	if b.Objects > 0 {
+		return reject(rejectf(ErrBucketNotEmpty, "%s holds %d objects", c.Bucket, b.Objects))
+	}
+	ups, err := x.uploadsOf(c.Bucket, 1)
+	if err != nil {
+		return Result{}, err
+	}
+	if len(ups) > 0 {
+		return reject(rejectf(ErrBucketNotEmpty, "%s has multipart uploads in progress", c.Bucket))
+	}
+	x.stats.Buckets--
+	return Result{Bucket: b}, x.del(key(tBucket, c.Bucket))
+}
+
+func (x *txn) object(bucket, k string) (*Object, error) {
+	var o Object
+	ok, err := x.get(objectKey(bucket, k), &o)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+// checkConditions applies If-Match and If-None-Match to the current
+// object (nil when the key is absent).
+func checkConditions(cond Conditions, cur *Object) error {
+	if cond.IfMatch != "" {
+		if cur == nil || !etagMatch(cond.IfMatch, cur.Meta.ETag) {
+			return rejectf(ErrPreconditionFailed, "If-Match %s", cond.IfMatch)
+		}
+	}
+	if cond.IfNoneMatch != "" && cur != nil {
+		if cond.IfNoneMatch == "*" || etagMatch(cond.IfNoneMatch, cur.Meta.ETag) {
+			return rejectf(ErrPreconditionFailed, "If-None-Match %s", cond.IfNoneMatch)
+		}
+	}
+	return nil
+}
+
+// etagMatch compares an ETag condition (a list, possibly with W/ and
+// quotes) with an object's ETag.
+func etagMatch(cond, etag string) bool {
+	norm := func(s string) string { return strings.Trim(strings.TrimPrefix(strings.TrimSpace(s), "W/"), `"`) }
+	for _, c := range strings.Split(cond, ",") {
+		if c = strings.TrimSpace(c); c == "*" || norm(c) == norm(etag) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkFile(f File) error {
+	if len(f.Recipe) > MaxChunksPerFile {
+		return rejectf(ErrTooLarge, "file of %d chunks, at most %d", len(f.Recipe), MaxChunksPerFile)
+	}
+	if f.Recipe.Size() != f.Size {
+		return rejectf(ErrInvalidCommand, "recipe holds %d bytes, file size is %d", f.Recipe.Size(), f.Size)
+	}
+	return nil
+}
+
+func (x *txn) putObject(c *PutObject) (Result, error) {
+	if why := ValidKey(c.Key); why != "" {
+		return reject(rejectf(ErrInvalidCommand, "%s", why))
+	}
+	if err := checkFile(c.File); err != nil {
+		return reject(err)
+	}
+	b, err := x.bucket(c.Bucket)
+	if err != nil {
+		return Result{}, err
+	}
+	if b == nil {
+		return reject(rejectf(ErrNoSuchBucket, "%s", c.Bucket))
+	}
+	cur, err := x.object(c.Bucket, c.Key)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := checkConditions(c.Conditions, cur); err != nil {
+		return reject(err)
+	}
+	o := &Object{Bucket: c.Bucket, Key: c.Key, Digest: c.File.Digest, Size: c.File.Size, Meta: c.Meta, MTime: c.Time}
+	return Result{Object: o}, x.writeObject(b, cur, o, c.File, c.Model)
+}
+
+func (x *txn) copyObject(c *CopyObject) (Result, error) {
+	if why := ValidKey(c.Key); why != "" {
+		return reject(rejectf(ErrInvalidCommand, "%s", why))
+	}
+	src, err := x.object(c.SrcBucket, c.SrcKey)
+	if err != nil {
+		return Result{}, err
+	}
+	if src == nil {
+		return reject(rejectf(ErrNotFound, "%s/%s", c.SrcBucket, c.SrcKey))
+	}
+	if c.SrcIfMatch != "" && !etagMatch(c.SrcIfMatch, src.Meta.ETag) {
+		return reject(rejectf(ErrPreconditionFailed, "source If-Match %s", c.SrcIfMatch))
+	}
+	b, err := x.bucket(c.Bucket)
+	if err != nil {
+		return Result{}, err
+	}
+	if b == nil {
+		return reject(rejectf(ErrNoSuchBucket, "%s", c.Bucket))
+	}
+	cur, err := x.object(c.Bucket, c.Key)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := checkConditions(c.Conditions, cur); err != nil {
+		return reject(err)
+	}
+	meta := src.Meta
+	if c.ReplaceMeta {
+		meta = c.Meta
+		meta.ETag, meta.Parts, meta.PartSizes = src.Meta.ETag, src.Meta.Parts, src.Meta.PartSizes
+		if meta.Checksums == nil {
+			meta.Checksums = src.Meta.Checksums
+		}
+	}
+	o := &Object{Bucket: c.Bucket, Key: c.Key, Digest: src.Digest, Size: src.Size, Meta: meta, MTime: c.Time}
+	return Result{Object: o}, x.writeObject(b, cur, o, File{Digest: src.Digest, Size: src.Size}, c.Model)
+}
+
+func (x *txn) deleteObject(c *DeleteObject) (Result, error) {
+	cur, err := x.object(c.Bucket, c.Key)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := checkConditions(c.Conditions, cur); err != nil {
+		return reject(err)
+	}
+	if cur == nil {
+		b, err := x.bucket(c.Bucket)
+		if err != nil {
+			return Result{}, err
+		}
+		if b == nil {
+			return reject(rejectf(ErrNoSuchBucket, "%s", c.Bucket))
+		}
+		return Result{}, nil
+	}
+	b, err := x.bucket(c.Bucket)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Object: cur, Deleted: 1}, x.removeObject(b, cur)
+}
+
+func (x *txn) deletePrefix(c *DeletePrefix) (Result, error) {
+	b, err := x.bucket(c.Bucket)
+	if err != nil {
+		return Result{}, err
+	}
+	if b == nil {
+		return reject(rejectf(ErrNoSuchBucket, "%s", c.Bucket))
+	}
+	limit := c.Limit
+	if limit <= 0 || limit > MaxDeletePrefix {
+		limit = MaxDeletePrefix
+	}
+	keys, err := x.keys(objectKey(c.Bucket, c.Prefix), nil, limit+1)
+	if err != nil {
+		return Result{}, err
+	}
+	var r Result
+	if len(keys) > limit {
+		keys, r.More = keys[:limit], true
+	}
+	for _, k := range keys {
+		var o Object
+		if _, err := x.get(k, &o); err != nil {
+			return Result{}, err
+		}
+		if err := x.removeObject(b, &o); err != nil {
+			return Result{}, err
+		}
+		r.Deleted++
+	}
+	return r, nil
+}

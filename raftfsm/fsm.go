@@ -1,0 +1,303 @@
+package raftfsm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"cairn/cas"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+	"github.com/hashicorp/raft"
+)
+
+// batchWrites is how many state writes one Badger transaction collects
+// before ApplyBatch commits it and starts another; far below Badger's
+// limit, so that one more command of up to MaxChunksPerFile chunks fits.
+const batchWrites = 20000
+
+// ErrFailed means the state database failed a write: the node applies
+// nothing more until it is restarted, when Raft replays what it missed.
+var ErrFailed = errors.New("raftfsm: state store failed")
+
+// fsm is the replicated state machine. Raft calls Apply, ApplyBatch,
+// Snapshot and Restore from one goroutine; queries go through State and
+// may run concurrently with them.
+type fsm struct {
+	dir string
+	log *slog.Logger
+
+	mu      sync.RWMutex // guards db and current against Restore's swap
+	db      *badger.DB
+	current string // name of the live state folder under dir
+
+	amu     sync.Mutex
+	applied uint64
+	term    uint64
+	notify  chan struct{} // closed and replaced at each applied batch
+	failed  error
+}
+
+func openFSM(dir string, log *slog.Logger) (*fsm, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f := &fsm{dir: dir, log: log, notify: make(chan struct{})}
+	cur, err := os.ReadFile(filepath.Join(dir, "CURRENT"))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		f.current = "state-1"
+		if err := writeCurrent(dir, f.current); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, fmt.Errorf("read state pointer: %w", err)
+	default:
+		f.current = strings.TrimSpace(string(cur))
+	}
+	// Folders other than the current one are leftovers of an interrupted
+	// Restore.
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "state-") && e.Name() != f.current {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+	if f.db, err = openStateDB(filepath.Join(dir, f.current), log); err != nil {
+		return nil, err
+	}
+	if f.applied, f.term, err = readApplied(f.db); err != nil {
+		f.db.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// openStateDB opens a state database. Writes are synced at each commit:
+// the applied index must never run ahead of what Raft's own snapshots
+// assume the state holds.
+func openStateDB(dir string, log *slog.Logger) (*badger.DB, error) {
+	o := badger.DefaultOptions(dir).
+		WithLogger(cas.BadgerLogger(log)).
+		WithSyncWrites(true).
+		WithMemTableSize(128 << 20).
+		WithNumMemtables(2).
+		WithBlockCacheSize(32 << 20).
+		WithCompression(options.Snappy).
+		WithNumCompactors(2).
+		WithNumGoroutines(2).
+		WithValueLogFileSize(256 << 20).
+		WithDetectConflicts(false).
+		WithMetricsEnabled(false)
+	db, err := badger.Open(o)
+	if err != nil {
+		return nil, fmt.Errorf("open state %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+func writeCurrent(dir, name string) error {
+	tmp := filepath.Join(dir, "CURRENT.tmp")
+	if err := writeFileSync(tmp, []byte(name+"\n")); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "CURRENT")); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func writeFileSync(path string, b []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func readApplied(db *badger.DB) (index, term uint64, err error) {
+	err = db.View(func(t *badger.Txn) error {
+		index, term, err = appliedIn(t)
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("read applied index: %w", err)
+	}
+	return index, term, err
+}
+
+func appliedValue(index, term uint64) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, index), term)
+}
+
+// Applied returns the index and term of the last entry applied.
+func (f *fsm) Applied() (uint64, uint64) {
+	f.amu.Lock()
+	defer f.amu.Unlock()
+	return f.applied, f.term
+}
+
+// Apply implements raft.FSM.
+func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
+
+// ApplyBatch implements raft.BatchingFSM: it applies a batch of entries in
+// as few transactions as it can, each one recording the index of its last
+// entry, so that the state and its applied index are always written
+// together. Entries at or below the applied index (a replay after a
+// restart) are skipped.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	results := make([]any, len(logs))
+	f.amu.Lock()
+	applied, term, failed := f.applied, f.term, f.failed
+	f.amu.Unlock()
+	if failed != nil {
+		for i := range results {
+			results[i] = Result{Index: logs[i].Index, Err: failed}
+		}
+		return results
+	}
+	f.mu.RLock()
+	db := f.db
+	f.mu.RUnlock()
+
+	var t *txn
+	first := 0 // first entry of the open transaction
+	commit := func(upto int) error {
+		if t == nil {
+			return nil
+		}
+		defer func() { t.t.Discard(); t = nil }()
+		if err := t.saveStats(); err != nil {
+			return err
+		}
+		if err := t.set([]byte{tApplied}, appliedValue(applied, term)); err != nil {
+			return err
+		}
+		if err := t.t.Commit(); err != nil {
+			return fmt.Errorf("commit state: %w", err)
+		}
+		first = upto
+		return nil
+	}
+	fail := func(i int, err error) []any {
+		err = fmt.Errorf("%w: %v", ErrFailed, err)
+		f.log.Error("state store failed; restart the node to recover", "err", err, "index", logs[i].Index)
+		for j := first; j < len(logs); j++ {
+			results[j] = Result{Index: logs[j].Index, Err: err}
+		}
+		f.amu.Lock()
+		f.failed = err
+		f.amu.Unlock()
+		return results
+	}
+	for i, l := range logs {
+		if l.Index <= applied {
+			results[i] = Result{Index: l.Index}
+			continue
+		}
+		if t != nil && t.writes > batchWrites {
+			if err := commit(i); err != nil {
+				return fail(i, err)
+			}
+		}
+		if t == nil {
+			t = &txn{t: db.NewTransaction(true)}
+			first = i
+		}
+		applied, term = l.Index, l.Term
+		if l.Type != raft.LogCommand {
+			results[i] = Result{Index: l.Index}
+			continue
+		}
+		cmd, err := Decode(l.Data)
+		if err != nil {
+			// Every node holds the same log: a command that does not
+			// decode is a bug, and applying around it would diverge.
+			panic(fmt.Sprintf("raftfsm: entry %d: %v", l.Index, err))
+		}
+		t.index = l.Index
+		res, err := t.apply(cmd)
+		if err != nil {
+			return fail(i, err)
+		}
+		results[i] = res
+	}
+	if err := commit(len(logs)); err != nil {
+		return fail(first, err)
+	}
+	f.amu.Lock()
+	f.applied, f.term = applied, term
+	close(f.notify)
+	f.notify = make(chan struct{})
+	f.amu.Unlock()
+	return results
+}
+
+// waitChan returns the applied index and a channel closed at the next
+// applied batch.
+func (f *fsm) waitChan() (uint64, <-chan struct{}) {
+	f.amu.Lock()
+	defer f.amu.Unlock()
+	return f.applied, f.notify
+}
+
+func (f *fsm) err() error {
+	f.amu.Lock()
+	defer f.amu.Unlock()
+	return f.failed
+}
+
+// view runs fn in a read transaction of the current state.
+func (f *fsm) view(fn func(*txn) error) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.db == nil {
+		return ErrClosed
+	}
+	return f.db.View(func(t *badger.Txn) error { return fn(&txn{t: t}) })
+}
+
+func (f *fsm) close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.db == nil {
+		return nil
+	}
+	err := f.db.Close()
+	f.db = nil
+	return err
+}
+
+// nextStateName returns the folder name after state-N.
+func nextStateName(cur string) string {
+	n, _ := strconv.Atoi(strings.TrimPrefix(cur, "state-"))
+	return "state-" + strconv.Itoa(n+1)
+}
+
+var _ raft.BatchingFSM = (*fsm)(nil)
+var _ io.Closer = (*snapshot)(nil)

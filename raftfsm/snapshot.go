@@ -1,0 +1,266 @@
+package raftfsm
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"cairn/cas/chunk"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/hashicorp/raft"
+)
+
+// Snapshot stream format (docs/format.md): the magic "CAIRNFSM", a format
+// byte, the applied index and term (8 bytes each, big-endian); then every
+// state key and value in key order, each as uvarint length and bytes; then
+// a zero key length; then the BLAKE3-256 of everything before it.
+const (
+	snapMagic   = "CAIRNFSM"
+	snapVersion = 1
+	maxSnapKey  = 4 << 10
+	maxSnapVal  = 64 << 20
+)
+
+var errSnapshotCorrupt = errors.New("raftfsm: snapshot stream corrupt")
+
+// snapshot is a point-in-time view of the state: a Badger read
+// transaction, opened by Snapshot between two applies. It holds the
+// state's read lock until released, so a Restore cannot close the
+// database under it.
+type snapshot struct {
+	f        *fsm
+	t        *badger.Txn
+	index    uint64
+	term     uint64
+	released bool
+}
+
+// Snapshot implements raft.FSM. It only opens a read transaction; the
+// work happens in Persist, while applies continue.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	if f.db == nil {
+		f.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	t := f.db.NewTransaction(false)
+	// The applied index comes from the same view as the state, so the
+	// snapshot is consistent even when taken outside Raft's FSM goroutine.
+	index, term, err := appliedIn(t)
+	if err != nil {
+		t.Discard()
+		f.mu.RUnlock()
+		return nil, err
+	}
+	return &snapshot{f: f, t: t, index: index, term: term}, nil
+}
+
+func appliedIn(t *badger.Txn) (index, term uint64, err error) {
+	item, err := t.Get([]byte{tApplied})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	err = item.Value(func(v []byte) error {
+		if len(v) != 16 {
+			return fmt.Errorf("applied index record of %d bytes", len(v))
+		}
+		index, term = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
+		return nil
+	})
+	return index, term, err
+}
+
+// Persist streams the state to sink, cancelling the sink on error.
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.write(sink); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("persist snapshot at %d: %w", s.index, err)
+	}
+	return sink.Close()
+}
+
+func (s *snapshot) write(w io.Writer) error {
+	h := chunk.NewHasher()
+	bw := bufio.NewWriterSize(io.MultiWriter(w, h), 1<<20)
+	hdr := append([]byte(snapMagic), snapVersion)
+	hdr = binary.BigEndian.AppendUint64(hdr, s.index)
+	hdr = binary.BigEndian.AppendUint64(hdr, s.term)
+	bw.Write(hdr)
+	it := s.t.NewIterator(badger.DefaultIteratorOptions)
+	defer it.Close()
+	var lenBuf []byte
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		k := item.Key()
+		if len(k) == 1 && k[0] == tApplied {
+			continue // the header carries it
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		lenBuf = binary.AppendUvarint(lenBuf[:0], uint64(len(k)))
+		bw.Write(lenBuf)
+		bw.Write(k)
+		lenBuf = binary.AppendUvarint(lenBuf[:0], uint64(len(v)))
+		bw.Write(lenBuf)
+		if _, err := bw.Write(v); err != nil {
+			return err
+		}
+	}
+	bw.WriteByte(0)
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	sum := h.Digest()
+	_, err := w.Write(sum[:])
+	return err
+}
+
+// Release implements raft.FSMSnapshot.
+func (s *snapshot) Release() { s.Close() }
+
+// Close ends the read transaction and releases the state lock.
+func (s *snapshot) Close() error {
+	if !s.released {
+		s.released = true
+		s.t.Discard()
+		s.f.mu.RUnlock()
+	}
+	return nil
+}
+
+// Restore implements raft.FSM: it builds the state of the stream in a new
+// folder, checks the stream's digest, and only then swaps it in for the
+// old state, which it deletes. A failed restore leaves the old state.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	f.mu.RLock()
+	next := nextStateName(f.current)
+	f.mu.RUnlock()
+	path := filepath.Join(f.dir, next)
+	os.RemoveAll(path)
+	db, err := openStateDB(path, f.log)
+	if err != nil {
+		return err
+	}
+	index, term, err := readSnapshot(rc, db)
+	if err == nil {
+		err = db.Sync()
+	}
+	if err != nil {
+		db.Close()
+		os.RemoveAll(path)
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
+	f.mu.Lock()
+	old, oldName := f.db, f.current
+	if err := writeCurrent(f.dir, next); err != nil {
+		f.mu.Unlock()
+		db.Close()
+		os.RemoveAll(path)
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
+	f.db, f.current = db, next
+	f.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	os.RemoveAll(filepath.Join(f.dir, oldName))
+	f.amu.Lock()
+	f.applied, f.term, f.failed = index, term, nil
+	close(f.notify)
+	f.notify = make(chan struct{})
+	f.amu.Unlock()
+	f.log.Info("state restored from snapshot", "index", index, "term", term)
+	return nil
+}
+
+// readSnapshot loads a snapshot stream into the empty database db.
+func readSnapshot(r io.Reader, db *badger.DB) (index, term uint64, err error) {
+	h := chunk.NewHasher()
+	br := bufio.NewReaderSize(r, 1<<20)
+	tr := io.TeeReader(br, h)
+	hdr := make([]byte, len(snapMagic)+1+16)
+	if _, err := io.ReadFull(tr, hdr); err != nil {
+		return 0, 0, fmt.Errorf("%w: header: %v", errSnapshotCorrupt, err)
+	}
+	if !bytes.Equal(hdr[:len(snapMagic)], []byte(snapMagic)) || hdr[len(snapMagic)] != snapVersion {
+		return 0, 0, fmt.Errorf("%w: not a version %d cairn snapshot", errSnapshotCorrupt, snapVersion)
+	}
+	index = binary.BigEndian.Uint64(hdr[len(snapMagic)+1:])
+	term = binary.BigEndian.Uint64(hdr[len(snapMagic)+9:])
+	wb := db.NewWriteBatch()
+	defer wb.Cancel()
+	byteReader := &teeByteReader{r: br, h: h}
+	for {
+		kl, err := binary.ReadUvarint(byteReader)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%w: %v", errSnapshotCorrupt, err)
+		}
+		if kl == 0 {
+			break
+		}
+		k, err := readN(tr, kl, maxSnapKey)
+		if err != nil {
+			return 0, 0, err
+		}
+		vl, err := binary.ReadUvarint(byteReader)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%w: %v", errSnapshotCorrupt, err)
+		}
+		v, err := readN(tr, vl, maxSnapVal)
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := wb.Set(k, v); err != nil {
+			return 0, 0, err
+		}
+	}
+	want := h.Digest()
+	var got chunk.Digest
+	if _, err := io.ReadFull(br, got[:]); err != nil || got != want {
+		return 0, 0, fmt.Errorf("%w: digest does not match", errSnapshotCorrupt)
+	}
+	if err := wb.Set([]byte{tApplied}, appliedValue(index, term)); err != nil {
+		return 0, 0, err
+	}
+	if err := wb.Flush(); err != nil {
+		return 0, 0, err
+	}
+	return index, term, nil
+}
+
+func readN(r io.Reader, n, limit uint64) ([]byte, error) {
+	if n > limit {
+		return nil, fmt.Errorf("%w: record of %d bytes", errSnapshotCorrupt, n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("%w: %v", errSnapshotCorrupt, err)
+	}
+	return b, nil
+}
+
+// teeByteReader reads single bytes for uvarints, hashing them.
+type teeByteReader struct {
+	r *bufio.Reader
+	h *chunk.Hasher
+}
+
+func (t *teeByteReader) ReadByte() (byte, error) {
+	b, err := t.r.ReadByte()
+	if err == nil {
+		t.h.Write([]byte{b})
+	}
+	return b, err
+}
