@@ -96,21 +96,36 @@ func (c *codec) decode(dst, v []byte, maxSize int) ([]byte, error) {
 		if err := h.Decode(v[1:]); err != nil {
 			return nil, err
 		}
-		if !h.HasFCS || h.FrameContentSize > uint64(maxSize) {
-			return nil, fmt.Errorf("zstd frame size %d unknown or too large", h.FrameContentSize)
+		// The encoder leaves the content size out of frames under 256
+		// bytes; then decode and check the length afterwards.
+		if h.HasFCS && h.FrameContentSize > uint64(maxSize) {
+			return nil, fmt.Errorf("zstd frame of %d bytes, above %d", h.FrameContentSize, maxSize)
+		}
+		size := int(h.FrameContentSize)
+		if !h.HasFCS {
+			size = 256
 		}
 		// zstd's fast decoding loop needs some room past the output.
-		if need := int(h.FrameContentSize) + decodeSlack; cap(dst)-len(dst) < need {
+		if need := size + decodeSlack; cap(dst)-len(dst) < need {
 			dst = append(make([]byte, 0, len(dst)+need), dst...)
 		}
-		return c.dec.DecodeAll(v[1:], dst)
+		start := len(dst)
+		out, err := c.dec.DecodeAll(v[1:], dst)
+		if err != nil {
+			return nil, err
+		}
+		if len(out)-start > maxSize {
+			return nil, fmt.Errorf("zstd frame of %d bytes, above %d", len(out)-start, maxSize)
+		}
+		return out, nil
 	}
 	return nil, fmt.Errorf("%w %d", errBadCodec, v[0])
 }
 
 // logicalSize returns the length of the chunk that stored value v holds,
-// reading only its header.
-func logicalSize(v []byte) (int64, error) {
+// from its header when the header says, else by decoding it (only small
+// frames leave it out).
+func (c *codec) logicalSize(v []byte, maxSize int) (int64, error) {
 	if len(v) == 0 {
 		return 0, errors.New("empty value")
 	}
@@ -122,10 +137,11 @@ func logicalSize(v []byte) (int64, error) {
 		if err := h.Decode(v[1:]); err != nil {
 			return 0, err
 		}
-		if !h.HasFCS {
-			return 0, errors.New("zstd frame without content size")
+		if h.HasFCS {
+			return int64(h.FrameContentSize), nil
 		}
-		return int64(h.FrameContentSize), nil
+		b, err := c.decode(nil, v, maxSize)
+		return int64(len(b)), err
 	}
 	return 0, fmt.Errorf("%w %d", errBadCodec, v[0])
 }

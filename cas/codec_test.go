@@ -13,13 +13,19 @@ func TestCodec_RoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.close()
-	for _, data := range [][]byte{{0}, []byte("a"), compressible(1, 5000), randomBytes(1, 5000), make([]byte, chunk.DefaultMaxSize)} {
+	inputs := [][]byte{{0}, []byte("a"), compressible(1, 5000), randomBytes(1, 5000), make([]byte, chunk.DefaultMaxSize)}
+	// Small compressible chunks: the encoder writes no content size into
+	// frames under 256 bytes.
+	for _, n := range []int{2, 40, 100, 212, 255, 256, 257} {
+		inputs = append(inputs, bytes.Repeat([]byte("channels:\n- conda-forge\n"), n)[:n])
+	}
+	for _, data := range inputs {
 		v := c.encode(nil, data)
 		got, err := c.decode(nil, v, chunk.DefaultMaxSize)
 		if err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("%d bytes (%v): round trip failed: %v", len(data), Codec(v[0]), err)
 		}
-		if n, err := logicalSize(v); err != nil || n != int64(len(data)) {
+		if n, err := c.logicalSize(v, chunk.DefaultMaxSize); err != nil || n != int64(len(data)) {
 			t.Fatalf("logicalSize = %d, %v; want %d", n, err, len(data))
 		}
 	}

@@ -377,7 +377,7 @@ func (s *Store) deleteBatch(ds []Digest) error {
 		var logical int64
 		stored := item.ValueSize()
 		if err := item.Value(func(v []byte) error {
-			n, err := logicalSize(v)
+			n, err := s.codec.logicalSize(v, s.params.MaxSize)
 			logical = n
 			return err
 		}); err != nil {

@@ -64,7 +64,7 @@ func readAll(t testing.TB, s *Store, r Recipe) []byte {
 func TestStore_RoundTrip(t *testing.T) {
 	s := TestStore(t)
 	p := chunk.DefaultParams()
-	sizes := []int{0, 1, p.MinSize - 1, p.MinSize, p.MinSize + 1, p.AvgSize - 1, p.AvgSize,
+	sizes := []int{0, 1, 2, 100, 212, 255, 256, 300, p.MinSize - 1, p.MinSize, p.MinSize + 1, p.AvgSize - 1, p.AvgSize,
 		p.AvgSize + 1, p.MaxSize - 1, p.MaxSize, p.MaxSize + 1, 3*p.MaxSize + 5}
 	for i, n := range sizes {
 		for _, kind := range []string{"random", "text"} {
