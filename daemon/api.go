@@ -327,4 +327,3 @@ func wireObject(o raftfsm.Object) client.Object {
 func wireBucket(b raftfsm.Bucket) client.Bucket {
 	return client.Bucket{Name: b.Name, Created: time.Unix(0, b.Created).UTC(), Objects: b.Objects, Bytes: b.Bytes}
 }
-

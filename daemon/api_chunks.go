@@ -133,7 +133,7 @@ func (s *Server) commit(r *http.Request, bucket, key string, req client.CommitRe
 	if recipe.Size() != req.Size {
 		return putResult{}, badRequest("InvalidRequest", "chunks add up to %d bytes, size is %d", recipe.Size(), req.Size)
 	}
-	if _, err := s.node.State().Bucket(bucket); err != nil {
+	if err := s.checkBucket(ctx, bucket); err != nil {
 		return putResult{}, err
 	}
 	missing, err := s.store.Missing(ctx, recipe.Distinct())

@@ -7,12 +7,8 @@ import (
 	"cairn/cas/chunk"
 )
 
-// Repair pacing: how often a node looks for chunks it should hold, and how
-// many it fetches per pass.
-const (
-	repairInterval = 10 * time.Second
-	repairBatch    = 256
-)
+// repairBatch is how many missing chunks a repair pass fetches.
+const repairBatch = 256
 
 // startBackground starts the node's background work; Close stops it.
 func (s *Server) startBackground(ctx context.Context) {
@@ -26,7 +22,7 @@ func (s *Server) startBackground(ctx context.Context) {
 	if s.cfg.GCInterval > 0 {
 		s.bg.Go(func() { s.every(ctx, s.cfg.GCInterval, func() { s.collectGarbage(ctx) }) })
 	}
-	s.bg.Go(func() { s.every(ctx, repairInterval, func() { s.repair(ctx) }) })
+	s.bg.Go(func() { s.every(ctx, s.cfg.RepairInterval, func() { s.repair(ctx) }) })
 }
 
 func (s *Server) every(ctx context.Context, d time.Duration, fn func()) {

@@ -142,20 +142,49 @@ func (s *Server) changeMembership(ctx context.Context, op string, req joinReques
 		return s.peers.do(ctx, http.MethodPost, addr, "/peer/"+op, bytes.NewReader(body), nil)
 	}
 	r := s.node.Raft()
-	var f raft.IndexFuture
-	switch {
-	case op == "remove":
-		f = r.RemoveServer(raft.ServerID(req.ID), 0, 0)
-	case req.Voter:
-		f = r.AddVoter(raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr), 0, 0)
-	default:
-		f = r.AddNonvoter(raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr), 0, 0)
+	if op == "remove" {
+		if err := r.RemoveServer(raft.ServerID(req.ID), 0, 0).Error(); err != nil {
+			return fmt.Errorf("remove %s: %w", req.ID, err)
+		}
+		s.log.Info("membership changed", "op", op, "id", req.ID)
+		return nil
 	}
-	if err := f.Error(); err != nil {
-		return fmt.Errorf("%s %s: %w", op, req.ID, err)
+	// A new node joins as a non-voter and becomes a voter only once it
+	// has caught up with the log, so that it never slows or blocks
+	// commits while it copies the state.
+	if err := r.AddNonvoter(raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr), 0, 0).Error(); err != nil {
+		return fmt.Errorf("add %s: %w", req.ID, err)
+	}
+	if req.Voter {
+		if err := s.waitCaughtUp(ctx, req.RaftAddr); err != nil {
+			return err
+		}
+		if err := r.AddVoter(raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr), 0, 0).Error(); err != nil {
+			return fmt.Errorf("promote %s: %w", req.ID, err)
+		}
 	}
 	s.log.Info("membership changed", "op", op, "id", req.ID, "addr", req.RaftAddr, "voter", req.Voter)
 	return nil
+}
+
+// catchUpTimeout bounds how long a joining node may take to copy the log.
+const catchUpTimeout = 10 * time.Minute
+
+// waitCaughtUp waits until the node at addr has applied everything this
+// leader had committed when the wait began.
+func (s *Server) waitCaughtUp(ctx context.Context, addr string) error {
+	target := s.node.State().Applied()
+	ctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+	defer cancel()
+	for {
+		var n NodeStatus
+		if err := s.peers.do(ctx, http.MethodGet, addr, "/peer/status", nil, &n); err == nil && n.Applied >= target {
+			return nil
+		}
+		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			return fmt.Errorf("wait for %s to catch up to %d: %w", addr, target, err)
+		}
+	}
 }
 
 func (s *Server) peerJoin(w http.ResponseWriter, r *http.Request) {

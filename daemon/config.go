@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +24,8 @@ const (
 	DefaultGCInterval   = 10 * time.Minute
 	DefaultGCGrace      = time.Hour
 	DefaultShutdown     = 30 * time.Second
+	// DefaultRepairInterval is how often a node looks for missing chunks.
+	DefaultRepairInterval = 10 * time.Second
 	// DefaultMaxObjectSize bounds one object (5 TiB, as S3).
 	DefaultMaxObjectSize = 5 << 40
 )
@@ -56,6 +60,13 @@ type Config struct {
 	Join string
 	// ClusterSecret authenticates peer traffic between nodes.
 	ClusterSecret string
+	// ClusterTLS, when set, encrypts the cluster port: the listener
+	// serves ClusterTLS.Certificates and dialers verify peers against
+	// ClusterTLS.RootCAs.
+	ClusterTLS *tls.Config
+	// Dial opens connections to other nodes' cluster addresses (default
+	// net.Dialer); tests inject faults here.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
 
 	// Token, when set, is the bearer token the native API requires.
 	Token string
@@ -80,10 +91,16 @@ type Config struct {
 	GCGrace         time.Duration // how long an unreferenced chunk in use by a writer is kept
 	ShutdownTimeout time.Duration
 
+	// RepairInterval is how often the node looks for chunks it lacks
+	// (default 10s).
+	RepairInterval time.Duration
+
 	CAS cas.Options
-	// Raft timing, zero for Raft's defaults.
-	HeartbeatTimeout time.Duration
-	ElectionTimeout  time.Duration
+	// Raft timing and snapshot thresholds, zero for the defaults.
+	HeartbeatTimeout  time.Duration
+	ElectionTimeout   time.Duration
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
 
 	// Now is the clock for the times written into commands (default
 	// time.Now).
@@ -117,11 +134,18 @@ func (c *Config) Validate() error {
 	if c.GCGrace == 0 {
 		c.GCGrace = DefaultGCGrace
 	}
+	if c.RepairInterval == 0 {
+		c.RepairInterval = DefaultRepairInterval
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdown
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Dial == nil {
+		var d net.Dialer
+		c.Dial = func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

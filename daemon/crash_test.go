@@ -77,6 +77,15 @@ func (p *proc) wait() error {
 
 func startProc(t testing.TB, dataDir, httpAddr, raftAddr string, extra ...string) *proc {
 	t.Helper()
+	p := launchProc(t, dataDir, httpAddr, raftAddr, extra...)
+	waitReady(t, p.url)
+	return p
+}
+
+// launchProc starts a process without waiting for it to be ready: a
+// cluster member is ready only once a quorum runs.
+func launchProc(t testing.TB, dataDir, httpAddr, raftAddr string, extra ...string) *proc {
+	t.Helper()
 	args := append([]string{"serve", "--data-dir", dataDir, "--http-addr", httpAddr, "--raft-addr", raftAddr, "--log-level", "warn"}, extra...)
 	cmd := exec.Command(cairnBinary(t), args...)
 	cmd.Stdout, cmd.Stderr = t.Output(), t.Output()
@@ -89,7 +98,6 @@ func startProc(t testing.TB, dataDir, httpAddr, raftAddr string, extra ...string
 		cmd.Process.Kill()
 		p.wait()
 	})
-	waitReady(t, p.url)
 	return p
 }
 

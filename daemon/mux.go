@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -29,10 +30,13 @@ type clusterMux struct {
 	wg        sync.WaitGroup
 }
 
-func newClusterMux(addr string) (*clusterMux, error) {
+func newClusterMux(addr string, tlsConf *tls.Config) (*clusterMux, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on cluster address %s: %w", addr, err)
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
 	}
 	m := &clusterMux{ln: ln, advertise: ln.Addr(), raft: newChanListener(ln.Addr()), peer: newChanListener(ln.Addr())}
 	m.wg.Go(m.run)
@@ -80,12 +84,29 @@ func (m *clusterMux) Close() error {
 	return err
 }
 
-// dialCluster connects to a node's cluster port for the given protocol.
-func dialCluster(ctx context.Context, addr string, proto byte) (net.Conn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
+// clusterDialer connects to nodes' cluster ports.
+type clusterDialer struct {
+	tcp func(ctx context.Context, addr string) (net.Conn, error)
+	tls *tls.Config
+}
+
+// dial connects to a node's cluster port for the given protocol.
+func (cd clusterDialer) dial(ctx context.Context, addr string, proto byte) (net.Conn, error) {
+	c, err := cd.tcp(ctx, addr)
 	if err != nil {
 		return nil, err
+	}
+	if cd.tls != nil {
+		conf := cd.tls.Clone()
+		if conf.ServerName == "" {
+			conf.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		tc := tls.Client(c, conf)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
+		}
+		c = tc
 	}
 	if _, err := c.Write([]byte{proto}); err != nil {
 		c.Close()
@@ -129,11 +150,13 @@ func (l *chanListener) Close() error   { l.close(); return nil }
 func (l *chanListener) Addr() net.Addr { return l.addr }
 
 // raftLayer is the raft.StreamLayer over the mux.
-type raftLayer struct{ *chanListener }
+type raftLayer struct {
+	*chanListener
+	dialer clusterDialer
+}
 
 func (r raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return dialCluster(ctx, string(addr), protoRaft)
+	return r.dialer.dial(ctx, string(addr), protoRaft)
 }
-

@@ -33,10 +33,10 @@ type peerClient struct {
 	http   *http.Client
 }
 
-func newPeerClient(secret string) *peerClient {
+func newPeerClient(secret string, d clusterDialer) *peerClient {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-			return dialCluster(ctx, addr, protoPeer)
+			return d.dial(ctx, addr, protoPeer)
 		},
 		MaxIdleConnsPerHost: 8,
 		IdleConnTimeout:     time.Minute,
@@ -118,15 +118,15 @@ func (s *Server) peerHandler() http.Handler {
 
 // applyResult carries a Result between nodes.
 type applyResult struct {
-	Index   uint64           `json:"index"`
-	Code    string           `json:"code,omitempty"`
-	Message string           `json:"message,omitempty"`
-	Object  *raftfsm.Object  `json:"object,omitempty"`
-	Bucket  *raftfsm.Bucket  `json:"bucket,omitempty"`
-	Ref     *raftfsm.Ref     `json:"ref,omitempty"`
-	Upload  *raftfsm.Upload  `json:"upload,omitempty"`
-	Deleted int              `json:"deleted,omitempty"`
-	More    bool             `json:"more,omitempty"`
+	Index   uint64          `json:"index"`
+	Code    string          `json:"code,omitempty"`
+	Message string          `json:"message,omitempty"`
+	Object  *raftfsm.Object `json:"object,omitempty"`
+	Bucket  *raftfsm.Bucket `json:"bucket,omitempty"`
+	Ref     *raftfsm.Ref    `json:"ref,omitempty"`
+	Upload  *raftfsm.Upload `json:"upload,omitempty"`
+	Deleted int             `json:"deleted,omitempty"`
+	More    bool            `json:"more,omitempty"`
 }
 
 func (s *Server) peerApply(w http.ResponseWriter, r *http.Request) {

@@ -74,17 +74,19 @@ func New(cfg Config) (*Server, error) {
 	if err := s.loadS3Keys(); err != nil {
 		return nil, err
 	}
-	if s.cmux, err = newClusterMux(cfg.RaftAddr); err != nil {
+	if s.cmux, err = newClusterMux(cfg.RaftAddr, cfg.ClusterTLS); err != nil {
 		return nil, err
 	}
 	advertise := s.cmux.advertise.String()
-	s.peers = newPeerClient(cfg.ClusterSecret)
+	dialer := clusterDialer{tcp: cfg.Dial, tls: cfg.ClusterTLS}
+	s.peers = newPeerClient(cfg.ClusterSecret, dialer)
 	rc := raftfsm.Config{
 		Dir: filepath.Join(cfg.DataDir, "raft"), ID: cfg.NodeID, Addr: advertise,
-		StreamLayer:      raftLayer{s.cmux.raft},
+		StreamLayer:      raftLayer{chanListener: s.cmux.raft, dialer: dialer},
 		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionTimeout: cfg.ElectionTimeout,
 		LeaderLeaseTimeout: cfg.HeartbeatTimeout / 2,
-		Logger:             cfg.Logger,
+		SnapshotThreshold:  cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs,
+		Logger: cfg.Logger,
 	}
 	switch {
 	case len(cfg.Bootstrap) > 0:

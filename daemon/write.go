@@ -48,7 +48,7 @@ func (s *Server) putObject(ctx context.Context, p putRequest) (putResult, error)
 	if err := checkKey(p.Key); err != nil {
 		return putResult{}, err
 	}
-	if _, err := s.node.State().Bucket(p.Bucket); err != nil {
+	if err := s.checkBucket(ctx, p.Bucket); err != nil {
 		return putResult{}, err
 	}
 	if p.Length > s.cfg.MaxObjectSize {
@@ -102,6 +102,21 @@ func (s *Server) putObject(ctx context.Context, p putRequest) (putResult, error)
 		return putResult{}, err
 	}
 	return putResult{Object: *r2.Object, NewBytes: res.NewBytes, Chunks: len(res.Recipe)}, nil
+}
+
+// checkBucket fails early, before any byte is stored, when a bucket does
+// not exist. A follower that has not applied the bucket's creation yet
+// catches up with the leader before it says no. Apply checks again.
+func (s *Server) checkBucket(ctx context.Context, bucket string) error {
+	_, err := s.node.State().Bucket(bucket)
+	if !errors.Is(err, raftfsm.ErrNoSuchBucket) {
+		return err
+	}
+	if err := s.readBarrier(ctx); err != nil {
+		return err
+	}
+	_, err = s.node.State().Bucket(bucket)
+	return err
 }
 
 // parseModel parses an MLmodel file for the model index; a file that does

@@ -1,0 +1,289 @@
+package daemon
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+
+	"cairn/cas/chunk"
+)
+
+func TestCluster_WriteFollowerReadOther(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster")
+	}
+	c := newTestCluster(t, 3)
+	f1 := c.follower()
+	f2 := c.follower(f1)
+	mkBucket(t, c.nodes[f1], "data")
+	booster := content("booster", 3<<20)
+	if st, res := put(t, c.nodes[f1], "data", "runs/model.xgb", booster); st != 200 || res.Digest != chunk.Sum(booster) {
+		t.Fatalf("put via follower: %d", st)
+	}
+	// The write was acknowledged only after a majority held its chunks.
+	holders := 0
+	for _, n := range c.nodes {
+		if ok, _ := n.Store().Has(t.Context(), chunk.Sum(booster[:100])); ok || hasAll(t, n, booster) {
+			holders++
+		}
+	}
+	if holders < 2 {
+		t.Fatalf("%d nodes hold the chunks right after the ack, want a majority", holders)
+	}
+	st, b := getConsistent(t, c.nodes[f2], "data", "runs/model.xgb")
+	if st != 200 || !bytes.Equal(b, booster) {
+		t.Fatalf("consistent read on the other follower: %d, %d bytes", st, len(b))
+	}
+	c.ensureSame()
+}
+
+// hasAll reports whether n holds every chunk of data.
+func hasAll(t *testing.T, n *Server, data []byte) bool {
+	c, _ := chunk.NewChunker(bytes.NewReader(data), chunk.Params{})
+	for {
+		b, err := c.Next()
+		if err != nil {
+			return true
+		}
+		if ok, _ := n.Store().Has(t.Context(), chunk.Sum(b)); !ok {
+			return false
+		}
+	}
+}
+
+// writer streams writes through the given nodes, recording what was
+// acknowledged.
+type writer struct {
+	mu    sync.Mutex
+	acked map[string][]byte
+	tried int
+}
+
+func (w *writer) run(t *testing.T, c *testCluster, stop <-chan struct{}, nodes func() []*Server, prefix string) {
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		ns := nodes()
+		srv := ns[i%len(ns)]
+		key := fmt.Sprintf("%s/%05d", prefix, i)
+		body := content(key, 1000+i*997%200000)
+		st, _ := put(t, srv, "data", key, body)
+		w.mu.Lock()
+		w.tried++
+		if st == 200 {
+			w.acked[key] = body
+		}
+		w.mu.Unlock()
+	}
+}
+
+func (c *testCluster) running() []*Server {
+	var out []*Server
+	for _, n := range c.nodes {
+		if n != nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func TestCluster_LeaderLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster")
+	}
+	c := newTestCluster(t, 3)
+	mkBucket(t, c.nodes[c.leader()], "data")
+	w := &writer{acked: map[string][]byte{}}
+	stop := make(chan struct{})
+	var nodesMu sync.Mutex
+	live := c.running()
+	nodes := func() []*Server { nodesMu.Lock(); defer nodesMu.Unlock(); return live }
+	done := make(chan struct{})
+	go func() { w.run(t, c, stop, nodes, "stream"); close(done) }()
+	waitFor(t, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return len(w.acked) >= 10 })
+	old := c.leader()
+	nodesMu.Lock()
+	live = nil
+	for i, n := range c.nodes {
+		if i != old {
+			live = append(live, n)
+		}
+	}
+	nodesMu.Unlock()
+	c.stop(old)
+	// Writes resume on the new leader.
+	before := func() int { w.mu.Lock(); defer w.mu.Unlock(); return len(w.acked) }()
+	waitFor(t, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return len(w.acked) >= before+10 })
+	close(stop)
+	<-done
+	for _, n := range c.running() {
+		for key, body := range w.acked {
+			if st, b := getConsistent(t, n, "data", key); st != 200 || !bytes.Equal(b, body) {
+				t.Fatalf("acknowledged %s on %s: %d", key, n.cfg.NodeID, st)
+			}
+		}
+	}
+	t.Logf("%d of %d writes acknowledged across a leader loss", len(w.acked), w.tried)
+	c.restart(old)
+	c.ensureSame()
+}
+
+func TestCluster_RestartCatchesUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster")
+	}
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.SnapshotThreshold, cfg.TrailingLogs = 16, 8 })
+	l := c.leader()
+	mkBucket(t, c.nodes[l], "data")
+	lag := c.follower()
+	c.stop(lag)
+	for i := range 40 {
+		key := fmt.Sprintf("k%02d", i)
+		if st, _ := put(t, c.nodes[c.leader()], "data", key, content(key, 50000+i)); st != 200 {
+			t.Fatalf("put %s: %d", key, st)
+		}
+	}
+	// Force a snapshot so the lagging node must install it.
+	if err := c.nodes[c.leader()].Node().Raft().Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	c.restart(lag)
+	c.ensureSame() // references through the snapshot, chunks through repair
+	for i := range 40 {
+		key := fmt.Sprintf("k%02d", i)
+		resp, err := http.Get(objURL(c.nodes[lag], "data", key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s on the restarted node: %d", key, resp.StatusCode)
+		}
+	}
+}
+
+func TestCluster_Partition(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster")
+	}
+	c := newTestCluster(t, 3)
+	old := c.leader()
+	mkBucket(t, c.nodes[old], "data")
+	put(t, c.nodes[old], "data", "before", []byte("before the partition"))
+	c.net.isolate(c.cfgs[old].RaftAddr)
+	// The minority side commits nothing.
+	st, _ := put(t, c.nodes[old], "data", "minority", []byte("must not commit"))
+	if st == 200 {
+		t.Fatal("the isolated old leader acknowledged a write")
+	}
+	// The majority elects a leader and goes on.
+	var newLeader int
+	waitFor(t, func() bool {
+		for i, n := range c.nodes {
+			if i != old && n.Node().IsLeader() {
+				newLeader = i
+				return true
+			}
+		}
+		return false
+	})
+	for i := range 5 {
+		key := fmt.Sprintf("majority/%d", i)
+		if st, _ := put(t, c.nodes[newLeader], "data", key, content(key, 200000)); st != 200 {
+			t.Fatalf("majority write %d: %d", i, st)
+		}
+	}
+	c.net.heal()
+	c.ensureSame()
+	if st, _ := getConsistent(t, c.nodes[old], "data", "minority"); st != 404 {
+		t.Fatalf("the minority's write is visible after healing: %d", st)
+	}
+	if st, b := getConsistent(t, c.nodes[old], "data", "majority/4"); st != 200 || !bytes.Equal(b, content("majority/4", 200000)) {
+		t.Fatalf("the majority's write on the healed node: %d", st)
+	}
+}
+
+func TestCluster_Membership(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster")
+	}
+	c := newTestCluster(t, 3)
+	mkBucket(t, c.nodes[c.leader()], "data")
+	w := &writer{acked: map[string][]byte{}}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { w.run(t, c, stop, func() []*Server { return []*Server{c.nodes[0], c.nodes[1], c.nodes[2]} }, "load"); close(done) }()
+	// A fourth node joins under load through any member.
+	raftAddr := freeAddr(t)
+	cfg := clusterConfig(t, "node3", raftAddr, c.net)
+	cfg.Join = c.nodes[c.follower()].Addr()
+	c.cfgs = append(c.cfgs, cfg)
+	c.nodes, c.stops, c.dones = append(c.nodes, nil), append(c.stops, nil), append(c.dones, nil)
+	c.start(3)
+	waitFor(t, func() bool {
+		cf := c.nodes[c.leader()].Node().Raft().GetConfiguration()
+		if cf.Error() != nil {
+			return false
+		}
+		for _, s := range cf.Configuration().Servers {
+			if s.ID == "node3" && s.Suffrage.String() == "Voter" {
+				return true
+			}
+		}
+		return false
+	})
+	close(stop)
+	<-done
+	c.ensureSame()
+	// Remove a follower; the other three keep going.
+	gone := c.follower(3)
+	body := fmt.Sprintf(`{"id":%q}`, c.cfgs[gone].NodeID)
+	req, _ := http.NewRequest(http.MethodPost, c.nodes[3].URL()+"/v1/cluster/remove", bytes.NewReader([]byte(body)))
+	req.Header.Set("Authorization", "Bearer test-cluster-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("remove: %v %v", err, resp.Status)
+	}
+	resp.Body.Close()
+	c.stop(gone)
+	if st, _ := put(t, c.nodes[c.leader()], "data", "after-remove", []byte("ok")); st != 200 {
+		t.Fatalf("write after removal: %d", st)
+	}
+	c.ensureSame()
+	for key, b := range w.acked {
+		if st, got := getConsistent(t, c.nodes[3], "data", key); st != 200 || !bytes.Equal(got, b) {
+			t.Fatalf("%s on the new node: %d", key, st)
+		}
+	}
+	var status ClusterStatus
+	call(t, http.MethodGet, c.nodes[3].URL()+"/v1/cluster/status", nil, &status)
+	if len(status.Nodes) != 3 || status.Leader == "" {
+		t.Fatalf("status %+v", status)
+	}
+}
+
+func TestCluster_FiveNodesLoseTwo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster")
+	}
+	c := newTestCluster(t, 5)
+	mkBucket(t, c.nodes[c.leader()], "data")
+	a := c.follower()
+	b := c.follower(a)
+	c.stop(a)
+	c.stop(b)
+	for i := range 5 {
+		key := fmt.Sprintf("k%d", i)
+		if st, _ := put(t, c.nodes[c.follower()], "data", key, content(key, 100000)); st != 200 {
+			t.Fatalf("write with two of five down: %d", st)
+		}
+	}
+	c.restart(a)
+	c.restart(b)
+	c.ensureSame()
+}

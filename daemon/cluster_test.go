@@ -1,0 +1,295 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"cairn/cas/chunk"
+	"cairn/client"
+)
+
+// netsim cuts connections between nodes, the way a partition does: an
+// isolated node can neither dial nor keep a connection to any other.
+type netsim struct {
+	mu       sync.Mutex
+	isolated map[string]bool
+	conns    map[*simConn]bool
+}
+
+type simConn struct {
+	net.Conn
+	from, to string
+}
+
+func newNetsim() *netsim {
+	return &netsim{isolated: map[string]bool{}, conns: map[*simConn]bool{}}
+}
+
+func (n *netsim) dialer(self string) func(context.Context, string) (net.Conn, error) {
+	return func(ctx context.Context, addr string) (net.Conn, error) {
+		n.mu.Lock()
+		cut := n.isolated[self] || n.isolated[addr]
+		n.mu.Unlock()
+		if cut {
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+		}
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		sc := &simConn{Conn: c, from: self, to: addr}
+		n.mu.Lock()
+		n.conns[sc] = true
+		n.mu.Unlock()
+		return sc, nil
+	}
+}
+
+func (c *simConn) Close() error {
+	return c.Conn.Close()
+}
+
+// isolate cuts addr off from every other node.
+func (n *netsim) isolate(addr string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.isolated[addr] = true
+	for c := range n.conns {
+		if c.from == addr || c.to == addr {
+			c.Conn.Close()
+			delete(n.conns, c)
+		}
+	}
+}
+
+func (n *netsim) heal() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.isolated = map[string]bool{}
+}
+
+// testCluster is n in-process nodes talking over real TCP on 127.0.0.1.
+type testCluster struct {
+	t     *testing.T
+	net   *netsim
+	cfgs  []Config
+	nodes []*Server
+	stops []context.CancelFunc
+	dones []chan error
+}
+
+func newTestCluster(t *testing.T, n int, mutate ...func(*Config)) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, net: newNetsim(), nodes: make([]*Server, n), stops: make([]context.CancelFunc, n), dones: make([]chan error, n)}
+	var peers []Peer
+	for i := range n {
+		peers = append(peers, Peer{ID: fmt.Sprintf("node%d", i), RaftAddr: freeAddr(t)})
+	}
+	for i := range n {
+		cfg := clusterConfig(t, peers[i].ID, peers[i].RaftAddr, c.net)
+		cfg.Bootstrap = peers
+		for _, m := range mutate {
+			m(&cfg)
+		}
+		c.cfgs = append(c.cfgs, cfg)
+	}
+	for i := range n {
+		c.start(i)
+	}
+	t.Cleanup(func() {
+		for i := range c.nodes {
+			c.stop(i)
+		}
+	})
+	for i := range n {
+		waitReady(t, c.nodes[i].URL())
+	}
+	return c
+}
+
+func clusterConfig(t *testing.T, id, raftAddr string, ns *netsim) Config {
+	return Config{
+		DataDir: t.TempDir(), HTTPAddr: freeAddr(t), RaftAddr: raftAddr, NodeID: id,
+		ClusterSecret: "test-cluster-secret",
+		S3Keys:        []S3Key{{AccessKey: "testkey", SecretKey: "testsecret"}},
+		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
+		GCInterval: -1, RepairInterval: 200 * time.Millisecond,
+		Dial:   ns.dialer(raftAddr),
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})).With("test_node", id),
+	}
+}
+
+func (c *testCluster) start(i int) *Server {
+	srv, err := New(c.cfgs[i])
+	if err != nil {
+		c.t.Fatalf("start node %d: %v", i, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	c.nodes[i], c.stops[i], c.dones[i] = srv, cancel, done
+	return srv
+}
+
+// stop shuts node i down (its folder stays).
+func (c *testCluster) stop(i int) {
+	if c.nodes[i] == nil {
+		return
+	}
+	c.stops[i]()
+	<-c.dones[i]
+	c.nodes[i] = nil
+}
+
+func (c *testCluster) restart(i int) *Server {
+	srv := c.start(i)
+	waitReady(c.t, srv.URL())
+	return srv
+}
+
+// leader waits for a running node that leads and returns its index.
+func (c *testCluster) leader() int {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, n := range c.nodes {
+			if n != nil && n.Node().IsLeader() {
+				return i
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.t.Fatal("no leader")
+	return -1
+}
+
+// follower returns a running node other than the leader and skip.
+func (c *testCluster) follower(skip ...int) int {
+	l := c.leader()
+	for i, n := range c.nodes {
+		if n != nil && i != l && !contains(skip, i) {
+			return i
+		}
+	}
+	c.t.Fatal("no follower")
+	return -1
+}
+
+func contains(xs []int, x int) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
+
+// ensureSame waits until every running node has applied what the leader
+// has, then checks that their states are byte-identical and that each
+// holds every chunk some object needs.
+func (c *testCluster) ensureSame() {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.t.Context(), 60*time.Second)
+	defer cancel()
+	l := c.nodes[c.leader()]
+	if err := l.Node().Barrier(ctx); err != nil {
+		c.t.Fatalf("barrier: %v", err)
+	}
+	want := l.Node().State().Applied()
+	var first string
+	for i, n := range c.nodes {
+		if n == nil {
+			continue
+		}
+		if err := n.Node().WaitApplied(ctx, want); err != nil {
+			c.t.Fatalf("node %d: %v", i, err)
+		}
+		var b bytes.Buffer
+		n.Node().State().Dump(&b)
+		if first == "" {
+			first = b.String()
+		} else if b.String() != first {
+			c.t.Fatalf("node %d state differs", i)
+		}
+	}
+	refs, err := l.Node().State().ChunkRefs(chunk.Digest{}, 0)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var ds []chunk.Digest
+	for _, r := range refs {
+		ds = append(ds, r.Digest)
+	}
+	for i, n := range c.nodes {
+		if n == nil {
+			continue
+		}
+		for {
+			missing, err := n.Store().Missing(ctx, ds)
+			if err != nil {
+				c.t.Fatal(err)
+			}
+			if len(missing) == 0 {
+				break
+			}
+			if ctx.Err() != nil {
+				c.t.Fatalf("node %d still lacks %d chunks", i, len(missing))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// put writes through node i's /v1 API and returns the status and result.
+func put(t *testing.T, srv *Server, bucket, key string, b []byte) (int, client.PutResult) {
+	var res client.PutResult
+	req, _ := http.NewRequest(http.MethodPut, objURL(srv, bucket, key), bytes.NewReader(b))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, res
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == 200 {
+		if err := jsonUnmarshal(body, &res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode, res
+}
+
+// getConsistent reads a key through node srv with a consistent read.
+func getConsistent(t *testing.T, srv *Server, bucket, key string) (int, []byte) {
+	resp, err := http.Get(objURL(srv, bucket, key) + "?consistent=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// waitFor polls cond for up to 30 seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
