@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"cairn/bench/load"
 	"cairn/client/cli"
 )
 
@@ -19,9 +20,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "serve" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "serve":
 		err = serve(ctx, os.Args[2:])
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "bench":
+		err = load.Main(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	default:
 		err = cli.Run(ctx, os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Getenv: os.Getenv, Version: version})
 	}
 	if err != nil {
