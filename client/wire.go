@@ -190,3 +190,31 @@ type Error struct {
 type DeleteResult struct {
 	Deleted int `json:"deleted"`
 }
+
+// NodeStatus is one node as GET /v1/cluster/status shows it.
+type NodeStatus struct {
+	ID           string `json:"id"`
+	RaftAddr     string `json:"raft_addr"`
+	Suffrage     string `json:"suffrage"`
+	Role         string `json:"role"`
+	Term         uint64 `json:"term"`
+	Applied      uint64 `json:"applied"`
+	Lag          uint64 `json:"lag"` // entries behind the leader's applied index
+	MissingBytes int64  `json:"missing_chunk_bytes"`
+	MissingCount int64  `json:"missing_chunks"`
+	Error        string `json:"error,omitempty"`
+}
+
+// ClusterStatus is the answer of GET /v1/cluster/status.
+type ClusterStatus struct {
+	Leader string       `json:"leader"`
+	Nodes  []NodeStatus `json:"nodes"`
+}
+
+// JoinRequest is the body of POST /v1/cluster/join and /v1/cluster/remove
+// (which needs only ID).
+type JoinRequest struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr,omitempty"`
+	Voter    bool   `json:"voter,omitempty"`
+}

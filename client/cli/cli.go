@@ -1,29 +1,179 @@
-// Package cli is the cairn command line, apart from cairn serve.
+// Package cli is the cairn command line, apart from cairn serve, which the
+// main package runs itself. Run takes one command line and an Env, so
+// tests drive it in-process with buffers.
+//
+// # Exit codes
+//
+// Run returns an error whose ExitCode method gives the process exit code:
+//
+//	0  success
+//	1  error (network, server, local files)
+//	2  usage: unknown command, bad flags or arguments
+//	3  not found: no such key, bucket, run, model or chunk
+//	4  verification failed: a digest mismatch (cairn verify found a
+//	   difference, or a downloaded chunk or file did not hash to its name)
+//	5  unknown outcome: a change that cannot be safely retried was sent
+//	   and its answer lost; check before retrying
+//
+// # Configuration
+//
+// The endpoints, token, CA certificate and cluster secret come from flags,
+// then the environment (CAIRN_ENDPOINT, a comma-separated list,
+// CAIRN_TOKEN, CAIRN_CACERT, CAIRN_CLUSTER_SECRET), then a YAML file
+// (--config, CAIRN_CONFIG, or $XDG_CONFIG_HOME/cairn/config.yaml), in that
+// order of precedence. The default endpoint is http://127.0.0.1:8700.
 package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
+
+	"cairn/client"
+)
+
+// Exit codes of Run; see the package documentation.
+const (
+	ExitOK             = 0
+	ExitError          = 1
+	ExitUsage          = 2
+	ExitNotFound       = 3
+	ExitMismatch       = 4
+	ExitUnknownOutcome = 5
 )
 
 // Env is what a command sees of its process.
 type Env struct {
 	Stdout, Stderr io.Writer
 	Stdin          io.Reader
-	Getenv         func(string) string
-	Version        string
+	// Getenv reads the environment (nil: an empty environment).
+	Getenv  func(string) string
+	Version string
+	// HTTPClient, if set, sends the client's requests (for tests).
+	HTTPClient *http.Client
 }
 
-// Run runs one command line (without the program name).
+// Error is a failed command: the error and the exit code it maps to.
+type Error struct {
+	Code int
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// ExitCode returns the process exit code.
+func (e *Error) ExitCode() int { return e.Code }
+
+// errUsage marks errors in the command line itself.
+var errUsage = errors.New("usage")
+
+func usagef(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)
+}
+
+// exitCode maps an error to its exit code.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, errUsage):
+		return ExitUsage
+	case errors.Is(err, client.ErrUnknownOutcome):
+		return ExitUnknownOutcome
+	case errors.Is(err, client.ErrDigestMismatch), errors.Is(err, errDiffers):
+		return ExitMismatch
+	case errors.Is(err, client.ErrNotFound):
+		return ExitNotFound
+	}
+	return ExitError
+}
+
+// Run runs one command line (without the program name). It returns nil
+// or an *Error with the exit code; the caller prints the error.
 func Run(ctx context.Context, args []string, env Env) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(env.Stdout, "usage: cairn serve [flags]   (cairn serve -h lists them)")
+	if env.Getenv == nil {
+		env.Getenv = func(string) string { return "" }
+	}
+	if env.Stdout == nil {
+		env.Stdout = io.Discard
+	}
+	if env.Stderr == nil {
+		env.Stderr = io.Discard
+	}
+	s := &session{env: env}
+	err := s.run(ctx, args)
+	if s.c != nil {
+		s.c.CloseIdleConnections()
+	}
+	if err == nil {
 		return nil
 	}
-	if args[0] == "version" {
-		fmt.Fprintln(env.Stdout, "cairn", env.Version)
+	code := exitCode(err)
+	if s.global.json && code != ExitUsage {
+		s.printJSON(jsonError{Error: err.Error(), Exit: code, Code: apiCode(err)})
+	}
+	return &Error{Code: code, Err: err}
+}
+
+type jsonError struct {
+	Error string `json:"error"`
+	Exit  int    `json:"exit_code"`
+	Code  string `json:"code,omitempty"`
+}
+
+func apiCode(err error) string {
+	var ae *client.APIError
+	if errors.As(err, &ae) {
+		return ae.Code
+	}
+	return ""
+}
+
+// run parses the global flags and the command name, then runs it.
+func (s *session) run(ctx context.Context, args []string) error {
+	fs := s.newFlagSet("cairn")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, errHelp) {
+			s.overview(s.env.Stdout)
+			return nil
+		}
+		return usagef("%v", err)
+	}
+	args = fs.Args()
+	if len(args) == 0 {
+		s.overview(s.env.Stderr)
+		return usagef("no command given")
+	}
+	name, rest := args[0], args[1:]
+	if name == "help" {
+		return s.help(rest)
+	}
+	cmd := lookup(name)
+	if cmd == nil {
+		return usagef("unknown command %q (cairn help lists them)", name)
+	}
+	return s.runCommand(ctx, cmd, rest)
+}
+
+func (s *session) runCommand(ctx context.Context, cmd *command, args []string) error {
+	fs := s.newFlagSet(cmd.name)
+	act := cmd.flags(fs)
+	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, errHelp) {
+		s.commandHelp(s.env.Stdout, cmd, fs)
 		return nil
 	}
-	return fmt.Errorf("unknown command %q", args[0])
+	if err != nil {
+		return usagef("%s: %v (cairn %s --help)", cmd.name, err, cmd.name)
+	}
+	if len(pos) < cmd.minArgs || (cmd.maxArgs >= 0 && len(pos) > cmd.maxArgs) {
+		return usagef("%s: want %s (cairn %s --help)", cmd.name, cmd.synopsis, cmd.name)
+	}
+	if err := s.configure(); err != nil {
+		return err
+	}
+	return act(ctx, s, pos)
 }

@@ -1,0 +1,247 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cairn/cas/chunk"
+)
+
+// fakeServer speaks the few /v1 routes that Put and Get use, over an
+// in-memory map of chunks and objects. It fakes the HTTP protocol, not
+// cairn's storage: the end-to-end tests against a real node live in
+// package daemon.
+type fakeServer struct {
+	*httptest.Server
+	mu      sync.Mutex
+	chunks  map[chunk.Digest][]byte
+	objects map[string]Stat // by bucket/key
+	// corrupt flips a byte of these chunks in GET answers.
+	corrupt map[chunk.Digest]bool
+
+	// haveAll makes the server claim every chunk.
+	haveAll atomic.Bool
+	// loseOnce makes the next commit find its first chunk gone, as if
+	// garbage collection took it after the missing-chunks question.
+	loseOnce atomic.Bool
+
+	missingCalls, chunkPuts, chunkGets, commits atomic.Int64
+	maxMissing                                  atomic.Int64
+	putBytes                                    atomic.Int64
+}
+
+func newFakeServer(t testing.TB) *fakeServer {
+	f := &fakeServer{chunks: map[chunk.Digest][]byte{}, objects: map[string]Stat{}, corrupt: map[chunk.Digest]bool{}}
+	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeServer) client(t testing.TB, mods ...func(*Config)) *Client {
+	cfg := Config{Endpoints: []string{f.URL}, Sleep: noSleep}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func noSleep(ctx context.Context, d time.Duration) error { return ctx.Err() }
+
+func fakeError(w http.ResponseWriter, status int, code string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(Error{Code: code, Message: code})
+}
+
+func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
+	p := strings.TrimPrefix(r.URL.Path, "/v1/")
+	route, rest, _ := strings.Cut(p, "/")
+	switch {
+	case route == "chunks" && rest == "missing":
+		f.missing(w, r)
+	case route == "chunks":
+		f.chunk(w, r, rest)
+	case route == "commit":
+		f.commit(w, r, rest)
+	case route == "stat":
+		f.mu.Lock()
+		st, ok := f.objects[rest]
+		f.mu.Unlock()
+		if !ok {
+			fakeError(w, 404, "NoSuchKey")
+			return
+		}
+		json.NewEncoder(w).Encode(st)
+	case route == "objects" && r.Method == http.MethodGet:
+		f.list(w, r, strings.TrimSuffix(rest, "/"))
+	case route == "resolve":
+		uri := r.URL.Query().Get("uri")
+		f.mu.Lock()
+		st, ok := f.objects[uri]
+		f.mu.Unlock()
+		if !ok {
+			fakeError(w, 404, "NoSuchKey")
+			return
+		}
+		json.NewEncoder(w).Encode(Resolved{URI: uri, Bucket: st.Bucket, Key: st.Key, Object: &st.Object})
+	default:
+		fakeError(w, 404, "NoSuchRoute")
+	}
+}
+
+func (f *fakeServer) missing(w http.ResponseWriter, r *http.Request) {
+	f.missingCalls.Add(1)
+	var req MissingRequest
+	json.NewDecoder(r.Body).Decode(&req)
+	if int64(len(req.Digests)) > f.maxMissing.Load() {
+		f.maxMissing.Store(int64(len(req.Digests)))
+	}
+	if len(req.Digests) > MaxMissingBatch {
+		fakeError(w, 400, "InvalidRequest")
+		return
+	}
+	out := MissingResult{Missing: []chunk.Digest{}}
+	if f.haveAll.Load() {
+		json.NewEncoder(w).Encode(out)
+		return
+	}
+	f.mu.Lock()
+	for _, d := range req.Digests {
+		if _, ok := f.chunks[d]; !ok {
+			out.Missing = append(out.Missing, d)
+		}
+	}
+	f.mu.Unlock()
+	json.NewEncoder(w).Encode(out)
+}
+
+func (f *fakeServer) chunk(w http.ResponseWriter, r *http.Request, hex string) {
+	d, err := chunk.ParseDigest(hex)
+	if err != nil {
+		fakeError(w, 400, "InvalidDigest")
+		return
+	}
+	switch r.Method {
+	case http.MethodPut:
+		f.chunkPuts.Add(1)
+		b, _ := io.ReadAll(r.Body)
+		f.putBytes.Add(int64(len(b)))
+		if chunk.Sum(b) != d {
+			fakeError(w, 400, "BadDigest")
+			return
+		}
+		f.mu.Lock()
+		f.chunks[d] = b
+		f.mu.Unlock()
+		json.NewEncoder(w).Encode(ChunkPutResult{Digest: d, Added: true})
+	case http.MethodGet:
+		f.chunkGets.Add(1)
+		f.mu.Lock()
+		b, ok := f.chunks[d]
+		bad := f.corrupt[d]
+		f.mu.Unlock()
+		if !ok {
+			fakeError(w, 404, "NoSuchChunk")
+			return
+		}
+		if bad {
+			b = append([]byte(nil), b...)
+			b[0] ^= 1
+		}
+		w.Write(b)
+	}
+}
+
+func (f *fakeServer) commit(w http.ResponseWriter, r *http.Request, path string) {
+	f.commits.Add(1)
+	var req CommitRequest
+	json.NewDecoder(r.Body).Decode(&req)
+	bucket, key, _ := strings.Cut(path, "/")
+	h := chunk.NewHasher()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(req.Chunks) > 0 && f.loseOnce.CompareAndSwap(true, false) {
+		delete(f.chunks, req.Chunks[0].Digest)
+	}
+	for _, c := range req.Chunks {
+		b, ok := f.chunks[c.Digest]
+		if f.haveAll.Load() {
+			continue
+		}
+		if !ok {
+			fakeError(w, 400, "MissingChunks")
+			return
+		}
+		h.Write(b)
+	}
+	if h.Digest() != req.Digest && !f.haveAll.Load() {
+		fakeError(w, 400, "BadDigest")
+		return
+	}
+	o := Object{Bucket: bucket, Key: key, Digest: req.Digest, Size: req.Size, Version: uint64(len(f.objects) + 1)}
+	f.objects[path] = Stat{Object: o, Recipe: req.Chunks}
+	json.NewEncoder(w).Encode(PutResult{Object: o, Chunks: len(req.Chunks)})
+}
+
+func (f *fakeServer) list(w http.ResponseWriter, r *http.Request, bucket string) {
+	q := r.URL.Query()
+	prefix := q.Get("prefix")
+	var keys []string
+	f.mu.Lock()
+	for k := range f.objects {
+		if b, key, _ := strings.Cut(k, "/"); b == bucket && strings.HasPrefix(key, prefix) && key > q.Get("start_after") {
+			keys = append(keys, key)
+		}
+	}
+	sort.Strings(keys)
+	out := ListResult{Objects: []Object{}}
+	for i, k := range keys {
+		if i == 2 { // small pages, to exercise paging
+			out.Truncated, out.Next = true, keys[i-1]
+			break
+		}
+		out.Objects = append(out.Objects, f.objects[bucket+"/"+k].Object)
+	}
+	f.mu.Unlock()
+	json.NewEncoder(w).Encode(out)
+}
+
+// store puts content as bucket/key straight into the fake.
+func (f *fakeServer) store(bucket, key string, content []byte) Stat {
+	fh, err := Hash(context.Background(), bytes.NewReader(content), int64(len(content)))
+	if err != nil {
+		panic(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var off int64
+	for _, r := range fh.Recipe {
+		f.chunks[r.Digest] = content[off : off+int64(r.Size)]
+		off += int64(r.Size)
+	}
+	st := Stat{Object: Object{Bucket: bucket, Key: key, Digest: fh.Digest, Size: fh.Size}, Recipe: fh.Recipe}
+	f.objects[bucket+"/"+key] = st
+	return st
+}
+
+func (f *fakeServer) resetCounts() {
+	f.missingCalls.Store(0)
+	f.chunkPuts.Store(0)
+	f.chunkGets.Store(0)
+	f.commits.Store(0)
+	f.putBytes.Store(0)
+}

@@ -1,0 +1,109 @@
+package client
+
+import (
+	"context"
+	"sync"
+
+	"cairn/cas/chunk"
+)
+
+// group runs goroutines that share a context, which the first error
+// cancels; Wait returns that error. It is errgroup's core, kept here so
+// the client needs only the standard library.
+type group struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+	err    error
+}
+
+func newGroup(ctx context.Context) (*group, context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	return &group{cancel: cancel}, ctx
+}
+
+func (g *group) Go(fn func() error) {
+	g.wg.Go(func() {
+		if err := fn(); err != nil {
+			g.once.Do(func() {
+				g.err = err
+				g.cancel()
+			})
+		}
+	})
+}
+
+func (g *group) Wait() error {
+	g.wg.Wait()
+	g.cancel()
+	return g.err
+}
+
+// limiter bounds the chunk transfers in flight across all the files of
+// one Put or Get.
+type limiter chan struct{}
+
+func newLimiter(n int) limiter { return make(limiter, n) }
+
+// acquire takes a slot, or fails when ctx ends first.
+func (l limiter) acquire(ctx context.Context) error {
+	select {
+	case l <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l limiter) release() { <-l }
+
+// transfer is the state one Put or Get shares among its files: the bound
+// on chunk transfers in flight, and the chunks being or already uploaded,
+// so that two files with a chunk in common send it once.
+type transfer struct {
+	lim  limiter
+	mu   sync.Mutex
+	sent map[chunk.Digest]*sending
+}
+
+type sending struct {
+	done chan struct{}
+	err  error
+}
+
+func (c *Client) newTransfer() *transfer {
+	return &transfer{lim: newLimiter(c.cfg.Parallelism), sent: map[chunk.Digest]*sending{}}
+}
+
+// claim returns the upload of d and whether the caller owns it: the owner
+// sends the chunk and calls finish; the others wait for it.
+func (t *transfer) claim(d chunk.Digest) (*sending, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s, ok := t.sent[d]; ok {
+		return s, false
+	}
+	s := &sending{done: make(chan struct{})}
+	t.sent[d] = s
+	return s, true
+}
+
+func (t *transfer) finish(d chunk.Digest, s *sending, err error) {
+	s.err = err
+	if err != nil {
+		t.mu.Lock()
+		delete(t.sent, d)
+		t.mu.Unlock()
+	}
+	close(s.done)
+}
+
+// wait waits for another file's upload of a chunk.
+func (s *sending) wait(ctx context.Context) error {
+	select {
+	case <-s.done:
+		return s.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

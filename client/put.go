@@ -1,0 +1,163 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+
+	"cairn/cas/chunk"
+)
+
+// MaxMissingBatch is the most digests one POST /v1/chunks/missing may ask
+// about (the server's limit, raftfsm.MaxChunksPerFile).
+const MaxMissingBatch = 1 << 16
+
+// PutOptions qualify a Put. The zero value is a plain write.
+type PutOptions struct {
+	ContentType string
+	Meta        map[string]string
+	// IfMatch and IfNoneMatch make the commit conditional (ETag, or "*"
+	// for IfNoneMatch: the key must not exist). A conditional commit is
+	// not retried when its outcome is unknown. PutDir ignores them.
+	IfMatch     string
+	IfNoneMatch string
+	// Progress, if set, is told of the bytes hashed and sent.
+	Progress Progress
+}
+
+// PutStats count what a Put logged and what it sent: Bytes and Chunks are
+// the content logged, SentBytes and SentChunks the chunks the server
+// lacked and that went over the wire.
+type PutStats struct {
+	Files      int   `json:"files"`
+	Bytes      int64 `json:"bytes"`
+	Chunks     int   `json:"chunks"`
+	SentChunks int   `json:"sent_chunks"`
+	SentBytes  int64 `json:"sent_bytes"`
+}
+
+func (s *PutStats) add(o PutStats) {
+	s.Files += o.Files
+	s.Bytes += o.Bytes
+	s.Chunks += o.Chunks
+	s.SentChunks += o.SentChunks
+	s.SentBytes += o.SentBytes
+}
+
+// Upload is one file logged.
+type Upload struct {
+	Path   string `json:"path,omitempty"` // the local file, if any
+	Object Object `json:"object"`
+	PutStats
+}
+
+// Put logs size bytes of r under bucket/key: it chunks and hashes them,
+// asks the server which chunks it lacks, uploads only those (re-reading
+// their ranges of r, in parallel) and commits the key. Memory stays
+// bounded whatever the size. r must not change during the call; if it
+// does, Put fails with ErrDigestMismatch and commits nothing.
+func (c *Client) Put(ctx context.Context, bucket, key string, r io.ReaderAt, size int64, opts *PutOptions) (Upload, error) {
+	if opts == nil {
+		opts = &PutOptions{}
+	}
+	return c.put(ctx, c.newTransfer(), bucket, key, r, size, opts)
+}
+
+// PutFile logs the file at path under bucket/key, as Put does.
+func (c *Client) PutFile(ctx context.Context, bucket, key, path string, opts *PutOptions) (Upload, error) {
+	if opts == nil {
+		opts = &PutOptions{}
+	}
+	return c.putFile(ctx, c.newTransfer(), bucket, key, path, opts)
+}
+
+func (c *Client) putFile(ctx context.Context, tr *transfer, bucket, key, path string, opts *PutOptions) (Upload, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Upload{}, fmt.Errorf("put %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Upload{}, fmt.Errorf("put %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return Upload{}, fmt.Errorf("put %s: %w: not a regular file", path, ErrInvalidRequest)
+	}
+	u, err := c.put(ctx, tr, bucket, key, f, fi.Size(), opts)
+	u.Path = path
+	return u, err
+}
+
+func (c *Client) put(ctx context.Context, tr *transfer, bucket, key string, r io.ReaderAt, size int64, opts *PutOptions) (Upload, error) {
+	p := orNoProgress(opts.Progress)
+	fh, err := hashWith(ctx, r, size, p)
+	if err != nil {
+		return Upload{}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
+	}
+	st := PutStats{Files: 1, Bytes: size, Chunks: len(fh.Recipe)}
+	req := CommitRequest{Digest: fh.Digest, Size: size, Chunks: fh.Recipe, ContentType: opts.ContentType,
+		Meta: opts.Meta, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch}
+	if req.Chunks == nil {
+		req.Chunks = chunk.Recipe{}
+	}
+	// A chunk that the server had when asked may be collected before the
+	// commit; the second round sends what went missing.
+	for round := 0; ; round++ {
+		n, b, err := c.sendMissing(ctx, tr, r, fh.Recipe, p)
+		st.SentChunks += n
+		st.SentBytes += b
+		if err != nil {
+			return Upload{Object: Object{Bucket: bucket, Key: key}, PutStats: st}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
+		}
+		res, err := c.commit(ctx, bucket, key, req)
+		var ae *APIError
+		if round == 0 && errors.As(err, &ae) && ae.Code == "MissingChunks" {
+			tr = &transfer{lim: tr.lim, sent: map[chunk.Digest]*sending{}}
+			continue
+		}
+		if err != nil {
+			return Upload{Object: Object{Bucket: bucket, Key: key}, PutStats: st}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
+		}
+		return Upload{Object: res.Object, PutStats: st}, nil
+	}
+}
+
+// commit makes bucket/key point to content whose chunks the server holds.
+// An unconditional commit is idempotent.
+func (c *Client) commit(ctx context.Context, bucket, key string, req CommitRequest) (PutResult, error) {
+	var out PutResult
+	cl := call{method: http.MethodPost, path: objectPath("commit", bucket, key), idempotent: req.IfMatch == "" && req.IfNoneMatch == ""}
+	err := c.callJSON(ctx, cl, req, &out)
+	return out, err
+}
+
+// Missing returns those of ds that the server lacks, asking in batches of
+// at most MaxMissingBatch digests.
+func (c *Client) Missing(ctx context.Context, ds []chunk.Digest) ([]chunk.Digest, error) {
+	var out []chunk.Digest
+	for len(ds) > 0 {
+		n := min(len(ds), MaxMissingBatch)
+		var res MissingResult
+		cl := call{method: http.MethodPost, path: "/v1/chunks/missing", idempotent: true}
+		if err := c.callJSON(ctx, cl, MissingRequest{Digests: ds[:n]}, &res); err != nil {
+			return nil, fmt.Errorf("ask for missing chunks: %w", err)
+		}
+		out = append(out, res.Missing...)
+		ds = ds[n:]
+	}
+	return out, nil
+}
+
+// PutChunk uploads one chunk, which the server verifies against d. It is
+// idempotent.
+func (c *Client) PutChunk(ctx context.Context, d chunk.Digest, b []byte) error {
+	cl := call{method: http.MethodPut, path: "/v1/chunks/" + d.String(), body: b, contentType: "application/octet-stream", idempotent: true}
+	if _, err := c.do(ctx, cl); err != nil {
+		return fmt.Errorf("put chunk %s: %w", d, err)
+	}
+	return nil
+}

@@ -1,0 +1,293 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cairn/cas/chunk"
+)
+
+// randomBytes returns n reproducible pseudo-random bytes.
+func randomBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func TestHash(t *testing.T) {
+	for _, n := range []int{0, 1, 100, chunk.DefaultMinSize, 3 << 20} {
+		data := randomBytes(uint64(n), n)
+		fh, err := Hash(t.Context(), bytes.NewReader(data), int64(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fh.Digest != chunk.Sum(data) || fh.Size != int64(n) {
+			t.Fatalf("%d bytes: digest %s, size %d; want the b3sum %s", n, fh.Digest, fh.Size, chunk.Sum(data))
+		}
+		// The recipe is what the server's chunker makes of the bytes.
+		ck, _ := chunk.NewChunker(bytes.NewReader(data), chunk.DefaultParams())
+		var want chunk.Recipe
+		for {
+			b, err := ck.Next()
+			if err == io.EOF {
+				break
+			}
+			want = append(want, chunk.Ref{Digest: chunk.Sum(b), Size: uint32(len(b))})
+		}
+		if len(fh.Recipe) != len(want) {
+			t.Fatalf("%d bytes: %d chunks, want %d", n, len(fh.Recipe), len(want))
+		}
+		for i := range want {
+			if fh.Recipe[i] != want[i] {
+				t.Fatalf("%d bytes: chunk %d differs", n, i)
+			}
+		}
+	}
+}
+
+func TestPut_SendsOnlyMissing(t *testing.T) {
+	f := newFakeServer(t)
+	c := f.client(t)
+	data := randomBytes(1, 3<<20)
+	u, err := c.Put(t.Context(), "b", "k1", bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.SentBytes != int64(len(data)) || u.SentChunks != u.Chunks || f.missingCalls.Load() != 1 || f.commits.Load() != 1 {
+		t.Fatalf("first put: %+v, %d missing calls, %d commits", u.PutStats, f.missingCalls.Load(), f.commits.Load())
+	}
+	if u.Object.Digest != chunk.Sum(data) {
+		t.Fatalf("committed %s, want %s", u.Object.Digest, chunk.Sum(data))
+	}
+
+	t.Run("Again", func(t *testing.T) {
+		f.resetCounts()
+		u, err := c.Put(t.Context(), "b", "k2", bytes.NewReader(data), int64(len(data)), nil)
+		if err != nil || u.SentBytes != 0 || f.chunkPuts.Load() != 0 || f.missingCalls.Load() != 1 {
+			t.Fatalf("second put: %+v, %v, %d chunk PUTs", u.PutStats, err, f.chunkPuts.Load())
+		}
+	})
+	t.Run("Edited", func(t *testing.T) {
+		f.resetCounts()
+		edited := bytes.Clone(data)
+		copy(edited[1<<20:], "a change in the middle")
+		fh, _ := Hash(t.Context(), bytes.NewReader(edited), int64(len(edited)))
+		lacking, _ := c.Missing(t.Context(), fh.Recipe.Distinct())
+		var want int64
+		for _, r := range fh.Recipe {
+			for _, d := range lacking {
+				if d == r.Digest {
+					want += int64(r.Size)
+				}
+			}
+		}
+		f.resetCounts()
+		u, err := c.Put(t.Context(), "b", "k3", bytes.NewReader(edited), int64(len(edited)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.SentBytes != want || f.putBytes.Load() != want || u.SentChunks != len(lacking) || len(lacking) > 2 {
+			t.Fatalf("edited put sent %d bytes in %d chunks, want %d in %d (at most 2)", u.SentBytes, u.SentChunks, want, len(lacking))
+		}
+	})
+	t.Run("Empty", func(t *testing.T) {
+		u, err := c.Put(t.Context(), "b", "empty", bytes.NewReader(nil), 0, nil)
+		if err != nil || u.Object.Digest != chunk.Sum(nil) || u.Chunks != 0 {
+			t.Fatalf("empty put: %+v, %v", u, err)
+		}
+	})
+}
+
+// changing serves other bytes after its first full read: a file rewritten
+// between the hash pass and the upload pass.
+type changing struct {
+	a, b  []byte
+	reads atomic.Int64
+}
+
+func (c *changing) ReadAt(p []byte, off int64) (int, error) {
+	src := c.a
+	if c.reads.Add(int64(len(p))) > 2*int64(len(c.a)) { // both hash readers done
+		src = c.b
+	}
+	if off >= int64(len(src)) {
+		return 0, io.EOF
+	}
+	n := copy(p, src[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func TestPut_FileChangedMeanwhile(t *testing.T) {
+	f := newFakeServer(t)
+	c := f.client(t)
+	a := randomBytes(2, 1<<20)
+	b := bytes.Clone(a)
+	for i := range b {
+		b[i] ^= 0xff
+	}
+	_, err := c.Put(t.Context(), "b", "k", &changing{a: a, b: b}, int64(len(a)), nil)
+	if !errors.Is(err, ErrDigestMismatch) || f.commits.Load() != 0 {
+		t.Fatalf("got %v with %d commits, want ErrDigestMismatch and no commit", err, f.commits.Load())
+	}
+}
+
+func TestMissing_Batches(t *testing.T) {
+	f := newFakeServer(t)
+	c := f.client(t)
+	ds := make([]chunk.Digest, MaxMissingBatch+10)
+	for i := range ds {
+		ds[i][0], ds[i][1], ds[i][2] = byte(i), byte(i>>8), byte(i>>16)
+	}
+	got, err := c.Missing(t.Context(), ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(ds) || f.missingCalls.Load() != 2 || f.maxMissing.Load() != MaxMissingBatch {
+		t.Fatalf("%d missing in %d calls of at most %d, want %d in 2 of %d", len(got), f.missingCalls.Load(), f.maxMissing.Load(), len(ds), MaxMissingBatch)
+	}
+}
+
+func TestPutDir(t *testing.T) {
+	f := newFakeServer(t)
+	c := f.client(t)
+	dir := t.TempDir()
+	files := map[string][]byte{"MLmodel": []byte("flavors: {}\n"), "model.xgb": randomBytes(3, 1<<20), "sub/data.bin": randomBytes(4, 100)}
+	for name, b := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Symlink(filepath.Join(dir, "MLmodel"), filepath.Join(dir, "link"))
+	res, err := c.PutDir(t.Context(), "b", "run/artifacts/model", dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{}
+	for _, u := range res.Uploads {
+		keys = append(keys, u.Object.Key)
+	}
+	want := []string{"run/artifacts/model/MLmodel", "run/artifacts/model/link", "run/artifacts/model/model.xgb", "run/artifacts/model/sub/data.bin"}
+	if len(keys) != len(want) || res.Files != 4 || f.missingCalls.Load() != 4 {
+		t.Fatalf("keys %v (%+v, %d missing calls), want %v with one question each", keys, res.PutStats, f.missingCalls.Load(), want)
+	}
+	for i := range want {
+		if keys[i] != want[i] {
+			t.Fatalf("keys %v, want %v", keys, want)
+		}
+	}
+	if res.SentBytes != res.Bytes-int64(len(files["MLmodel"])) {
+		t.Fatalf("sent %d of %d bytes; want all but the linked copy", res.SentBytes, res.Bytes)
+	}
+}
+
+func TestPut_Canceled(t *testing.T) {
+	f := newFakeServer(t)
+	c := f.client(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	data := randomBytes(5, 1<<20)
+	if _, err := c.Put(ctx, "b", "k", bytes.NewReader(data), int64(len(data)), nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+}
+
+func TestPut_ChunkCollectedBeforeCommit(t *testing.T) {
+	f := newFakeServer(t)
+	c := f.client(t)
+	data := randomBytes(6, 1<<20)
+	if _, err := c.Put(t.Context(), "b", "k", bytes.NewReader(data), int64(len(data)), nil); err != nil {
+		t.Fatal(err)
+	}
+	f.resetCounts()
+	f.loseOnce.Store(true)
+	u, err := c.Put(t.Context(), "b", "k2", bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.commits.Load() != 2 || f.missingCalls.Load() != 2 || u.SentChunks != 1 {
+		t.Fatalf("%d commits, %d missing questions, %d chunks sent; want 2, 2 and the lost chunk", f.commits.Load(), f.missingCalls.Load(), u.SentChunks)
+	}
+}
+
+// generated is size bytes of pseudo-random content made on the fly: byte
+// i depends only on i, so it reads the same whatever the offsets.
+type generated int64
+
+func (g generated) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) && off+int64(n) < int64(g) {
+		i := off + int64(n)
+		var w [8]byte
+		x := uint64(i/8)*0x9e3779b97f4a7c15 + 1
+		x ^= x >> 31
+		x *= 0xbf58476d1ce4e5b9
+		binary.LittleEndian.PutUint64(w[:], x^(x>>29))
+		n += copy(p[n:], w[i%8:])
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// TestPut_BoundedMemory logs 128 MiB that the server already holds and
+// checks that the heap never grows by more than a small bound: the file
+// is streamed, never held.
+func TestPut_BoundedMemory(t *testing.T) {
+	const size = 128 << 20
+	f := newFakeServer(t)
+	f.haveAll.Store(true)
+	c := f.client(t)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-tick.C:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	u, err := c.Put(t.Context(), "b", "big", generated(size), size, nil)
+	close(stop)
+	<-sampled
+	if err != nil {
+		t.Fatal(err)
+	}
+	grew := int64(peak.Load()) - int64(before.HeapInuse)
+	t.Logf("put %d MiB in %d chunks; heap grew by at most %.1f MiB", size>>20, u.Chunks, float64(grew)/(1<<20))
+	if grew > 48<<20 {
+		t.Fatalf("heap grew by %d MiB logging %d MiB; want it bounded", grew>>20, size>>20)
+	}
+}

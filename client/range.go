@@ -1,0 +1,101 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"cairn/cas/chunk"
+)
+
+// GetRange returns n bytes of bucket/key from offset off (n < 0: to the
+// end), fetching only the chunks that cover them, each verified. The
+// range is held in memory; CopyRange streams it.
+func (c *Client) GetRange(ctx context.Context, bucket, key string, off, n int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := c.CopyRange(ctx, &buf, bucket, key, off, n); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// CopyRange writes n bytes of bucket/key from offset off (n < 0: to the
+// end) to w, in order, fetching only the covering chunks, several ahead,
+// each verified before any of it is written. A range past the end is cut
+// to the end; an offset past the end is an error matching
+// ErrInvalidRequest.
+func (c *Client) CopyRange(ctx context.Context, w io.Writer, bucket, key string, off, n int64) (int64, error) {
+	st, err := c.Stat(ctx, bucket, key)
+	if err != nil {
+		return 0, err
+	}
+	if off < 0 || off > st.Size {
+		return 0, fmt.Errorf("get %s/%s: %w: offset %d outside %d bytes", bucket, key, ErrInvalidRequest, off, st.Size)
+	}
+	if n < 0 || off+n > st.Size {
+		n = st.Size - off
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	recipe := chunk.Recipe(st.Recipe)
+	offsets := recipe.Offsets()
+	first, last := chunk.Locate(offsets, off), chunk.Locate(offsets, off+n-1)
+	var written int64
+	err = c.fetchOrdered(ctx, recipe[first:last+1], func(i int, b []byte) error {
+		start := offsets[first+i]
+		lo, hi := max(off-start, 0), min(off+n-start, int64(len(b)))
+		k, err := w.Write(b[lo:hi])
+		written += int64(k)
+		return err
+	})
+	if err != nil {
+		return written, fmt.Errorf("get %s/%s: %w", bucket, key, err)
+	}
+	return written, nil
+}
+
+type fetched struct {
+	b   []byte
+	err error
+}
+
+// fetchOrdered fetches refs with up to Parallelism requests in flight and
+// hands them to fn in order; at most Parallelism chunks wait in memory.
+func (c *Client) fetchOrdered(ctx context.Context, refs []chunk.Ref, fn func(i int, b []byte) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]chan fetched, len(refs))
+	for i := range results {
+		results[i] = make(chan fetched, 1)
+	}
+	lim := newLimiter(c.cfg.Parallelism)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() {
+		for i, ref := range refs {
+			if lim.acquire(ctx) != nil {
+				results[i] <- fetched{err: ctx.Err()}
+				return
+			}
+			wg.Go(func() {
+				b, err := c.GetChunk(ctx, ref.Digest, ref.Size)
+				results[i] <- fetched{b, err}
+			})
+		}
+	})
+	for i := range refs {
+		r := <-results[i]
+		if r.err != nil {
+			return r.err
+		}
+		lim.release()
+		if err := fn(i, r.b); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package daemon
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"cairn/bench/boosters"
+	"cairn/cas/chunk"
+	"cairn/client"
+)
+
+// largeBooster writes at least n bytes of distinct large-booster data to
+// a temporary file and returns its path.
+func largeBooster(b *testing.B, n int) string {
+	b.Helper()
+	data, err := boosters.Concat(n,
+		[3]string{"l", "model", "json"}, [3]string{"l", "seed2", "json"}, [3]string{"l", "data2", "json"},
+		[3]string{"l", "plus1", "json"}, [3]string{"l", "model", "ubj"}, [3]string{"l", "seed2", "ubj"},
+		[3]string{"l", "data2", "ubj"}, [3]string{"l", "model", "xgb"}, [3]string{"l", "seed2", "xgb"})
+	if err != nil {
+		b.Skipf("large boosters: %v", err)
+	}
+	p := filepath.Join(b.TempDir(), "booster.bin")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// BenchmarkClient_RelogStoredBooster guards the cost of logging again a
+// 300 MiB booster the store already holds, under a new key: no chunk may
+// be sent, and the wall time is reported as x-hash, a ratio to chunking
+// and hashing the file locally (client.HashFile) measured in the same
+// run. The target is x-hash <= 1.3; commit-frac is the share of the
+// time spent in the server's commit.
+func BenchmarkClient_RelogStoredBooster(b *testing.B) {
+	path := largeBooster(b, 300<<20)
+	srv := newClientTestServer(b)
+	c, ct := newCountingClient(b, srv.URL())
+	if _, err := c.PutFile(b.Context(), "test", "first", path, nil); err != nil {
+		b.Fatal(err)
+	}
+	fi, _ := os.Stat(path)
+	b.SetBytes(fi.Size())
+	var hash time.Duration
+	i := 0
+	ct.reset()
+	for b.Loop() {
+		b.StopTimer()
+		start := time.Now()
+		if _, err := client.HashFile(b.Context(), path); err != nil {
+			b.Fatal(err)
+		}
+		hash += time.Since(start)
+		b.StartTimer()
+		u, err := c.PutFile(b.Context(), "test", fmt.Sprintf("relog/%d", i), path, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if u.SentBytes != 0 {
+			b.Fatalf("relog sent %d bytes, want 0", u.SentBytes)
+		}
+		i++
+	}
+	if ct.chunkPuts.Load() != 0 {
+		b.Fatalf("%d chunk PUTs, want none", ct.chunkPuts.Load())
+	}
+	b.ReportMetric(float64(b.Elapsed())/float64(hash), "x-hash")
+	// The share of the time the server took to commit, which reads the
+	// whole file back to check its digest and compute its MD5 ETag.
+	b.ReportMetric(float64(ct.commitTime.Load())/float64(b.Elapsed()), "commit-frac")
+}
+
+// BenchmarkClient_RetrainedBooster logs a large booster trained one round
+// more than one the store holds, and reports the bytes sent as a fraction
+// of the file (sent-frac) next to the fraction of its chunks that are new
+// (changed-frac): the client must send exactly the changed chunks.
+func BenchmarkClient_RetrainedBooster(b *testing.B) {
+	for _, format := range boosters.Formats {
+		b.Run(format, func(b *testing.B) {
+			base, err := boosters.Path("l", "model", format)
+			if err != nil {
+				b.Skipf("large boosters: %v", err)
+			}
+			next, _ := boosters.Path("l", "plus1", format)
+			srv := newClientTestServer(b)
+			c, _ := newCountingClient(b, srv.URL())
+			if _, err := c.PutFile(b.Context(), "test", "model", base, nil); err != nil {
+				b.Fatal(err)
+			}
+			fh, err := client.HashFile(b.Context(), next)
+			if err != nil {
+				b.Fatal(err)
+			}
+			changed, err := srv.Store().Missing(b.Context(), fh.Recipe.Distinct())
+			if err != nil {
+				b.Fatal(err)
+			}
+			var up client.Upload
+			b.SetBytes(fh.Size)
+			for b.Loop() {
+				b.StopTimer()
+				// Forget the retrain so that each round sends its chunks again.
+				c.Delete(b.Context(), "test", "plus1")
+				if err := srv.Store().Delete(b.Context(), changed...); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if up, err = c.PutFile(b.Context(), "test", "plus1", next, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if up.SentChunks != len(changed) {
+				b.Fatalf("sent %d chunks, want the %d changed", up.SentChunks, len(changed))
+			}
+			b.ReportMetric(float64(up.SentBytes)/float64(up.Bytes), "sent-frac")
+			b.ReportMetric(float64(len(changed))/float64(len(chunk.Recipe(fh.Recipe).Distinct())), "changed-frac")
+		})
+	}
+}
