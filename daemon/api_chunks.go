@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path"
+	"slices"
 	"strconv"
 
 	"cairn/cas"
@@ -143,19 +145,26 @@ func (s *Server) commit(r *http.Request, bucket, key string, req client.CommitRe
 	if len(missing) > 0 {
 		return putResult{}, requestErr(http.StatusBadRequest, "MissingChunks", "%d chunks are not uploaded, the first %s", len(missing), missing[0])
 	}
-	h, sum := chunk.NewHasher(), md5.New()
+	etag, known := s.knownFile(req.Digest, recipe)
 	var mlmodel []byte
-	rd := s.store.Open(ctx, recipe)
-	_, err = io.Copy(io.MultiWriter(h, sum, &cappedWriter{w: (*byteSink)(&mlmodel), n: MaxMLmodelSize + 1}), rd)
-	rd.Close()
-	if err != nil {
-		return putResult{}, err
-	}
-	if h.Digest() != req.Digest {
-		return putResult{}, badRequest("BadDigest", "the chunks hash to %s, not %s", h.Digest(), req.Digest)
+	isModel := path.Base(key) == "MLmodel"
+	if !known || isModel {
+		// Read the content back: to check that the chunks hash to the
+		// digest, to compute the MD5 ETag, and to parse an MLmodel.
+		h, sum := chunk.NewHasher(), md5.New()
+		rd := s.store.Open(ctx, recipe)
+		_, err = io.Copy(io.MultiWriter(h, sum, &cappedWriter{w: (*byteSink)(&mlmodel), n: MaxMLmodelSize + 1}), rd)
+		rd.Close()
+		if err != nil {
+			return putResult{}, err
+		}
+		if h.Digest() != req.Digest {
+			return putResult{}, badRequest("BadDigest", "the chunks hash to %s, not %s", h.Digest(), req.Digest)
+		}
+		etag = `"` + hex.EncodeToString(sum.Sum(nil)) + `"`
 	}
 	var model *raftfsm.Model
-	if base := key[len(key)-min(len(key), len("/MLmodel")):]; base == "/MLmodel" || key == "MLmodel" {
+	if isModel {
 		model = parseModel(mlmodel)
 	}
 	if err := s.replicate(ctx, recipe); err != nil {
@@ -164,7 +173,7 @@ func (s *Server) commit(r *http.Request, bucket, key string, req client.CommitRe
 	res, err := s.propose(ctx, &raftfsm.PutObject{
 		Bucket: bucket, Key: key,
 		File: raftfsm.File{Digest: req.Digest, Size: req.Size, Recipe: recipe},
-		Meta: raftfsm.ObjectMeta{ContentType: req.ContentType, User: req.Meta, ETag: `"` + hex.EncodeToString(sum.Sum(nil)) + `"`},
+		Meta: raftfsm.ObjectMeta{ContentType: req.ContentType, User: req.Meta, ETag: etag},
 		Time: s.cfg.Now().UnixNano(), Model: model,
 		Conditions: raftfsm.Conditions{IfMatch: req.IfMatch, IfNoneMatch: req.IfNoneMatch},
 	})
@@ -172,6 +181,27 @@ func (s *Server) commit(r *http.Request, bucket, key string, req client.CommitRe
 		return putResult{}, err
 	}
 	return putResult{Object: *res.Object, Chunks: len(recipe)}, nil
+}
+
+// knownFile reports whether the state already holds this exact file:
+// the same digest with the same recipe. Its digest was verified when it
+// was first committed, so a commit of it needs only the chunks present;
+// the MD5 ETag comes from a single-part object of the same content.
+func (s *Server) knownFile(d chunk.Digest, recipe chunk.Recipe) (string, bool) {
+	rec, err := s.node.State().File(d)
+	if err != nil || !slices.Equal(rec.Recipe, recipe) {
+		return "", false
+	}
+	uses, err := s.node.State().FileUses(d, 16)
+	if err != nil {
+		return "", false
+	}
+	for _, u := range uses {
+		if o, _, err := s.node.State().Object(u.Bucket, u.Key); err == nil && o.Meta.Parts == 0 && o.Digest == d {
+			return o.Meta.ETag, true
+		}
+	}
+	return "", false
 }
 
 type byteSink []byte

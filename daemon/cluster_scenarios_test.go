@@ -217,7 +217,10 @@ func TestCluster_Membership(t *testing.T) {
 	w := &writer{acked: map[string][]byte{}}
 	stop := make(chan struct{})
 	done := make(chan struct{})
-	go func() { w.run(t, c, stop, func() []*Server { return []*Server{c.nodes[0], c.nodes[1], c.nodes[2]} }, "load"); close(done) }()
+	go func() {
+		w.run(t, c, stop, func() []*Server { return []*Server{c.nodes[0], c.nodes[1], c.nodes[2]} }, "load")
+		close(done)
+	}()
 	// A fourth node joins under load through any member.
 	raftAddr := freeAddr(t)
 	cfg := clusterConfig(t, "node3", raftAddr, c.net)

@@ -121,8 +121,8 @@ func newTestCluster(t *testing.T, n int, mutate ...func(*Config)) *testCluster {
 func clusterConfig(t *testing.T, id, raftAddr string, ns *netsim) Config {
 	return Config{
 		DataDir: t.TempDir(), HTTPAddr: freeAddr(t), RaftAddr: raftAddr, NodeID: id,
-		ClusterSecret: "test-cluster-secret",
-		S3Keys:        []S3Key{{AccessKey: "testkey", SecretKey: "testsecret"}},
+		ClusterSecret:    "test-cluster-secret",
+		S3Keys:           []S3Key{{AccessKey: "testkey", SecretKey: "testsecret"}},
 		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
 		GCInterval: -1, RepairInterval: 200 * time.Millisecond,
 		Dial:   ns.dialer(raftAddr),
