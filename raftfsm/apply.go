@@ -16,6 +16,16 @@ const (
 	maxBucketNameSize = 63
 )
 
+// A DeletePrefix stops, with More set, once it has written this much, so
+// that its transaction stays within Badger's limits (see batchWrites).
+// The budget depends on the command and the state only, so every node
+// stops at the same key; changing it changes what a command does, like a
+// format change.
+const (
+	deletePrefixWrites = 32 << 10
+	deletePrefixBytes  = 2 << 20
+)
+
 // Result is what applying a command produced. Err is a rejection: the
 // command changed nothing.
 type Result struct {
@@ -182,15 +192,23 @@ func checkConditions(cond Conditions, cur *Object) error {
 }
 
 // etagMatch compares an ETag condition (a list, possibly with W/ and
-// quotes) with an object's ETag.
+// quotes, or "*") with an object's ETag.
 func etagMatch(cond, etag string) bool {
-	norm := func(s string) string { return strings.Trim(strings.TrimPrefix(strings.TrimSpace(s), "W/"), `"`) }
 	for _, c := range strings.Split(cond, ",") {
-		if c = strings.TrimSpace(c); c == "*" || norm(c) == norm(etag) {
+		if c = strings.TrimSpace(c); c == "*" || normETag(c) == normETag(etag) {
 			return true
 		}
 	}
 	return false
+}
+
+// sameETag reports whether two single ETags are equal, quotes and a weak
+// prefix aside. Unlike etagMatch it takes no list and no "*": a part or a
+// completed upload is named by its exact ETag.
+func sameETag(a, b string) bool { return a != "" && normETag(a) == normETag(b) }
+
+func normETag(s string) string {
+	return strings.Trim(strings.TrimPrefix(strings.TrimSpace(s), "W/"), `"`)
 }
 
 func checkFile(f File) error {
@@ -264,11 +282,31 @@ func (x *txn) copyObject(c *CopyObject) (Result, error) {
 			meta.Checksums = src.Meta.Checksums
 		}
 	}
+	// A copy of an MLmodel that the proposer did not parse is indexed
+	// with the source's parsed fields: they are the same bytes.
+	m := c.Model
+	if _, base := splitDir(c.Key); m == nil && base == "MLmodel" {
+		var se ModelEntry
+		ok, err := x.get(key(tModel, src.Bucket, src.Key), &se)
+		if err != nil {
+			return Result{}, err
+		}
+		if ok {
+			m = &se.Model
+		}
+	}
 	o := &Object{Bucket: c.Bucket, Key: c.Key, Digest: src.Digest, Size: src.Size, Meta: meta, MTime: c.Time}
-	return Result{Object: o}, x.writeObject(b, cur, o, File{Digest: src.Digest, Size: src.Size}, c.Model)
+	return Result{Object: o}, x.writeObject(b, cur, o, File{Digest: src.Digest, Size: src.Size}, m)
 }
 
 func (x *txn) deleteObject(c *DeleteObject) (Result, error) {
+	b, err := x.bucket(c.Bucket)
+	if err != nil {
+		return Result{}, err
+	}
+	if b == nil {
+		return reject(rejectf(ErrNoSuchBucket, "%s", c.Bucket))
+	}
 	cur, err := x.object(c.Bucket, c.Key)
 	if err != nil {
 		return Result{}, err
@@ -277,18 +315,7 @@ func (x *txn) deleteObject(c *DeleteObject) (Result, error) {
 		return reject(err)
 	}
 	if cur == nil {
-		b, err := x.bucket(c.Bucket)
-		if err != nil {
-			return Result{}, err
-		}
-		if b == nil {
-			return reject(rejectf(ErrNoSuchBucket, "%s", c.Bucket))
-		}
 		return Result{}, nil
-	}
-	b, err := x.bucket(c.Bucket)
-	if err != nil {
-		return Result{}, err
 	}
 	return Result{Object: cur, Deleted: 1}, x.removeObject(b, cur)
 }
@@ -313,7 +340,12 @@ func (x *txn) deletePrefix(c *DeletePrefix) (Result, error) {
 	if len(keys) > limit {
 		keys, r.More = keys[:limit], true
 	}
+	writes, bytes := x.writes, x.bytes
 	for _, k := range keys {
+		if x.writes-writes >= deletePrefixWrites || x.bytes-bytes >= deletePrefixBytes {
+			r.More = true // the rest would make the transaction too large
+			break
+		}
 		var o Object
 		if _, err := x.get(k, &o); err != nil {
 			return Result{}, err

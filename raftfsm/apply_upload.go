@@ -3,7 +3,10 @@ package raftfsm
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
+
+	"cairn/cas"
 )
 
 func (x *txn) putRef(c *PutRef) (Result, error) {
@@ -121,6 +124,13 @@ func (x *txn) putPart(c *PutPart) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	chunks := u.Chunks + len(c.File.Recipe)
+	if old != nil {
+		chunks -= old.Chunks
+	}
+	if chunks > MaxChunksPerFile {
+		return reject(rejectf(ErrTooLarge, "upload %s would hold %d chunks, more than a file may (%d)", c.UploadID, chunks, MaxChunksPerFile))
+	}
 	if err := x.incref(c.File); err != nil {
 		return Result{}, err
 	}
@@ -129,7 +139,12 @@ func (x *txn) putPart(c *PutPart) (Result, error) {
 			return Result{}, err
 		}
 	}
-	p := Part{Number: c.Number, Digest: c.File.Digest, Size: c.File.Size, ETag: c.ETag, Checksums: c.Checksums, Time: c.Time}
+	u.Chunks = chunks
+	if err := x.put(key(tUpload, u.UploadID), u); err != nil {
+		return Result{}, err
+	}
+	p := Part{Number: c.Number, Digest: c.File.Digest, Size: c.File.Size, ETag: c.ETag, Checksums: c.Checksums, Time: c.Time,
+		Chunks: len(c.File.Recipe)}
 	return Result{Upload: u}, x.put(partKey(c.UploadID, c.Number), p)
 }
 
@@ -166,7 +181,7 @@ func (x *txn) completeUpload(c *CompleteUpload) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		if cur != nil && cur.UploadID == c.UploadID && etagMatch(c.ETag, cur.Meta.ETag) {
+		if cur != nil && cur.UploadID == c.UploadID && sameETag(c.ETag, cur.Meta.ETag) {
 			return Result{Object: cur}, nil
 		}
 		return reject(rejectf(ErrNoSuchUpload, "%s", c.UploadID))
@@ -182,6 +197,7 @@ func (x *txn) completeUpload(c *CompleteUpload) (Result, error) {
 	}
 	var size int64
 	sizes := make([]int64, 0, len(c.Parts))
+	recipe := make(cas.Recipe, 0, len(c.File.Recipe))
 	for i, cp := range c.Parts {
 		if i > 0 && cp.Number <= c.Parts[i-1].Number {
 			return reject(rejectf(ErrInvalidPart, "part numbers not ascending at %d", cp.Number))
@@ -190,7 +206,7 @@ func (x *txn) completeUpload(c *CompleteUpload) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		if p == nil || !etagMatch(cp.ETag, p.ETag) {
+		if p == nil || !sameETag(cp.ETag, p.ETag) {
 			return reject(rejectf(ErrInvalidPart, "part %d with ETag %s not uploaded", cp.Number, cp.ETag))
 		}
 		if p.Digest != cp.Digest {
@@ -201,9 +217,22 @@ func (x *txn) completeUpload(c *CompleteUpload) (Result, error) {
 		}
 		size += p.Size
 		sizes = append(sizes, p.Size)
+		var rec FileRecord
+		if ok, err := x.fileRecord(p.Digest, &rec); err != nil || !ok {
+			if err == nil {
+				err = fmt.Errorf("state lacks file %s of part %d of upload %s", p.Digest.Short(), p.Number, c.UploadID)
+			}
+			return Result{}, err
+		}
+		recipe = append(recipe, rec.Recipe...)
 	}
 	if size != c.File.Size {
 		return reject(rejectf(ErrInvalidCommand, "parts hold %d bytes, file %d", size, c.File.Size))
+	}
+	// The file must be the parts one after the other: its chunks are then
+	// the parts' chunks, which the cluster holds.
+	if !slices.Equal(recipe, c.File.Recipe) {
+		return reject(rejectf(ErrInvalidCommand, "file recipe is not the parts' recipes in order"))
 	}
 	b, err := x.bucket(c.Bucket)
 	if err != nil {

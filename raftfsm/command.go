@@ -154,7 +154,9 @@ type DeleteObject struct {
 }
 
 // DeletePrefix removes up to Limit keys under Prefix, in key order. The
-// result says how many went and whether more remain.
+// result says how many went and whether more remain. It may stop before
+// Limit when the keys it removed hold many chunks, with More set; the
+// caller repeats it until More is false.
 type DeletePrefix struct {
 	Bucket string `json:"bucket"`
 	Prefix string `json:"prefix"`

@@ -19,10 +19,28 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// batchWrites is how many state writes one Badger transaction collects
-// before ApplyBatch commits it and starts another; far below Badger's
-// limit, so that one more command of up to MaxChunksPerFile chunks fits.
-const batchWrites = 20000
+// batchWrites and batchBytes bound what one Badger transaction collects
+// before ApplyBatch commits it and starts another. Badger refuses a
+// transaction past about 209,000 writes or 20 MB (15% of the 128 MiB
+// memtable, see openStateDB); these leave room for one more command of the
+// common large kind, a file of MaxChunksPerFile new chunks (about 65,000
+// to 131,000 writes and 7 MB).
+//
+// A command that does not fit in what is left of a transaction is applied
+// again in a transaction of its own, after the entries before it are
+// committed. One that does not fit even alone (overwriting a file of tens
+// of thousands of chunks with another, say) is refused with ErrTooLarge.
+// What a command writes depends on the state and the command only, and
+// the limit on the Badger options fixed in openStateDB, so every node
+// refuses the same commands: those options are part of the format.
+const (
+	batchWrites = 20000
+	batchBytes  = 4 << 20
+	// txnReserve is kept free in every transaction for the stats and the
+	// applied index that its commit writes.
+	txnReserveWrites = 16
+	txnReserveBytes  = 64 << 10
+)
 
 // ErrFailed means the state database failed a write: the node applies
 // nothing more until it is restarted, when Raft replays what it missed.
@@ -44,6 +62,10 @@ type fsm struct {
 	term    uint64
 	notify  chan struct{} // closed and replaced at each applied batch
 	failed  error
+
+	// txnWrites and txnBytes, when set, replace the limits of a state
+	// transaction that Badger's options give; tests lower them.
+	txnWrites, txnBytes int
 }
 
 func openFSM(dir string, log *slog.Logger) (*fsm, error) {
@@ -185,13 +207,28 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	db := f.db
 	f.mu.RUnlock()
 
+	maxWrites, maxBytes := f.txnWrites, f.txnBytes
+	if maxWrites == 0 {
+		maxWrites = int(db.MaxBatchCount()) - txnReserveWrites
+	}
+	if maxBytes == 0 {
+		maxBytes = int(db.MaxBatchSize()) - txnReserveBytes
+	}
 	var t *txn
 	first := 0 // first entry of the open transaction
+	open := func(i int) {
+		t = &txn{t: db.NewTransaction(true), maxWrites: maxWrites, maxBytes: maxBytes}
+		first = i
+	}
+	// committed is the applied index and term the database holds.
+	committed, committedTerm := applied, term
+	split := -1 // an entry that must start a transaction of its own
 	commit := func(upto int) error {
 		if t == nil {
 			return nil
 		}
 		defer func() { t.t.Discard(); t = nil }()
+		t.maxWrites = 0 // the reserve is for these two writes
 		if err := t.saveStats(); err != nil {
 			return err
 		}
@@ -202,6 +239,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			return fmt.Errorf("commit state: %w", err)
 		}
 		first = upto
+		committed, committedTerm = applied, term
 		return nil
 	}
 	fail := func(i int, err error) []any {
@@ -212,22 +250,26 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 		f.amu.Lock()
 		f.failed = err
+		// Transactions committed before the failure hold their entries.
+		f.applied, f.term = committed, committedTerm
+		close(f.notify) // wake waiters: they must see the failure
+		f.notify = make(chan struct{})
 		f.amu.Unlock()
 		return results
 	}
-	for i, l := range logs {
+	for i := 0; i < len(logs); i++ {
+		l := logs[i]
 		if l.Index <= applied {
 			results[i] = Result{Index: l.Index}
 			continue
 		}
-		if t != nil && t.writes > batchWrites {
+		if t != nil && (i == split || t.writes > batchWrites || t.bytes > batchBytes) {
 			if err := commit(i); err != nil {
 				return fail(i, err)
 			}
 		}
 		if t == nil {
-			t = &txn{t: db.NewTransaction(true)}
-			first = i
+			open(i)
 		}
 		applied, term = l.Index, l.Term
 		if l.Type != raft.LogCommand {
@@ -242,6 +284,21 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 		t.index = l.Index
 		res, err := t.apply(cmd)
+		if errors.Is(err, errTxnFull) || errors.Is(err, badger.ErrTxnTooBig) {
+			t.t.Discard()
+			t, applied, term = nil, committed, committedTerm
+			if i > first {
+				// Apply the entries before this one again, alone in
+				// their transaction, and this one in a fresh one.
+				split, i = i, first-1
+				continue
+			}
+			// Alone in a transaction, it still does not fit.
+			results[i] = Result{Index: l.Index, Err: rejectf(ErrTooLarge, "%v writes more than a state transaction holds", cmd.Op())}
+			open(i)
+			applied, term = l.Index, l.Term
+			continue
+		}
 		if err != nil {
 			return fail(i, err)
 		}

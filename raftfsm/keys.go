@@ -24,8 +24,8 @@ const (
 	tZero      = 'z' // z digest -> index at which refs fell to zero
 	tRef       = 'r' // r name -> Ref
 	tModel     = 'M' // M bucket 0 key -> ModelEntry
-	tModelUUID = 'U' // U model_uuid -> bucket 0 key
-	tModelID   = 'I' // I model_id -> bucket 0 key
+	tModelUUID = 'U' // U model_uuid 0 bucket 0 key -> "": one per MLmodel with that uuid
+	tModelID   = 'I' // I model_id 0 bucket 0 key -> ""
 	tRun       = 'R' // R run_id -> Run (runs and MLflow 3 logged models)
 	tUpload    = 'u' // u upload_id -> Upload
 	tPart      = 'p' // p upload_id 0 number(4 bytes) -> Part

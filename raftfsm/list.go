@@ -1,6 +1,7 @@
 package raftfsm
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -48,12 +49,18 @@ func (s *State) List(bucket string, opt ListOptions) (ListResult, error) {
 			}
 			return err
 		}
-		it := x.t.NewIterator(badger.IteratorOptions{Prefix: objectKey(bucket, opt.Prefix), PrefetchValues: true, PrefetchSize: 100})
+		prefix := objectKey(bucket, opt.Prefix)
+		it := x.t.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 100})
 		defer it.Close()
-		it.Seek(objectKey(bucket, opt.Prefix))
+		// A StartAfter before the prefix must not seek before it: the
+		// iterator would stop at the first key outside the prefix.
+		from := prefix
 		if opt.StartAfter != "" {
-			it.Seek(seekAfter(base, opt))
+			if after := seekAfter(base, opt); bytes.Compare(after, prefix) > 0 {
+				from = after
+			}
 		}
+		it.Seek(from)
 		n := 0
 		for it.Valid() {
 			if n == limit {

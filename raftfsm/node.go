@@ -1,6 +1,7 @@
 package raftfsm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,12 @@ type Config struct {
 	// ApplyTimeout bounds Apply when its context has no deadline.
 	ApplyTimeout time.Duration
 
+	// logSegmentSize, when set, replaces the Raft log's segment size.
+	// Entries stay readable until their segment is deleted, whatever the
+	// compaction, so tests that need a follower to catch up from a
+	// snapshot make segments small.
+	logSegmentSize int
+
 	Logger *slog.Logger
 }
 
@@ -99,7 +106,8 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.meta = &metadb.BoltMetaDB{}
-	if n.wal, err = wal.Open(walDir, wal.WithMetaStore(n.meta), wal.WithLogger(hclogFor(log))); err != nil {
+	// A segment size of 0 is the default.
+	if n.wal, err = wal.Open(walDir, wal.WithMetaStore(n.meta), wal.WithLogger(hclogFor(log)), wal.WithSegmentSize(cfg.logSegmentSize)); err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}
 	hlog := hclogFor(log)
@@ -199,8 +207,22 @@ func (n *Node) catchUpFromSnapshot(snaps raft.SnapshotStore) error {
 	if err != nil {
 		return fmt.Errorf("open snapshot %s: %w", list[0].ID, err)
 	}
-	n.log.Warn("state is behind the newest snapshot; restoring it", "state", applied, "snapshot", list[0].Index)
-	return n.fsm.Restore(rc)
+	// Raft's index counts entries the state never sees (no-ops,
+	// barriers, and the gap a restored backup leaves): the state is
+	// behind only when it lacks an entry the snapshot holds.
+	index, _, hdr, err := readSnapshotHeader(rc)
+	if err != nil {
+		rc.Close()
+		return fmt.Errorf("open snapshot %s: %w", list[0].ID, err)
+	}
+	if index <= applied {
+		return rc.Close()
+	}
+	n.log.Warn("state is behind the newest snapshot; restoring it", "state", applied, "snapshot", index)
+	return n.fsm.Restore(struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(hdr), rc), rc})
 }
 
 // hclogFor bridges Raft's hclog to slog.
@@ -240,6 +262,11 @@ func (n *Node) ApplyEncoded(ctx context.Context, b []byte) (Result, error) {
 	}
 	if n.raft.State() != raft.Leader {
 		return Result{}, ErrNotLeader
+	}
+	// A context already done proposes nothing: the command surely did not
+	// apply (and Raft would take a spent deadline for none at all).
+	if err := ctx.Err(); err != nil {
+		return Result{}, fmt.Errorf("propose %v: %w", Op(b[0]), err)
 	}
 	timeout := n.cfg.ApplyTimeout
 	if dl, ok := ctx.Deadline(); ok {
@@ -395,10 +422,34 @@ func (n *Node) RestoreBackup(ctx context.Context, r io.Reader) error {
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	// Raft copies the stream into its snapshot store before restoring;
-	// the index and term it needs are its own.
-	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax}
-	if err := n.raft.Restore(meta, r, timeout); err != nil {
+	// Raft needs the stream's size, and keeps the stream as its newest
+	// snapshot even when the state refuses it, to restore at start-up and
+	// send to followers: so the backup is spooled and checked first.
+	tmp, err := os.CreateTemp(n.cfg.Dir, "backup-*.tmp")
+	if err != nil {
+		return fmt.Errorf("restore backup: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	size, err := io.Copy(tmp, r)
+	if err != nil {
+		return fmt.Errorf("restore backup: spool: %w", err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("restore backup: %w", err)
+	}
+	index, _, err := parseSnapshot(tmp, func(k, v []byte) error { return nil })
+	if err != nil {
+		return fmt.Errorf("restore backup: %w", err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("restore backup: %w", err)
+	}
+	// Raft restores at an index past both its own last one and
+	// meta.Index. It must be past the backup's applied index, which the
+	// state takes on: entries at or below it would be skipped as applied.
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: index, Size: size}
+	if err := n.raft.Restore(meta, tmp, timeout); err != nil {
 		return fmt.Errorf("restore backup: %w", err)
 	}
 	return nil

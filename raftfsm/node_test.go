@@ -14,7 +14,7 @@ func testFile(content string) File {
 	return File{Digest: chunk.Sum(b), Size: int64(len(b)), Recipe: chunk.Recipe{{Digest: chunk.Sum(b), Size: uint32(len(b))}}}
 }
 
-func mustApply(t *testing.T, n *Node, c Command) Result {
+func mustApply(t testing.TB, n *Node, c Command) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -29,7 +29,7 @@ func mustApply(t *testing.T, n *Node, c Command) Result {
 }
 
 func TestNode_ReplicatesAndRestarts(t *testing.T) {
-	c := TestCluster(t, 3)
+	c := TestClusterWith(t, 3, ClusterOptions{Configure: relaxed})
 	ctx := t.Context()
 	leader := c.Leader(ctx)
 	mustApply(t, leader, &CreateBucket{Bucket: "mlflow", Time: 1})
@@ -67,5 +67,31 @@ func TestNode_ReplicatesAndRestarts(t *testing.T) {
 	st, _ := n.State().Stats()
 	if st.Objects != 2 || st.Files != 2 || st.Buckets != 1 {
 		t.Fatalf("stats after restart %+v", st)
+	}
+}
+
+// TestNode_ApplyRefused proves that Apply proposes nothing it should not:
+// bytes that do not decode (they would stop every node at Apply) and
+// commands whose context is already done.
+func TestNode_ApplyRefused(t *testing.T) {
+	n := TestNode(t)
+	mustApply(t, n, &CreateBucket{Bucket: "bkt"})
+	before := n.State().Applied()
+	if _, err := n.ApplyEncoded(t.Context(), []byte{byte(OpPutObject), '{'}); !errors.Is(err, ErrInvalidCommand) {
+		t.Fatalf("undecodable command: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := n.Apply(ctx, &CreateBucket{Bucket: "late"}); !errors.Is(err, context.Canceled) || errors.Is(err, ErrUnknownOutcome) {
+		t.Fatalf("apply with a done context: %v", err)
+	}
+	if err := n.Barrier(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.State().Bucket("late"); !errors.Is(err, ErrNoSuchBucket) {
+		t.Fatalf("a refused command was applied: %v", err)
+	}
+	if got := n.State().Applied(); got != before {
+		t.Fatalf("applied moved from %d to %d", before, got)
 	}
 }

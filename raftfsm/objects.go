@@ -1,6 +1,10 @@
 package raftfsm
 
-import "cairn/cas"
+import (
+	"strings"
+
+	"cairn/cas"
+)
 
 // writeObject makes o current for its key, replacing cur (nil when the key
 // is new), and keeps reference counts, bucket and global counters, the
@@ -184,34 +188,37 @@ func (x *txn) indexModel(o *Object, m *Model, removed bool) error {
 	return x.put(mk, e)
 }
 
-func (x *txn) indexModelIDs(e *ModelEntry) error {
-	target := []byte(e.Bucket + "\x00" + e.Key)
-	if e.Model.ModelUUID != "" {
-		if err := x.set(key(tModelUUID, e.Model.ModelUUID), target); err != nil {
-			return err
+// modelIDKeys returns the id index keys of e: one for its model_uuid and
+// one for its model_id, each naming e's bucket and key, so that copies of
+// a model that share an id are each indexed. Ids holding NUL are not
+// indexed: they would blur the key's fields.
+func modelIDKeys(e *ModelEntry) [][]byte {
+	var out [][]byte
+	for _, id := range []struct {
+		table byte
+		id    string
+	}{{tModelUUID, e.Model.ModelUUID}, {tModelID, e.Model.ModelID}} {
+		if id.id != "" && strings.IndexByte(id.id, 0) < 0 {
+			out = append(out, key(id.table, id.id, e.Bucket, e.Key))
 		}
 	}
-	if e.Model.ModelID != "" {
-		return x.set(key(tModelID, e.Model.ModelID), target)
+	return out
+}
+
+func (x *txn) indexModelIDs(e *ModelEntry) error {
+	for _, k := range modelIDKeys(e) {
+		if err := x.set(k, nil); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// unindexModelIDs removes the id entries of e when they still point to it.
+// unindexModelIDs removes the id entries of e.
 func (x *txn) unindexModelIDs(e *ModelEntry) error {
-	target := e.Bucket + "\x00" + e.Key
-	for _, k := range [][]byte{key(tModelUUID, e.Model.ModelUUID), key(tModelID, e.Model.ModelID)} {
-		if len(k) == 1 {
-			continue
-		}
-		v, ok, err := x.getRaw(k)
-		if err != nil {
+	for _, k := range modelIDKeys(e) {
+		if err := x.del(k); err != nil {
 			return err
-		}
-		if ok && string(v) == target {
-			if err := x.del(k); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

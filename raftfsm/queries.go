@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"cairn/cas"
 )
@@ -137,23 +138,28 @@ func (s *State) ModelAt(bucket, k string) (ModelEntry, error) {
 	return e, err
 }
 
-// ModelByID returns the model with a model_id or model_uuid.
+// ModelByID returns the model with a model_id or model_uuid. When copies
+// of a model share the id, it returns the one written first.
 func (s *State) ModelByID(id string) (ModelEntry, error) {
 	var e ModelEntry
+	found := false
 	err := s.f.view(func(x *txn) error {
-		for _, k := range [][]byte{key(tModelID, id), key(tModelUUID, id)} {
-			v, ok, err := x.getRaw(k)
-			if err != nil {
+		if strings.IndexByte(id, 0) >= 0 {
+			return fmt.Errorf("%w: model %q", ErrNotFound, id)
+		}
+		for _, p := range [][]byte{key(tModelID, id, ""), key(tModelUUID, id, "")} {
+			err := scan(x, p, nil, 0, func(k, _ []byte) error {
+				b, mk, err := splitBucketKey(k[len(p):])
+				if err != nil {
+					return err
+				}
+				var c ModelEntry
+				ok, err := x.get(key(tModel, b, mk), &c)
+				if ok && (!found || c.MTime < e.MTime) {
+					e, found = c, true
+				}
 				return err
-			}
-			if !ok {
-				continue
-			}
-			b, mk, err := splitBucketKey(v)
-			if err != nil {
-				return err
-			}
-			found, err := x.get(key(tModel, b, mk), &e)
+			})
 			if err != nil || found {
 				return err
 			}

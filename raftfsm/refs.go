@@ -101,8 +101,15 @@ func (x *txn) chunkRef(c cas.Ref, delta int64) error {
 	case refs == 0:
 		x.stats.Chunks++
 		x.stats.ChunkBytes += int64(c.Size)
-		if err := x.del(digestKey(tZero, c.Digest)); err != nil {
+		// Delete the candidate record only when there is one: a blind
+		// delete writes a tombstone for every new chunk.
+		zk := digestKey(tZero, c.Digest)
+		if _, zero, err := x.getRaw(zk); err != nil {
 			return err
+		} else if zero {
+			if err := x.del(zk); err != nil {
+				return err
+			}
 		}
 	}
 	val := binary.AppendUvarint(nil, uint64(next))

@@ -44,6 +44,11 @@ type snapshot struct {
 // Snapshot implements raft.FSM. It only opens a read transaction; the
 // work happens in Persist, while applies continue.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	// A failed state misses entries Raft believes applied: a snapshot of
+	// it would let Raft compact them away and ship the gap to followers.
+	if err := f.err(); err != nil {
+		return nil, err
+	}
 	f.mu.RLock()
 	if f.db == nil {
 		f.mu.RUnlock()
@@ -187,20 +192,32 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 
 // readSnapshot loads a snapshot stream into the empty database db.
 func readSnapshot(r io.Reader, db *badger.DB) (index, term uint64, err error) {
+	wb := db.NewWriteBatch()
+	defer wb.Cancel()
+	index, term, err = parseSnapshot(r, wb.Set)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := wb.Set([]byte{tApplied}, appliedValue(index, term)); err != nil {
+		return 0, 0, err
+	}
+	if err := wb.Flush(); err != nil {
+		return 0, 0, err
+	}
+	return index, term, nil
+}
+
+// parseSnapshot reads a whole snapshot stream, calling fn for each key and
+// value, and checks its digest and that nothing follows it: a stream is
+// only good once it has been read to the end.
+func parseSnapshot(r io.Reader, fn func(k, v []byte) error) (index, term uint64, err error) {
 	h := chunk.NewHasher()
 	br := bufio.NewReaderSize(r, 1<<20)
 	tr := io.TeeReader(br, h)
-	hdr := make([]byte, len(snapMagic)+1+16)
-	if _, err := io.ReadFull(tr, hdr); err != nil {
-		return 0, 0, fmt.Errorf("%w: header: %v", errSnapshotCorrupt, err)
+	index, term, _, err = readSnapshotHeader(tr)
+	if err != nil {
+		return 0, 0, err
 	}
-	if !bytes.Equal(hdr[:len(snapMagic)], []byte(snapMagic)) || hdr[len(snapMagic)] != snapVersion {
-		return 0, 0, fmt.Errorf("%w: not a version %d cairn snapshot", errSnapshotCorrupt, snapVersion)
-	}
-	index = binary.BigEndian.Uint64(hdr[len(snapMagic)+1:])
-	term = binary.BigEndian.Uint64(hdr[len(snapMagic)+9:])
-	wb := db.NewWriteBatch()
-	defer wb.Cancel()
 	byteReader := &teeByteReader{r: br, h: h}
 	for {
 		kl, err := binary.ReadUvarint(byteReader)
@@ -222,7 +239,7 @@ func readSnapshot(r io.Reader, db *badger.DB) (index, term uint64, err error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		if err := wb.Set(k, v); err != nil {
+		if err := fn(k, v); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -231,24 +248,39 @@ func readSnapshot(r io.Reader, db *badger.DB) (index, term uint64, err error) {
 	if _, err := io.ReadFull(br, got[:]); err != nil || got != want {
 		return 0, 0, fmt.Errorf("%w: digest does not match", errSnapshotCorrupt)
 	}
-	if err := wb.Set([]byte{tApplied}, appliedValue(index, term)); err != nil {
-		return 0, 0, err
-	}
-	if err := wb.Flush(); err != nil {
-		return 0, 0, err
+	if _, err := br.ReadByte(); err != io.EOF {
+		return 0, 0, fmt.Errorf("%w: data after the digest", errSnapshotCorrupt)
 	}
 	return index, term, nil
+}
+
+// readSnapshotHeader reads the header of a snapshot stream and returns the
+// applied index and term it records, and the header's bytes.
+func readSnapshotHeader(r io.Reader) (index, term uint64, hdr []byte, err error) {
+	hdr = make([]byte, len(snapMagic)+1+16)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return 0, 0, nil, fmt.Errorf("%w: header: %v", errSnapshotCorrupt, err)
+	}
+	if !bytes.Equal(hdr[:len(snapMagic)], []byte(snapMagic)) || hdr[len(snapMagic)] != snapVersion {
+		return 0, 0, nil, fmt.Errorf("%w: not a version %d cairn snapshot", errSnapshotCorrupt, snapVersion)
+	}
+	index = binary.BigEndian.Uint64(hdr[len(snapMagic)+1:])
+	term = binary.BigEndian.Uint64(hdr[len(snapMagic)+9:])
+	return index, term, hdr, nil
 }
 
 func readN(r io.Reader, n, limit uint64) ([]byte, error) {
 	if n > limit {
 		return nil, fmt.Errorf("%w: record of %d bytes", errSnapshotCorrupt, n)
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
+	// Grow with what arrives rather than trust the length: a corrupt one
+	// would allocate up to the limit for nothing.
+	var b bytes.Buffer
+	b.Grow(int(min(n, 64<<10)))
+	if _, err := io.CopyN(&b, r, int64(n)); err != nil {
 		return nil, fmt.Errorf("%w: %v", errSnapshotCorrupt, err)
 	}
-	return b, nil
+	return b.Bytes(), nil
 }
 
 // teeByteReader reads single bytes for uvarints, hashing them.

@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -17,6 +18,7 @@ import (
 // partitioned, stopped and restarted.
 type Cluster struct {
 	tb    testing.TB
+	opt   ClusterOptions
 	mu    sync.Mutex
 	Nodes []*Node
 	trans []*raft.InmemTransport
@@ -24,11 +26,25 @@ type Cluster struct {
 	cut   map[int]bool
 }
 
+// ClusterOptions adjust the nodes of a TestClusterWith.
+type ClusterOptions struct {
+	// Configure, when set, changes each node's Config (TestConfig plus the
+	// cluster's transport) before the node opens, at start and at every
+	// Restart: to lower SnapshotThreshold and TrailingLogs, say.
+	Configure func(*Config)
+}
+
 // TestCluster starts n nodes that form one cluster and waits for a leader.
 // The cluster is shut down when the test ends.
 func TestCluster(tb testing.TB, n int) *Cluster {
 	tb.Helper()
-	c := &Cluster{tb: tb, Nodes: make([]*Node, n), trans: make([]*raft.InmemTransport, n), dirs: make([]string, n), cut: map[int]bool{}}
+	return TestClusterWith(tb, n, ClusterOptions{})
+}
+
+// TestClusterWith is TestCluster with options.
+func TestClusterWith(tb testing.TB, n int, opt ClusterOptions) *Cluster {
+	tb.Helper()
+	c := &Cluster{tb: tb, opt: opt, Nodes: make([]*Node, n), trans: make([]*raft.InmemTransport, n), dirs: make([]string, n), cut: map[int]bool{}}
 	var servers []raft.Server
 	for i := range n {
 		c.dirs[i] = tb.TempDir()
@@ -41,7 +57,7 @@ func TestCluster(tb testing.TB, n int) *Cluster {
 		c.Nodes[i] = c.open(i, servers)
 	}
 	tb.Cleanup(c.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(tb.Context(), 10*time.Second)
 	defer cancel()
 	c.Leader(ctx)
 	return c
@@ -64,6 +80,9 @@ func (c *Cluster) open(i int, bootstrap []raft.Server) *Node {
 	cfg := TestConfig(c.tb, fmt.Sprintf("node%d", i), c.dirs[i])
 	cfg.Transport = c.trans[i]
 	cfg.Bootstrap = bootstrap
+	if c.opt.Configure != nil {
+		c.opt.Configure(&cfg)
+	}
 	node, err := Open(cfg)
 	if err != nil {
 		c.tb.Fatalf("open node %d: %v", i, err)
@@ -162,12 +181,24 @@ func (c *Cluster) Restart(i int) *Node {
 // EnsureSame waits until every running node has applied the leader's last
 // index and then checks that their states are byte-identical.
 func (c *Cluster) EnsureSame(ctx context.Context) error {
-	leader := c.Leader(ctx)
-	if err := leader.Barrier(ctx); err != nil {
+	// Leadership may move meanwhile: ask whoever leads until one of them
+	// proves it.
+	var want uint64
+	var err error
+	if werr := c.WaitFor(ctx, func() bool {
+		leader := c.Leader(ctx)
+		if err = leader.Barrier(ctx); err == nil {
+			want = leader.State().Applied()
+		}
+		return !errors.Is(err, ErrNotLeader)
+	}); werr != nil {
+		return fmt.Errorf("barrier: %w (%v)", werr, err)
+	}
+	if err != nil {
 		return err
 	}
-	want := leader.State().Applied()
 	var first []byte
+	firstNode := -1
 	for i, n := range c.Nodes {
 		if n == nil {
 			continue
@@ -180,9 +211,9 @@ func (c *Cluster) EnsureSame(ctx context.Context) error {
 			return err
 		}
 		if first == nil {
-			first = b.Bytes()
+			first, firstNode = b.Bytes(), i
 		} else if !bytes.Equal(first, b.Bytes()) {
-			return fmt.Errorf("node %d state differs from node 0 at index %d", i, want)
+			return fmt.Errorf("node %d state differs from node %d's at index %d", i, firstNode, want)
 		}
 	}
 	return nil

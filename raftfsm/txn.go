@@ -15,8 +15,35 @@ type txn struct {
 	t      *badger.Txn
 	index  uint64 // Raft index of the entry being applied
 	writes int    // entries written, to split batches before Badger's limit
-	stats  Stats
-	loaded bool
+	bytes  int    // their size as Badger counts it against the same limit
+	// maxWrites and maxBytes, when set, are the limits past which a write
+	// fails with errTxnFull.
+	maxWrites, maxBytes int
+	stats               Stats
+	loaded              bool
+}
+
+// errTxnFull means a write would take a transaction past its limits.
+var errTxnFull = errors.New("raftfsm: state transaction full")
+
+// count adds a write to the transaction's tally.
+func (x *txn) count(k, v []byte) error {
+	x.writes++
+	x.bytes += txnEntrySize(k, v)
+	if x.maxWrites > 0 && (x.writes > x.maxWrites || x.bytes > x.maxBytes) {
+		return errTxnFull
+	}
+	return nil
+}
+
+// txnEntrySize is what Badger adds to a transaction's size for one write:
+// key, value (only a pointer to it when the value log takes it), two meta
+// bytes and the version.
+func txnEntrySize(k, v []byte) int {
+	if len(v) < 1<<20 { // Badger's default value threshold
+		return len(k) + len(v) + 2 + 10
+	}
+	return len(k) + 12 + 2 + 10
 }
 
 func (x *txn) getRaw(k []byte) ([]byte, bool, error) {
@@ -46,7 +73,9 @@ func (x *txn) get(k []byte, v any) (bool, error) {
 }
 
 func (x *txn) set(k, v []byte) error {
-	x.writes++
+	if err := x.count(k, v); err != nil {
+		return err
+	}
 	if err := x.t.Set(k, v); err != nil {
 		return fmt.Errorf("write state %q: %w", k, err)
 	}
@@ -62,7 +91,9 @@ func (x *txn) put(k []byte, v any) error {
 }
 
 func (x *txn) del(k []byte) error {
-	x.writes++
+	if err := x.count(k, nil); err != nil {
+		return err
+	}
 	if err := x.t.Delete(k); err != nil {
 		return fmt.Errorf("delete state %q: %w", k, err)
 	}

@@ -61,6 +61,10 @@ type Upload struct {
 	Key      string     `json:"key"`
 	Meta     ObjectMeta `json:"meta"`
 	Time     int64      `json:"time"`
+	// Chunks counts the chunks of the upload's current parts' recipes.
+	// It stays within MaxChunksPerFile, the most the completed file may
+	// hold, which also bounds what an abort or a complete must write.
+	Chunks int `json:"chunks,omitempty"`
 }
 
 // Part is one uploaded part.
@@ -71,4 +75,5 @@ type Part struct {
 	ETag      string            `json:"etag"`
 	Checksums map[string]string `json:"checksums,omitempty"`
 	Time      int64             `json:"time"`
+	Chunks    int               `json:"chunks,omitempty"` // in its recipe
 }
