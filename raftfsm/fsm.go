@@ -103,13 +103,18 @@ func openFSM(dir string, log *slog.Logger) (*fsm, error) {
 	return f, nil
 }
 
-// openStateDB opens a state database. Writes are synced at each commit:
-// the applied index must never run ahead of what Raft's own snapshots
-// assume the state holds.
+// openStateDB opens a state database. Commits are not synced one by one:
+// every entry is durable in the Raft log before it is applied, and the
+// state is derived from the log. After a power loss the database comes
+// back as a consistent prefix of its commits (Badger truncates its log at
+// the first torn entry) with the applied index that goes with it, and
+// Raft replays the rest. What must never happen is a Raft snapshot of
+// state that is not on disk, so Snapshot syncs first; a state that ends
+// up behind the newest snapshot is restored from it at start-up.
 func openStateDB(dir string, log *slog.Logger) (*badger.DB, error) {
 	o := badger.DefaultOptions(dir).
 		WithLogger(cas.BadgerLogger(log)).
-		WithSyncWrites(true).
+		WithSyncWrites(false).
 		WithMemTableSize(128 << 20).
 		WithNumMemtables(2).
 		WithBlockCacheSize(32 << 20).

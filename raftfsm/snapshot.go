@@ -54,6 +54,12 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 		f.mu.RUnlock()
 		return nil, ErrClosed
 	}
+	// Raft may compact its log up to this snapshot: the state it captures
+	// must be on disk first.
+	if err := f.db.Sync(); err != nil {
+		f.mu.RUnlock()
+		return nil, fmt.Errorf("sync state before snapshot: %w", err)
+	}
 	t := f.db.NewTransaction(false)
 	// The applied index comes from the same view as the state, so the
 	// snapshot is consistent even when taken outside Raft's FSM goroutine.
