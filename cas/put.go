@@ -1,6 +1,7 @@
 package cas
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -65,12 +66,23 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (PutResult, error) {
 	if err := s.checkOpen(); err != nil {
 		return PutResult{}, err
 	}
+	// A file no longer than the minimum chunk is one chunk: store it
+	// inline, without the pipeline's goroutines.
+	head := make([]byte, s.params.MinSize+1)
+	n, err := io.ReadFull(r, head)
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return s.putSmall(ctx, head[:n])
+	case err != nil:
+		return PutResult{}, fmt.Errorf("put: read: %w", err)
+	}
+	r = io.MultiReader(bytes.NewReader(head), r)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	workers := s.opts.Concurrency
 	inflight := 2*workers + 2
-	pool := sync.Pool{New: func() any { return &block{buf: make([]byte, blockSize)} }}
+	pool := &s.blocks
 	slots := make(chan struct{}, inflight)
 	jobs := make(chan *putJob, inflight)
 	results := make(chan *putJob, inflight)
@@ -88,9 +100,9 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (PutResult, error) {
 
 	var res PutResult
 	writerDone := make(chan error, 1)
-	go func() { writerDone <- s.collect(ctx, cancel, results, slots, &pool, &res) }()
+	go func() { writerDone <- s.collect(ctx, cancel, results, slots, pool, &res) }()
 
-	readErr := s.split(ctx, r, jobs, slots, &pool)
+	readErr := s.split(ctx, r, jobs, slots, pool)
 	close(jobs)
 	if readErr != nil {
 		cancel()
@@ -98,6 +110,31 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (PutResult, error) {
 	werr := <-writerDone
 	if err := errors.Join(readErr, werr); err != nil {
 		return PutResult{}, fmt.Errorf("put: %w", firstCause(readErr, werr))
+	}
+	if err := s.sync.Sync(); err != nil {
+		return PutResult{}, fmt.Errorf("put: %w", err)
+	}
+	return res, nil
+}
+
+// putSmall stores a file of at most one chunk.
+func (s *Store) putSmall(ctx context.Context, b []byte) (PutResult, error) {
+	res := PutResult{Digest: chunk.Sum(b), Size: int64(len(b))}
+	if len(b) == 0 {
+		return res, nil
+	}
+	d := res.Digest // a one-chunk file's digest is its chunk's
+	res.Recipe = Recipe{{Digest: d, Size: uint32(len(b))}}
+	ok, err := s.Has(ctx, d)
+	if err != nil {
+		return PutResult{}, fmt.Errorf("put: %w", err)
+	}
+	if !ok {
+		w, err := s.write(ctx, []pendingChunk{{d: d, value: s.codec.encode(nil, b), size: len(b)}})
+		if err != nil {
+			return PutResult{}, fmt.Errorf("put: %w", err)
+		}
+		res.NewChunks, res.NewBytes, res.StoredBytes = w.chunks, w.logical, w.storedBytes
 	}
 	if err := s.sync.Sync(); err != nil {
 		return PutResult{}, fmt.Errorf("put: %w", err)

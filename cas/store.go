@@ -81,10 +81,12 @@ type Store struct {
 	sync    *syncer
 	touches *touches
 
-	bufs sync.Pool // *[]byte of capacity MaxSize+decodeSlack, for decoded chunks
+	bufs   sync.Pool // *[]byte of capacity MaxSize+decodeSlack, for decoded chunks
+	blocks sync.Pool // *block, Put's read buffers
 
-	mu    sync.Mutex // serialises chunk writes and deletes with the stats counters
-	stats Stats
+	mu       sync.Mutex // serialises chunk writes and deletes with the stats counters
+	stats    Stats
+	inflight map[Digest]struct{} // chunks queued for commit, not yet committed
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -131,6 +133,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	s := &Store{db: db, codec: c, opts: opts, log: log, params: chunk.DefaultParams(), closed: make(chan struct{})}
 	s.sync = newSyncer(db.Sync)
 	s.touches = newTouches(opts.Now)
+	s.inflight = map[Digest]struct{}{}
+	s.blocks.New = func() any { return &block{buf: make([]byte, blockSize)} }
 	s.bufs.New = func() any { b := make([]byte, 0, s.params.MaxSize+decodeSlack); return &b }
 	if err := s.loadMeta(); err != nil {
 		c.close()
@@ -415,46 +419,77 @@ type written struct {
 }
 
 // write stores the chunks that are not present yet in one transaction,
-// together with the updated counters, without syncing.
+// together with the updated counters, without syncing. The check for
+// presence and the queueing of the commit happen under s.mu, so commits
+// reach Badger in the order the counters were computed; the wait for the
+// commit happens outside it, so that concurrent writers share Badger's
+// write batches. Chunks queued but not committed yet are in s.inflight,
+// so no two writers store (and count) the same new chunk.
 func (s *Store) write(ctx context.Context, cs []pendingChunk) (written, error) {
 	var w written
 	if err := ctx.Err(); err != nil {
 		return w, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	txn := s.db.NewTransaction(true)
-	defer txn.Discard()
+	var queued []Digest
 	for _, c := range cs {
+		if _, ok := s.inflight[c.d]; ok {
+			continue // another writer is storing it right now
+		}
 		k := chunkKey(c.d)
 		if _, err := txn.Get(k); err == nil {
 			continue // another writer stored it since we looked
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			s.mu.Unlock()
+			txn.Discard()
 			return w, fmt.Errorf("look up chunk %s: %w", c.d.Short(), err)
 		}
 		if err := txn.Set(k, c.value); err != nil {
+			s.mu.Unlock()
+			txn.Discard()
 			return w, fmt.Errorf("write chunk %s: %w", c.d.Short(), err)
 		}
+		queued = append(queued, c.d)
 		w.chunks++
 		w.logical += int64(c.size)
 		w.storedBytes += int64(len(c.value))
 	}
 	if w.chunks == 0 {
+		s.mu.Unlock()
+		txn.Discard()
 		return w, nil
 	}
-	next := s.stats
-	next.Chunks += int64(w.chunks)
-	next.LogicalBytes += w.logical
-	next.StoredBytes += w.storedBytes
-	if err := txn.Set(keyStats, next.marshal()); err != nil {
-		return w, err
+	s.stats.Chunks += int64(w.chunks)
+	s.stats.LogicalBytes += w.logical
+	s.stats.StoredBytes += w.storedBytes
+	if err := txn.Set(keyStats, s.stats.marshal()); err != nil {
+		s.mu.Unlock()
+		txn.Discard()
+		return w, s.fail(fmt.Errorf("write stats: %w", err))
 	}
-	if err := txn.Commit(); err != nil {
-		return w, fmt.Errorf("write chunks: %w", err)
+	for _, d := range queued {
+		s.inflight[d] = struct{}{}
 	}
-	s.stats = next
+	done := make(chan error, 1)
+	txn.CommitWith(func(err error) { done <- err })
+	s.mu.Unlock()
+	err := <-done
+	s.mu.Lock()
+	for _, d := range queued {
+		delete(s.inflight, d)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		// The counters already include these chunks: the store can no
+		// longer vouch for them.
+		return w, s.fail(fmt.Errorf("write chunks: %w", err))
+	}
 	return w, nil
 }
+
+// fail marks the store failed and returns err wrapped in ErrFailed.
+func (s *Store) fail(err error) error { return s.sync.setFailed(err) }
 
 // Stats returns the store's counters.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {

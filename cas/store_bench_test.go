@@ -2,7 +2,9 @@ package cas
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,4 +153,24 @@ func BenchmarkRead(b *testing.B) {
 			reportRatio(b, int64(len(data)), ceil)
 		})
 	}
+}
+
+// BenchmarkPutSmallParallel guards the cost of many small concurrent
+// writes: 4 KiB distinct files from 16 goroutines, each Put synced before
+// it returns (syncs are shared between concurrent callers).
+func BenchmarkPutSmallParallel(b *testing.B) {
+	s := TestStore(b)
+	var n atomic.Int64
+	b.SetParallelism(8) // 16 goroutines on 2 cores
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		buf := make([]byte, 4<<10)
+		for pb.Next() {
+			binary.LittleEndian.PutUint64(buf, uint64(n.Add(1)))
+			if _, err := s.Put(b.Context(), bytes.NewReader(buf)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
 }

@@ -62,6 +62,17 @@ func (s *syncer) Sync() error {
 	return err
 }
 
+// setFailed fails the store for good with err, unless it already failed,
+// and returns the sticky error.
+func (s *syncer) setFailed(err error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = fmt.Errorf("%w: %v", ErrFailed, err)
+	}
+	return s.err
+}
+
 func (s *syncer) failed() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ func BenchmarkSmallCommits(b *testing.B) {
 	var next atomic.Int64
 	var lat sync.Mutex
 	var durations Latency
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -37,11 +39,12 @@ func BenchmarkSmallCommits(b *testing.B) {
 				copy(body, fmt.Sprintf("client %d object %d", c, i))
 				t0 := time.Now()
 				req, _ := http.NewRequest(http.MethodPut, objURL(srv, "small", fmt.Sprintf("k/%08d", i)), bytes.NewReader(body))
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := hc.Do(req)
 				if err != nil || resp.StatusCode != 200 {
 					b.Errorf("put: %v %v", err, resp)
 					return
 				}
+				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				lat.Lock()
 				durations = append(durations, time.Since(t0))
