@@ -3,22 +3,21 @@ package cas
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"cairn/bench/boosters"
 )
 
-// boosterDir holds real XGBoost boosters: model, a byte-identical retrain
-// (same), one more boosting round (plus1), another seed (seed2) and 1% of
-// the rows changed (data2), each saved as JSON, UBJ and the legacy binary.
-const boosterDir = "../../shared/data/boosters"
-
+// readBooster returns a real XGBoost booster: model, a byte-identical
+// retrain (same), one more boosting round (plus1), another seed (seed2)
+// and 1% of the rows changed (data2), each saved as JSON, UBJ and the
+// legacy binary.
 func readBooster(t testing.TB, size, variant, ext string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(boosterDir, size, variant+"."+ext))
+	b, err := boosters.Read(size, variant, ext)
 	if err != nil {
-		t.Fatalf("read booster: %v (the test data lives in ../shared/data)", err)
+		t.Fatalf("read booster: %v", err)
 	}
 	return b
 }

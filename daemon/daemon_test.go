@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"cairn/bench/boosters"
 	"cairn/cas"
 	"cairn/cas/chunk"
 	"cairn/client"
@@ -120,8 +121,12 @@ func mkBucket(t testing.TB, srv *Server, name string) {
 func seedModel(t testing.TB, runID string) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
+	env, err := boosters.EnvDir()
+	if err != nil {
+		t.Fatalf("seed data: %v", err)
+	}
 	for _, name := range []string{"MLmodel", "conda.yaml", "python_env.yaml", "requirements.txt"} {
-		b, err := os.ReadFile(filepath.Join("../../shared/data/env", name))
+		b, err := os.ReadFile(filepath.Join(env, name))
 		if err != nil {
 			t.Fatalf("seed data: %v", err)
 		}
@@ -129,7 +134,7 @@ func seedModel(t testing.TB, runID string) map[string][]byte {
 	}
 	// Each run's MLmodel names its own run.
 	files["MLmodel"] = bytes.Replace(files["MLmodel"], []byte("905eefe8ef2a42b6bf2c56e07eae026d"), []byte(runID), 1)
-	booster, err := os.ReadFile("../../shared/data/boosters/m/model.xgb")
+	booster, err := boosters.Read("m", "model", "xgb")
 	if err != nil {
 		t.Fatal(err)
 	}

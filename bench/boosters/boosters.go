@@ -1,25 +1,28 @@
 // Package boosters finds the real XGBoost boosters that cairn's tests and
-// benchmarks use, and generates larger ones on demand.
+// benchmarks use, and trains them when they are not there.
 //
 // # Sources
 //
-// The small (s, about 100 KiB) and medium (m, about 5 MiB) boosters, with
-// their retrained variants, live in the shared data folder beside the
-// repository (../shared/data, or $CAIRN_TESTDATA). Large (l, about 50 MiB as
-// JSON) and extra-large (xl, about 300 MiB) boosters are trained on first use
-// by the shared gen_boosters.py with Debian's python3-xgboost, run with
-// /usr/bin/python3, and kept in a cache folder ($CAIRN_BOOSTER_CACHE, or
-// the user cache folder) so later runs reuse them. Nothing is downloaded.
+// The shared data folder beside the repository (../shared/data, found by
+// walking up from the working directory, or $CAIRN_TESTDATA) holds small
+// (s, about 100 KiB) and medium (m, about 5 MiB) boosters with retrained
+// variants, and the env files MLflow writes beside a model. When it is
+// not there, or for the large sizes (l, about 50 MiB as JSON; xl, about
+// 300 MiB), the boosters are trained by gen.py (embedded here) with
+// Debian's python3-xgboost, run with /usr/bin/python3, into a cache folder
+// ($CAIRN_BOOSTER_CACHE, or the user cache folder) that later runs reuse.
+// Nothing is downloaded.
 package boosters
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"sync"
+	"strings"
+	"syscall"
 )
 
 // Variants are the booster files each size folder holds: the base model,
@@ -30,26 +33,45 @@ var Variants = []string{"model", "same", "plus1", "seed2", "data2"}
 // Formats are the three ways each booster is saved.
 var Formats = []string{"json", "ubj", "xgb"}
 
-// DataDir returns the shared data folder: $CAIRN_TESTDATA, or the first
-// shared/data found walking up from the working directory.
-func DataDir() (string, error) {
+//go:embed gen.py
+var genScript []byte
+
+// sharedDir returns the shared data folder, or "" when there is none.
+func sharedDir() string {
 	if d := os.Getenv("CAIRN_TESTDATA"); d != "" {
-		return d, nil
+		return d
 	}
 	wd, err := os.Getwd()
 	if err != nil {
-		return "", err
+		return ""
 	}
 	for dir := wd; ; dir = filepath.Dir(dir) {
 		for _, c := range []string{filepath.Join(dir, "shared", "data"), filepath.Join(dir, "..", "shared", "data")} {
-			if st, err := os.Stat(filepath.Join(c, "boosters")); err == nil && st.IsDir() {
-				return filepath.Clean(c), nil
+			if st, err := os.Stat(filepath.Join(c, "boosters", "m")); err == nil && st.IsDir() {
+				return filepath.Clean(c)
 			}
 		}
 		if filepath.Dir(dir) == dir {
-			return "", errors.New("boosters: shared/data not found; set CAIRN_TESTDATA")
+			return ""
 		}
 	}
+}
+
+// DataDir returns a folder laid out like the shared data folder
+// (boosters/s, boosters/m, env): the shared one when it exists, else one
+// trained into the cache on first use (a minute or so).
+func DataDir() (string, error) {
+	if d := sharedDir(); d != "" {
+		return d, nil
+	}
+	cache, err := cacheDir()
+	if err != nil {
+		return "", err
+	}
+	if err := ensure(cache, "s,m", true); err != nil {
+		return "", err
+	}
+	return cache, nil
 }
 
 // EnvDir returns the folder with the MLmodel and env files MLflow writes
@@ -59,40 +81,36 @@ func EnvDir() (string, error) {
 	return filepath.Join(d, "env"), err
 }
 
-var genMu sync.Mutex
-
 // Path returns the path of a booster file, such as Path("m", "plus1",
-// "json"). Sizes l and xl are generated on first use, which takes from half
-// a minute to several minutes.
+// "json"), training it first when needed.
 func Path(size, variant, format string) (string, error) {
-	d, err := DataDir()
-	if err != nil {
-		return "", err
-	}
-	p := filepath.Join(d, "boosters", size, variant+"."+format)
-	if _, err := os.Stat(p); err == nil {
-		return p, nil
+	name := filepath.Join("boosters", size, variant+"."+format)
+	if d := sharedDir(); d != "" {
+		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
+			return filepath.Join(d, name), nil
+		}
 	}
 	cache, err := cacheDir()
 	if err != nil {
 		return "", err
 	}
-	p = filepath.Join(cache, size, variant+"."+format)
-	if _, err := os.Stat(p); err == nil {
-		return p, nil
-	}
-	genMu.Lock()
-	defer genMu.Unlock()
-	if _, err := os.Stat(p); err == nil {
-		return p, nil
-	}
-	if err := generate(d, cache, size, variant != "model"); err != nil {
+	if err := ensure(cache, size, variant != "model"); err != nil {
 		return "", err
 	}
+	p := filepath.Join(cache, name)
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("boosters: %s not generated: %w", p, err)
+		return "", fmt.Errorf("boosters: %s not trained: %w", p, err)
 	}
 	return p, nil
+}
+
+// Read returns the content of a booster file.
+func Read(size, variant, format string) ([]byte, error) {
+	p, err := Path(size, variant, format)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(p)
 }
 
 func cacheDir() (string, error) {
@@ -103,44 +121,75 @@ func cacheDir() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(d, "cairn", "boosters"), nil
+	return filepath.Join(d, "cairn", "data"), nil
 }
 
-// generate trains boosters of one size into cache, writing to a temporary
-// folder first so that an interrupted run leaves nothing half-written.
-func generate(dataDir, cache, size string, variants bool) error {
-	if runtime.GOOS != "linux" {
-		return errors.New("boosters: generating boosters needs Debian's python3-xgboost")
-	}
-	script := filepath.Join(dataDir, "gen_boosters.py")
+// ensure trains the given sizes into cache unless they are there. A lock
+// file keeps test processes that start together from training twice; each
+// size is trained into a temporary folder and renamed into place whole.
+func ensure(cache, sizes string, variants bool) error {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(cache, ".gen-")
+	lock, err := os.OpenFile(filepath.Join(cache, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	want := "model"
+	if variants {
+		want = "data2"
+	}
+	var todo []string
+	for _, size := range strings.Split(sizes, ",") {
+		if _, err := os.Stat(filepath.Join(cache, "boosters", size, want+".xgb")); err != nil {
+			todo = append(todo, size)
+		}
+	}
+	_, envErr := os.Stat(filepath.Join(cache, "env", "MLmodel"))
+	if len(todo) == 0 && envErr == nil {
+		return nil
+	}
+	return train(cache, todo, variants)
+}
+
+func train(cache string, sizes []string, variants bool) error {
+	tmp, err := os.MkdirTemp(cache, ".train-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	args := []string{script, tmp, "--sizes", size}
+	script := filepath.Join(tmp, "gen.py")
+	if err := os.WriteFile(script, genScript, 0o644); err != nil {
+		return err
+	}
+	args := []string{script, tmp, strings.Join(sizes, ","), "--env"}
 	if variants {
-		args = append(args, "--variants", "--variant-sizes", size)
+		args = append(args, "--variants")
 	}
-	cmd := exec.Command("/usr/bin/python3", args...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("boosters: generate %s (needs apt-get install python3-xgboost): %v\n%s", size, err, out)
+	if out, err := exec.Command("/usr/bin/python3", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("boosters: train %v (needs apt-get install python3-xgboost): %v\n%s", sizes, err, out)
 	}
-	dst := filepath.Join(cache, size)
-	os.RemoveAll(dst)
-	return os.Rename(filepath.Join(tmp, size), dst)
-}
-
-// Read returns the content of a booster file.
-func Read(size, variant, format string) ([]byte, error) {
-	p, err := Path(size, variant, format)
-	if err != nil {
-		return nil, err
+	if _, err := os.Stat(filepath.Join(cache, "env")); errors.Is(err, os.ErrNotExist) {
+		if err := os.Rename(filepath.Join(tmp, "env"), filepath.Join(cache, "env")); err != nil {
+			return err
+		}
 	}
-	return os.ReadFile(p)
+	if err := os.MkdirAll(filepath.Join(cache, "boosters"), 0o755); err != nil {
+		return err
+	}
+	for _, size := range sizes {
+		dst := filepath.Join(cache, "boosters", size)
+		os.RemoveAll(dst)
+		if err := os.Rename(filepath.Join(tmp, "boosters", size), dst); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Concat returns the first n bytes of the given booster files, one after
