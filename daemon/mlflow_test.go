@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func mlflowReq(t *testing.T, srv *Server, method, p string, body []byte, hdr map[string]string) (int, http.Header, []byte) {
@@ -129,17 +130,74 @@ func TestMLflow_PythonClientShapes(t *testing.T) {
 	for name, b := range seedModel(t, run2) {
 		os.WriteFile(filepath.Join(src, name), b, 0o644)
 	}
+	// A 12 MiB file goes up in three parts through the part URLs.
+	big := bytes.Repeat(seedModel(t, run2)["model.xgb"], 4)[:12<<20]
+	os.WriteFile(filepath.Join(src, "booster.big"), big, 0o644)
 	dst := t.TempDir()
 	cmd := exec.Command(py, "testdata/mlflow_replay.py", srv.URL(), "2/"+run2+"/artifacts", src, dst)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("replay: %v\n%s", err, out)
 	}
-	for name, b := range seedModel(t, run2) {
+	want := seedModel(t, run2)
+	want["booster.big"] = big
+	for name, b := range want {
 		got, err := os.ReadFile(filepath.Join(dst, "models_mlflow", name))
 		if err != nil || !bytes.Equal(got, b) {
 			t.Fatalf("downloaded %s differs: %v", name, err)
 		}
 	}
+	var st struct{ Uploads int64 }
+	call(t, http.MethodGet, srv.URL()+"/v1/stats", nil, &st)
+	if st.Uploads != 0 {
+		t.Fatalf("%d uploads left after complete and abort", st.Uploads)
+	}
 	t.Logf("%s", out)
+}
+
+func TestMLflow_PartURLs(t *testing.T) {
+	clock := &testClock{}
+	clock.ns.Store(time.Now().UnixNano())
+	srv := newTestServer(t, func(c *Config) { c.Now = clock.Now })
+	_, _, body := mlflowReq(t, srv, "POST", "mpu/create/1/"+run1+"/artifacts/model", []byte(`{"path":"/tmp/x/model.xgb","num_parts":2}`), nil)
+	var created struct {
+		UploadID    string `json:"upload_id"`
+		Credentials []struct {
+			URL        string `json:"url"`
+			PartNumber int    `json:"part_number"`
+		} `json:"credentials"`
+	}
+	if err := json.Unmarshal(body, &created); err != nil || len(created.Credentials) != 2 {
+		t.Fatalf("create: %s", body)
+	}
+	put := func(u string) int {
+		req, _ := http.NewRequest(http.MethodPut, u, strings.NewReader("part bytes"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	u := created.Credentials[0].URL
+	if code := put(strings.Replace(u, "part_number=1", "part_number=2", 1)); code != 403 {
+		t.Fatalf("part URL with another part number: %d", code)
+	}
+	tampered := u[:len(u)-1] + "0"
+	if strings.HasSuffix(u, "0") {
+		tampered = u[:len(u)-1] + "1"
+	}
+	if code := put(tampered); code != 403 {
+		t.Fatalf("tampered signature: %d", code)
+	}
+	if code := put(u); code != 200 {
+		t.Fatalf("valid part URL: %d", code)
+	}
+	clock.Advance(partURLLifetime + time.Minute)
+	if code := put(created.Credentials[1].URL); code != 403 {
+		t.Fatalf("expired part URL: %d", code)
+	}
+	if _, parts, _ := srv.Node().State().Upload(created.UploadID); len(parts) != 1 {
+		t.Fatalf("parts stored: %d, want only the valid one", len(parts))
+	}
 }

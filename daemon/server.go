@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -40,6 +41,7 @@ type Server struct {
 	metrics *metrics
 	sigv4   *sigv4.Verifier
 	s3keys  map[string]string
+	partKey []byte // signs MLflow multipart part URLs
 
 	bg     sync.WaitGroup
 	stop   context.CancelFunc
@@ -72,6 +74,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if err := s.loadS3Keys(); err != nil {
+		return nil, err
+	}
+	if s.partKey, err = loadPartKey(cfg.DataDir, cfg.ClusterSecret); err != nil {
 		return nil, err
 	}
 	if s.cmux, err = newClusterMux(cfg.RaftAddr, cfg.ClusterTLS); err != nil {
@@ -226,7 +231,30 @@ func (s *Server) S3Credentials() S3Key {
 	return k
 }
 
-const s3KeyFile = "s3-credentials.json"
+const (
+	s3KeyFile   = "s3-credentials.json"
+	partKeyFile = "part-url-key"
+)
+
+// loadPartKey returns the key that signs MLflow part URLs: derived from
+// the cluster secret, so that every node accepts a URL any node signed,
+// or for a node without one, random and kept in the data folder.
+func loadPartKey(dir, secret string) ([]byte, error) {
+	if secret != "" {
+		k := sha256.Sum256([]byte("cairn mlflow part urls\n" + secret))
+		return k[:], nil
+	}
+	p := filepath.Join(dir, partKeyFile)
+	if b, err := os.ReadFile(p); err == nil && len(b) == 32 {
+		return b, nil
+	}
+	k := make([]byte, 32)
+	rand.Read(k)
+	if err := os.WriteFile(p, k, 0o600); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
 
 func generatedS3Key(dir string) (S3Key, error) {
 	path := filepath.Join(dir, s3KeyFile)

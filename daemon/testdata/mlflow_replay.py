@@ -39,15 +39,44 @@ def upload(local, rel):
     assert r.json() == {}, r.text
 
 
-# Multipart: the server does not take part URLs here, so the client must
-# recognise the refusal and fall back to a plain PUT.
-r = session.post(api + "/mpu/create/" + urllib.parse.quote(posixpath.join(prefix, "models_mlflow")),
-                 json={"path": os.path.join(src, "model.xgb"), "num_parts": 2}, headers=headers)
-if r.status_code != 200:
-    assert r.json()["message"].startswith("Multipart upload is not supported"), r.text
+def multipart(local, rel_dir, part_size):
+    """What MLflow does with MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true."""
+    size = os.path.getsize(local)
+    num_parts = (size + part_size - 1) // part_size
+    where = urllib.parse.quote(posixpath.join(prefix, rel_dir))
+    r = session.post(api + "/mpu/create/" + where, json={"path": local, "num_parts": num_parts}, headers=headers)
+    assert r.status_code == 200, (r.status_code, r.text)
+    created = r.json()
+    creds = created["credentials"]
+    assert len(creds) == num_parts and all(c["url"].startswith("http") for c in creds), created
 
+    def send(cred):
+        with open(local, "rb") as f:
+            f.seek((cred["part_number"] - 1) * part_size)
+            data = f.read(part_size)
+        # Parts go out as plain requests: no MLflow credentials.
+        resp = requests.put(cred["url"], data=data, headers=cred.get("headers", {}))
+        assert resp.status_code == 200, (resp.status_code, resp.text)
+        return {"part_number": cred["part_number"], "etag": resp.headers["ETag"], "url": cred["url"]}
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        parts = list(pool.map(send, creds))
+    r = session.post(api + "/mpu/complete/" + where,
+                     json={"path": local, "upload_id": created["upload_id"], "parts": parts}, headers=headers)
+    assert r.status_code == 200, (r.status_code, r.text)
+    # A second upload that the client gives up on.
+    r = session.post(api + "/mpu/create/" + where, json={"path": local, "num_parts": 1}, headers=headers)
+    assert r.status_code == 200, r.text
+    r = session.post(api + "/mpu/abort/" + where, json={"path": local, "upload_id": r.json()["upload_id"]}, headers=headers)
+    assert r.status_code == 200, (r.status_code, r.text)
+
+
+big = os.path.join(src, "booster.big")
+multipart(big, "models_mlflow", 5 * 1024 * 1024)
 for root, _, files in os.walk(src):
     for name in files:
+        if name == "booster.big":
+            continue
         rel = posixpath.join("models_mlflow", os.path.relpath(os.path.join(root, name), src))
         upload(os.path.join(root, name), rel)
 
