@@ -52,7 +52,7 @@ type putJob struct {
 // new chunks or bytes.
 const (
 	flushChunks = 32
-	flushBytes  = 8 << 20
+	flushBytes  = 2 << 20
 )
 
 // Put reads r to its end, splits it into content-defined chunks, stores
@@ -226,7 +226,12 @@ func (s *Store) prepare(ctx context.Context, j *putJob) {
 		j.exists = true
 		return
 	}
-	j.value = s.codec.encode(make([]byte, 0, len(j.buf)/2), j.buf)
+	// Encode into a scratch buffer big enough for zstd's worst case, then
+	// keep an exact copy: pending chunks hold only their stored bytes.
+	scratch := s.vals.Get().(*[]byte)
+	*scratch = s.codec.encode((*scratch)[:0], j.buf)
+	j.value = append(make([]byte, 0, len(*scratch)), *scratch...)
+	s.putVal(scratch)
 }
 
 // collect receives prepared chunks, puts them back in order, hashes the
@@ -238,20 +243,33 @@ func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-
 	var pending []pendingChunk
 	var pendingBytes int
 	var firstErr error
+	// Batches of new chunks are committed by their own goroutine, so that
+	// hashing the file in order goes on while Badger writes; one batch
+	// waits at most, which bounds the memory they hold.
+	batches := make(chan []pendingChunk, 1)
+	committed := make(chan error, 1)
+	go func() {
+		var err error
+		for b := range batches {
+			if err != nil {
+				continue
+			}
+			w, werr := s.write(ctx, b)
+			if werr != nil {
+				err = werr
+				fail()
+			}
+			res.NewChunks += w.chunks
+			res.NewBytes += w.logical
+			res.StoredBytes += w.storedBytes
+		}
+		committed <- err
+	}()
 	flush := func() {
-		if len(pending) == 0 || firstErr != nil {
-			pending = pending[:0]
-			return
+		if len(pending) > 0 && firstErr == nil {
+			batches <- pending
 		}
-		w, err := s.write(ctx, pending)
-		if err != nil {
-			firstErr = err
-			fail()
-		}
-		res.NewChunks += w.chunks
-		res.NewBytes += w.logical
-		res.StoredBytes += w.storedBytes
-		pending, pendingBytes = pending[:0], 0
+		pending, pendingBytes = nil, 0
 	}
 	for j := range results {
 		waiting[j.seq] = j
@@ -283,6 +301,10 @@ func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-
 		}
 	}
 	flush()
+	close(batches)
+	if err := <-committed; err != nil && firstErr == nil {
+		firstErr = err
+	}
 	if firstErr != nil {
 		return firstErr
 	}

@@ -83,6 +83,7 @@ type Store struct {
 
 	bufs   sync.Pool // *[]byte of capacity MaxSize+decodeSlack, for decoded chunks
 	blocks sync.Pool // *block, Put's read buffers
+	vals   sync.Pool // *[]byte of capacity maxValue, scratch for encoding
 
 	mu       sync.Mutex // serialises chunk writes and deletes with the stats counters
 	stats    Stats
@@ -135,6 +136,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	s.touches = newTouches(opts.Now)
 	s.inflight = map[Digest]struct{}{}
 	s.blocks.New = func() any { return &block{buf: make([]byte, blockSize)} }
+	s.vals.New = func() any { b := make([]byte, 0, maxValue(s.params.MaxSize)); return &b }
 	s.bufs.New = func() any { b := make([]byte, 0, s.params.MaxSize+decodeSlack); return &b }
 	if err := s.loadMeta(); err != nil {
 		c.close()
@@ -331,6 +333,17 @@ func (s *Store) getChunk(ctx context.Context, d Digest, dst []byte) ([]byte, err
 		return nil, &CorruptError{Digest: d, Reason: "content hashes to " + got.String()}
 	}
 	return out, nil
+}
+
+// maxValue bounds a chunk's stored form: the codec byte and zstd's
+// worst case, or the raw bytes.
+func maxValue(maxChunk int) int { return 1 + maxChunk + maxChunk/255 + 64 }
+
+func (s *Store) putVal(b *[]byte) {
+	if b != nil && cap(*b) >= maxValue(s.params.MaxSize) {
+		*b = (*b)[:0]
+		s.vals.Put(b)
+	}
 }
 
 // getBuf and putBuf recycle decode buffers between chunk reads.

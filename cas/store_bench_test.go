@@ -53,9 +53,9 @@ func reportRatio(b *testing.B, n int64, ceilingTime time.Duration) {
 }
 
 // BenchmarkPutNew guards the write path's throughput on new data: a Put of
-// 64 MiB of booster data into an empty store, as a ratio to single-core
-// BLAKE3 plus zstd (fastest) over the same chunks, measured in the same
-// run. Goal: at least 1.3x, which needs both cores.
+// 64 MiB of booster data into an empty store, as a ratio to one core doing
+// one BLAKE3 pass and zstd (fastest) over the same bytes, chunk by chunk,
+// measured in the same run. Goal: at least 1.3x, which needs both cores.
 func BenchmarkPutNew(b *testing.B) {
 	for _, format := range []string{"json", "ubj"} {
 		b.Run(format, func(b *testing.B) {
@@ -70,7 +70,6 @@ func BenchmarkPutNew(b *testing.B) {
 				b.StopTimer()
 				s := TestStore(b)
 				ceil += ceiling(func() {
-					chunk.Sum(data)
 					for _, c := range chunks {
 						chunk.Sum(c)
 						dst = enc.EncodeAll(c, dst[:0])

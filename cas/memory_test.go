@@ -1,0 +1,88 @@
+//go:build !race
+
+package cas
+
+import (
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"runtime/metrics"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// heapLive reads the heap that the last garbage collection found live:
+// what the program holds, without the garbage that GOGC lets pile up
+// between collections (with the default GOGC=100 the heap grows to about
+// twice this before the next one).
+func heapLive() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestStore_PutMemory streams 1 GiB (half compressible, half not) into
+// the store and samples the live heap while it runs: a Put holds a few
+// read blocks and chunks per worker, never the file, so the peak stays
+// under 64 MiB above what the open store holds.
+func TestStore_PutMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 1 GiB")
+	}
+	s := TestStore(t)
+	runtime.GC()
+	base := heapLive()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if h := heapLive(); h > peak.Load() {
+				peak.Store(h)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	src := io.MultiReader(
+		io.LimitReader(&textSource{rng: rand.New(rand.NewPCG(1, 2))}, 512<<20),
+		io.LimitReader(rand.NewChaCha8([32]byte{9}), 512<<20))
+	res, err := s.Put(t.Context(), src)
+	close(stop)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Size != 1<<30 {
+		t.Fatalf("stored %d bytes", res.Size)
+	}
+	grew := int64(peak.Load()) - int64(base)
+	t.Logf("peak live heap during a 1 GiB put: %d MiB above the open store (%d MiB)", grew>>20, base>>20)
+	if grew > 64<<20 {
+		t.Fatalf("a 1 GiB put held %d MiB of heap, want under 64", grew>>20)
+	}
+}
+
+// textSource produces endless compressible text.
+type textSource struct{ rng *rand.Rand }
+
+func (t *textSource) Read(p []byte) (int, error) {
+	words := []string{"leaf", "split_indices", "0.125", "base_weights", "[", "]", ",", "tree_info"}
+	n := 0
+	for n < len(p) {
+		w := words[t.rng.IntN(len(words))]
+		n += copy(p[n:], w)
+		if n < len(p) {
+			p[n] = ' '
+			n++
+		}
+	}
+	return n, nil
+}
