@@ -110,9 +110,11 @@ const cliRun2 = "fedcba9876543210fedcba9876543210"
 func TestCLI_JSONGolden(t *testing.T) {
 	srv := newClientTestServer(t)
 	env := cliEnv(srv.URL())
-	dir := clientModelDir(t)
+	// The golden files record digests and sizes, so the files come from
+	// the test itself, not from the booster data (which a machine without
+	// the shared folder trains anew).
+	dir, booster := goldenModelDir(t)
 	tmp := t.TempDir()
-	booster := clientBooster(t, "plus1", "ubj")
 	steps := []struct {
 		name string
 		args []string
@@ -339,4 +341,51 @@ func TestCLI_Config(t *testing.T) {
 			}
 		})
 	}
+}
+
+// goldenModel holds the files of a model folder for the golden tests.
+var goldenModel = map[string]string{
+	"MLmodel": `artifact_path: model
+flavors:
+  python_function:
+    data: model.xgb
+    env:
+      conda: conda.yaml
+      virtualenv: python_env.yaml
+    loader_module: mlflow.xgboost
+    python_version: 3.11.2
+  xgboost:
+    code: null
+    data: model.xgb
+    model_class: xgboost.core.Booster
+    model_format: xgb
+    xgb_version: 1.7.4
+mlflow_version: 2.9.2
+model_uuid: 5e0c2b1f9d8a4c6e8f7a6b5c4d3e2f10
+run_id: 0123456789abcdef0123456789abcdef
+utc_time_created: '2026-11-27 21:43:35.476920'
+`,
+	"conda.yaml":       "channels:\n- conda-forge\ndependencies:\n- python=3.11.2\n- pip:\n  - mlflow==2.9.2\n  - xgboost==1.7.4\nname: mlflow-env\n",
+	"python_env.yaml":  "python: 3.11.2\nbuild_dependencies:\n- pip==23.0.1\ndependencies:\n- -r requirements.txt\n",
+	"requirements.txt": "mlflow==2.9.2\nxgboost==1.7.4\n",
+}
+
+// goldenModelDir writes the golden model folder, with a 3 MiB model.xgb of
+// fixed bytes, and a 1 MiB plus1.ubj beside it in another folder.
+func goldenModelDir(t *testing.T) (dir, booster string) {
+	t.Helper()
+	dir = t.TempDir()
+	for name, text := range goldenModel {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "model.xgb"), content("golden model.xgb", 3<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	booster = filepath.Join(t.TempDir(), "plus1.ubj")
+	if err := os.WriteFile(booster, content("golden plus1.ubj", 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, booster
 }

@@ -217,8 +217,9 @@ func TestCluster_Membership(t *testing.T) {
 	w := &writer{acked: map[string][]byte{}}
 	stop := make(chan struct{})
 	done := make(chan struct{})
+	first := []*Server{c.nodes[0], c.nodes[1], c.nodes[2]} // c.nodes grows below
 	go func() {
-		w.run(t, c, stop, func() []*Server { return []*Server{c.nodes[0], c.nodes[1], c.nodes[2]} }, "load")
+		w.run(t, c, stop, func() []*Server { return first }, "load")
 		close(done)
 	}()
 	// A fourth node joins under load through any member.
