@@ -81,7 +81,7 @@ func (n *netsim) heal() {
 
 // testCluster is n in-process nodes talking over real TCP on 127.0.0.1.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	net   *netsim
 	cfgs  []Config
 	nodes []*Server
@@ -89,7 +89,7 @@ type testCluster struct {
 	dones []chan error
 }
 
-func newTestCluster(t *testing.T, n int, mutate ...func(*Config)) *testCluster {
+func newTestCluster(t testing.TB, n int, mutate ...func(*Config)) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, net: newNetsim(), nodes: make([]*Server, n), stops: make([]context.CancelFunc, n), dones: make([]chan error, n)}
 	var peers []Peer
@@ -118,7 +118,7 @@ func newTestCluster(t *testing.T, n int, mutate ...func(*Config)) *testCluster {
 	return c
 }
 
-func clusterConfig(t *testing.T, id, raftAddr string, ns *netsim) Config {
+func clusterConfig(t testing.TB, id, raftAddr string, ns *netsim) Config {
 	return Config{
 		DataDir: t.TempDir(), HTTPAddr: freeAddr(t), RaftAddr: raftAddr, NodeID: id,
 		ClusterSecret:    "test-cluster-secret",
