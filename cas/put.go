@@ -81,7 +81,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (PutResult, error) {
 	defer cancel()
 
 	workers := s.opts.Concurrency
-	inflight := 2*workers + 2
+	inflight := 8*workers + 4
 	pool := &s.blocks
 	slots := make(chan struct{}, inflight)
 	jobs := make(chan *putJob, inflight)
