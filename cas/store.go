@@ -535,3 +535,86 @@ func (st *Stats) unmarshal(b []byte) error {
 	}
 	return nil
 }
+
+// GetStored returns chunk d in its stored form (codec byte and payload),
+// as PutStored takes it: peers pass chunks this way so that a chunk is
+// compressed once, by the node that took the write.
+func (s *Store) GetStored(ctx context.Context, d Digest) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(chunkKey(d))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("get chunk %s: %w", d, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("get chunk %s: %w", d.Short(), err)
+		}
+		out, err = item.ValueCopy(nil)
+		if err != nil {
+			return &CorruptError{Digest: d, Reason: err.Error()}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutStored stores a chunk given in its stored form; see PutStoredBatch.
+func (s *Store) PutStored(ctx context.Context, d Digest, v []byte) (bool, error) {
+	n, err := s.PutStoredBatch(ctx, []StoredChunk{{Digest: d, Value: v}})
+	return n > 0, err
+}
+
+// StoredChunk is a chunk in its stored form: codec byte and payload.
+type StoredChunk struct {
+	Digest Digest
+	Value  []byte
+}
+
+// PutStoredBatch stores chunks given in their stored form, after decoding
+// each and checking that it hashes to its digest, with one sync for the
+// batch. Nothing is stored when one of them is wrong. It returns how many
+// were new.
+func (s *Store) PutStoredBatch(ctx context.Context, cs []StoredChunk) (int, error) {
+	if err := s.checkOpen(); err != nil {
+		return 0, err
+	}
+	digests := make([]Digest, len(cs))
+	for i, c := range cs {
+		digests[i] = c.Digest
+	}
+	missing, err := s.Missing(ctx, digests)
+	if err != nil {
+		return 0, err
+	}
+	need := make(map[Digest]bool, len(missing))
+	for _, d := range missing {
+		need[d] = true
+	}
+	var pending []pendingChunk
+	var buf []byte
+	for _, c := range cs {
+		b, err := s.codec.decode(buf[:0], c.Value, s.params.MaxSize)
+		if err != nil {
+			return 0, fmt.Errorf("put chunk %s: %w: %v", c.Digest.Short(), ErrDigestMismatch, err)
+		}
+		buf = b
+		if got := chunk.Sum(b); got != c.Digest {
+			return 0, fmt.Errorf("put chunk %s: %w: bytes hash to %s", c.Digest.Short(), ErrDigestMismatch, got.Short())
+		}
+		if need[c.Digest] {
+			pending = append(pending, pendingChunk{d: c.Digest, value: c.Value, size: len(b)})
+			need[c.Digest] = false
+		}
+	}
+	if len(pending) == 0 {
+		return 0, nil
+	}
+	w, err := s.write(ctx, pending)
+	if err != nil {
+		return 0, err
+	}
+	return w.chunks, s.sync.Sync()
+}

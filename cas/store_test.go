@@ -425,3 +425,35 @@ func TestStore_PutReadError(t *testing.T) {
 		t.Fatalf("put with cancelled context: %v", err)
 	}
 }
+
+func TestStore_PutStored(t *testing.T) {
+	a, b := TestStore(t), TestStore(t)
+	ctx := t.Context()
+	data := compressible(4, 100<<10)
+	res := mustPut(t, a, data)
+	d := res.Recipe[0].Digest
+	v, err := a.GetStored(ctx, d)
+	if err != nil || Codec(v[0]) != CodecZstd {
+		t.Fatalf("GetStored: %v", err)
+	}
+	if added, err := b.PutStored(ctx, d, v); err != nil || !added {
+		t.Fatalf("PutStored: %v %v", added, err)
+	}
+	if got, err := b.GetChunk(ctx, d); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("chunk after PutStored: %v", err)
+	}
+	bad := append([]byte(nil), v...)
+	bad[len(bad)/2] ^= 1
+	other := chunk.Sum([]byte("other"))
+	for _, tc := range []struct {
+		d Digest
+		v []byte
+	}{{other, v}, {d, bad}, {d, []byte{9, 1, 2}}, {d, nil}} {
+		if _, err := b.PutStored(ctx, tc.d, tc.v); !errors.Is(err, ErrDigestMismatch) {
+			t.Fatalf("PutStored of a wrong form: %v", err)
+		}
+	}
+	if st, _ := b.Stats(ctx); st.Chunks != 1 {
+		t.Fatalf("stats after refusals: %+v", st)
+	}
+}

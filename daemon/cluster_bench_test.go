@@ -34,14 +34,15 @@ func BenchmarkCluster_LargePut(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	i := 0
 	for b.Loop() {
-		// Each PUT stores new content, so nothing dedups across rounds.
-		copy(data, fmt.Sprintf("round %08d", i))
+		// Each PUT stores new content: every chunk changes, so nothing
+		// dedups across rounds or between the two stores.
 		i++
 		b.StopTimer()
+		markEvery(data, 32<<10, byte(2*i))
 		t0 := time.Now()
 		putBytes(b, single, "large", fmt.Sprintf("k%d", i), data)
 		one += time.Since(t0)
-		copy(data, fmt.Sprintf("ROUND %08d", i))
+		markEvery(data, 32<<10, byte(2*i+1))
 		b.StartTimer()
 		putBytes(b, f, "large", fmt.Sprintf("k%d", i), data)
 	}
@@ -137,4 +138,12 @@ func BenchmarkCluster_CatchUp(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(mib)/b.Elapsed().Seconds()*float64(b.N), "MiB/s")
+}
+
+// markEvery sets one byte in every stride of data, so that every chunk of
+// it is new.
+func markEvery(data []byte, stride int, mark byte) {
+	for off := 0; off < len(data); off += stride {
+		data[off] = mark
+	}
 }

@@ -25,6 +25,7 @@ import (
 //	POST /peer/apply            a follower's command, applied by the leader
 //	GET  /peer/index            the leader's commit index, for read barriers
 //	POST /peer/missing          which of these chunks this node lacks
+//	POST /peer/chunks           store a batch of chunks (verified, one sync)
 //	PUT  /peer/chunks/{digest}  store a chunk (verified, synced)
 //	GET  /peer/chunks/{digest}  a verified chunk
 //	POST /peer/join             add the caller as a voter (on the leader)
@@ -68,7 +69,7 @@ func (p *peerClient) do(ctx context.Context, method, addr, path string, body io.
 		return err
 	}
 	if b, ok := out.(*[]byte); ok {
-		*b, err = io.ReadAll(io.LimitReader(resp.Body, int64(chunk.DefaultMaxSize)+1))
+		*b, err = io.ReadAll(io.LimitReader(resp.Body, 2*int64(chunk.DefaultMaxSize)))
 		return err
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
@@ -102,6 +103,8 @@ func (s *Server) peerHandler() http.Handler {
 			s.peerApply(w, r)
 		case p == "/peer/index" && r.Method == http.MethodGet:
 			s.peerIndex(w, r)
+		case p == "/peer/chunks" && r.Method == http.MethodPost:
+			s.peerPutBatch(w, r)
 		case p == "/peer/missing" && r.Method == http.MethodPost:
 			s.apiChunks(w, r, "missing")
 		case strings.HasPrefix(p, "/peer/chunks/"):
@@ -233,6 +236,10 @@ func (s *Server) leaderIndex(ctx context.Context) (uint64, error) {
 	return out["index"], nil
 }
 
+// peerChunk serves PUT and GET of a chunk between nodes. Chunks travel in
+// their stored form (compressed by the node that took the write) and the
+// receiver checks them by decoding and hashing, so that a chunk is
+// compressed once per cluster, not once per node.
 func (s *Server) peerChunk(w http.ResponseWriter, r *http.Request, hex string) {
 	d, err := chunk.ParseDigest(hex)
 	if err != nil {
@@ -241,16 +248,32 @@ func (s *Server) peerChunk(w http.ResponseWriter, r *http.Request, hex string) {
 	}
 	switch r.Method {
 	case http.MethodPut:
-		s.apiChunks(w, r, hex)
-	case http.MethodGet:
-		b, err := s.store.GetChunk(r.Context(), d)
+		limit := int64(s.store.Params().MaxSize) + int64(s.store.Params().MaxSize)/255 + 128
+		v, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		if err != nil {
+			writeJSONError(w, fmt.Errorf("%w: %v", errShortBody, err))
+			return
+		}
+		added, err := s.store.PutStored(r.Context(), d, v)
 		if err != nil {
 			writeJSONError(w, err)
 			return
 		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-		w.Write(b)
+		writeJSON(w, http.StatusOK, client.ChunkPutResult{Digest: d, Added: added})
+	case http.MethodGet:
+		v, err := s.store.GetStored(r.Context(), d)
+		if err != nil {
+			writeJSONError(w, err)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(v)))
+		w.Write(v)
 	default:
 		writeJSONError(w, requestErr(http.StatusMethodNotAllowed, "MethodNotAllowed", "%s", r.Method))
 	}
+}
+
+func jsonBody(v any) (io.Reader, error) {
+	b, err := json.Marshal(v)
+	return bytes.NewReader(b), err
 }

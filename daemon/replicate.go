@@ -1,9 +1,7 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
@@ -11,13 +9,9 @@ import (
 
 	"cairn/cas"
 	"cairn/cas/chunk"
-	"cairn/client"
 
 	"github.com/hashicorp/raft"
 )
-
-// pushParallel bounds the chunk uploads to one peer at a time.
-const pushParallel = 4
 
 // peersOf returns the other servers of the cluster, voters first.
 func (s *Server) peersOf() (voters, others []raft.Server, err error) {
@@ -86,41 +80,6 @@ func (s *Server) replicate(ctx context.Context, recipe cas.Recipe) error {
 	return nil
 }
 
-// pushTo sends a peer the chunks it lacks.
-func (s *Server) pushTo(ctx context.Context, addr string, digests []chunk.Digest) error {
-	for len(digests) > 0 {
-		n := min(len(digests), maxMissingBatch)
-		body, _ := json.Marshal(client.MissingRequest{Digests: digests[:n]})
-		var res client.MissingResult
-		if err := s.peers.do(ctx, http.MethodPost, addr, "/peer/missing", bytes.NewReader(body), &res); err != nil {
-			return err
-		}
-		sem := make(chan struct{}, pushParallel)
-		errc := make(chan error, len(res.Missing))
-		var wg sync.WaitGroup
-		for _, d := range res.Missing {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				b, err := s.store.GetChunk(ctx, d)
-				if err == nil {
-					err = s.peers.do(ctx, http.MethodPut, addr, "/peer/chunks/"+d.String(), bytes.NewReader(b), nil)
-				}
-				if err != nil {
-					errc <- fmt.Errorf("push chunk %s to %s: %w", d.Short(), addr, err)
-				}
-			})
-		}
-		wg.Wait()
-		close(errc)
-		if err := <-errc; err != nil {
-			return err
-		}
-		digests = digests[n:]
-	}
-	return nil
-}
-
 // fetchFromPeers gets the given chunks from whichever peers hold them,
 // verifies each against its digest and keeps it.
 func (s *Server) fetchFromPeers(ctx context.Context, digests []chunk.Digest) error {
@@ -138,7 +97,7 @@ func (s *Server) fetchFromPeers(ctx context.Context, digests []chunk.Digest) err
 				lastErr = err
 				continue
 			}
-			if _, err := s.store.PutChunk(ctx, d, b); err != nil {
+			if _, err := s.store.PutStored(ctx, d, b); err != nil {
 				lastErr = err // a peer sent bytes that do not match: try the next
 				continue
 			}
