@@ -51,6 +51,9 @@ func serve(ctx context.Context, args []string) error {
 	bootstrap := fs.String("bootstrap", env("CAIRN_BOOTSTRAP", ""), "initial voters of a new cluster: id=raftaddr,id=raftaddr,...")
 	join := fs.String("join", env("CAIRN_JOIN", ""), "HTTP address of a member to join on first start")
 	secret := fs.String("cluster-secret", env("CAIRN_CLUSTER_SECRET", ""), "shared secret of the cluster's peer traffic")
+	tlsCert := fs.String("cluster-tls-cert", env("CAIRN_CLUSTER_TLS_CERT", ""), "PEM certificate the cluster port serves (enables TLS between nodes)")
+	tlsKey := fs.String("cluster-tls-key", env("CAIRN_CLUSTER_TLS_KEY", ""), "PEM key of --cluster-tls-cert")
+	tlsCA := fs.String("cluster-tls-ca", env("CAIRN_CLUSTER_TLS_CA", ""), "PEM CA bundle peers' certificates are checked against")
 	token := fs.String("token", env("CAIRN_TOKEN", ""), "bearer token the native API requires")
 	ak := fs.String("s3-access-key", env("CAIRN_S3_ACCESS_KEY", ""), "S3 access key (default: generated and kept in the data folder)")
 	sk := fs.String("s3-secret-key", env("CAIRN_S3_SECRET_KEY", ""), "S3 secret key")
@@ -101,6 +104,13 @@ func serve(ctx context.Context, args []string) error {
 			return err
 		}
 		cfg.Bootstrap = peers
+	}
+	if *tlsCert != "" || *tlsKey != "" || *tlsCA != "" {
+		tc, err := daemon.LoadClusterTLS(*tlsCert, *tlsKey, *tlsCA)
+		if err != nil {
+			return err
+		}
+		cfg.ClusterTLS = tc
 	}
 	srv, err := daemon.New(cfg)
 	if err != nil {
