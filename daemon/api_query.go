@@ -110,27 +110,9 @@ func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request, id, sub string)
 	switch {
 	case id == "":
 		limit, _ := strconv.Atoi(q.Get("limit"))
-		runs, err := st.Runs(raftfsm.RunFilter{ExperimentID: q.Get("experiment_id"), Bucket: q.Get("bucket"), Kind: q.Get("kind"), Limit: limit})
-		if err != nil {
-			writeJSONError(w, err)
-			return
-		}
-		out := []client.Run{}
-		for _, run := range runs {
-			out = append(out, wireRun(run))
-		}
-		writeJSON(w, http.StatusOK, out)
+		writeRuns(w)(st.Runs(raftfsm.RunFilter{ExperimentID: q.Get("experiment_id"), Bucket: q.Get("bucket"), Kind: q.Get("kind"), Limit: limit}))
 	case sub == "":
-		runs, err := st.Run(id)
-		if err != nil {
-			writeJSONError(w, err)
-			return
-		}
-		out := []client.Run{}
-		for _, run := range runs {
-			out = append(out, wireRun(run))
-		}
-		writeJSON(w, http.StatusOK, out)
+		writeRuns(w)(st.Run(id))
 	case sub == "artifacts":
 		runs, err := st.Run(id)
 		if err != nil {
@@ -153,6 +135,21 @@ func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request, id, sub string)
 		writeJSON(w, http.StatusOK, out)
 	default:
 		writeJSONError(w, requestErr(http.StatusNotFound, "NoSuchRoute", "no route runs/%s/%s", id, sub))
+	}
+}
+
+// writeRuns returns a function that answers with runs, or with the error.
+func writeRuns(w http.ResponseWriter) func([]raftfsm.Run, error) {
+	return func(runs []raftfsm.Run, err error) {
+		if err != nil {
+			writeJSONError(w, err)
+			return
+		}
+		out := []client.Run{}
+		for _, run := range runs {
+			out = append(out, wireRun(run))
+		}
+		writeJSON(w, http.StatusOK, out)
 	}
 }
 

@@ -228,22 +228,31 @@ func (x *txn) putObject(c *PutObject) (Result, error) {
 	if err := checkFile(c.File); err != nil {
 		return reject(err)
 	}
-	b, err := x.bucket(c.Bucket)
-	if err != nil {
-		return Result{}, err
-	}
-	if b == nil {
-		return reject(rejectf(ErrNoSuchBucket, "%s", c.Bucket))
-	}
-	cur, err := x.object(c.Bucket, c.Key)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := checkConditions(c.Conditions, cur); err != nil {
-		return reject(err)
+	b, cur, rej, err := x.destination(c.Bucket, c.Key, c.Conditions)
+	if err != nil || rej != nil {
+		return Result{Err: rej}, err
 	}
 	o := &Object{Bucket: c.Bucket, Key: c.Key, Digest: c.File.Digest, Size: c.File.Size, Meta: c.Meta, MTime: c.Time}
 	return Result{Object: o}, x.writeObject(b, cur, o, c.File, c.Model)
+}
+
+// destination looks up the bucket and the current object (nil when the
+// key is new) of a write, and checks the write's conditions. rej is a
+// rejection, err a storage failure.
+func (x *txn) destination(bucket, key string, cond Conditions) (b *Bucket, cur *Object, rej, err error) {
+	if b, err = x.bucket(bucket); err != nil {
+		return nil, nil, nil, err
+	}
+	if b == nil {
+		return nil, nil, rejectf(ErrNoSuchBucket, "%s", bucket), nil
+	}
+	if cur, err = x.object(bucket, key); err != nil {
+		return nil, nil, nil, err
+	}
+	if rej = checkConditions(cond, cur); rej != nil {
+		return nil, nil, rej, nil
+	}
+	return b, cur, nil, nil
 }
 
 func (x *txn) copyObject(c *CopyObject) (Result, error) {
@@ -260,19 +269,9 @@ func (x *txn) copyObject(c *CopyObject) (Result, error) {
 	if c.SrcIfMatch != "" && !etagMatch(c.SrcIfMatch, src.Meta.ETag) {
 		return reject(rejectf(ErrPreconditionFailed, "source If-Match %s", c.SrcIfMatch))
 	}
-	b, err := x.bucket(c.Bucket)
-	if err != nil {
-		return Result{}, err
-	}
-	if b == nil {
-		return reject(rejectf(ErrNoSuchBucket, "%s", c.Bucket))
-	}
-	cur, err := x.object(c.Bucket, c.Key)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := checkConditions(c.Conditions, cur); err != nil {
-		return reject(err)
+	b, cur, rej, err := x.destination(c.Bucket, c.Key, c.Conditions)
+	if err != nil || rej != nil {
+		return Result{Err: rej}, err
 	}
 	meta := src.Meta
 	if c.ReplaceMeta {
@@ -300,19 +299,9 @@ func (x *txn) copyObject(c *CopyObject) (Result, error) {
 }
 
 func (x *txn) deleteObject(c *DeleteObject) (Result, error) {
-	b, err := x.bucket(c.Bucket)
-	if err != nil {
-		return Result{}, err
-	}
-	if b == nil {
-		return reject(rejectf(ErrNoSuchBucket, "%s", c.Bucket))
-	}
-	cur, err := x.object(c.Bucket, c.Key)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := checkConditions(c.Conditions, cur); err != nil {
-		return reject(err)
+	b, cur, rej, err := x.destination(c.Bucket, c.Key, c.Conditions)
+	if err != nil || rej != nil {
+		return Result{Err: rej}, err
 	}
 	if cur == nil {
 		return Result{}, nil

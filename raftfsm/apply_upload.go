@@ -234,19 +234,9 @@ func (x *txn) completeUpload(c *CompleteUpload) (Result, error) {
 	if !slices.Equal(recipe, c.File.Recipe) {
 		return reject(rejectf(ErrInvalidCommand, "file recipe is not the parts' recipes in order"))
 	}
-	b, err := x.bucket(c.Bucket)
-	if err != nil {
-		return Result{}, err
-	}
-	if b == nil {
-		return reject(rejectf(ErrNoSuchBucket, "%s", c.Bucket))
-	}
-	cur, err := x.object(c.Bucket, c.Key)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := checkConditions(c.Conditions, cur); err != nil {
-		return reject(err)
+	b, cur, rej, err := x.destination(c.Bucket, c.Key, c.Conditions)
+	if err != nil || rej != nil {
+		return Result{Err: rej}, err
 	}
 	meta := u.Meta
 	meta.ETag, meta.Parts, meta.PartSizes, meta.Checksums = c.ETag, len(c.Parts), sizes, c.Checksums

@@ -71,7 +71,7 @@ var (
 	// ErrNotImplemented means the request uses a signing or payload mode
 	// this package does not support, such as SigV4A or SigV2
 	// (NotImplemented).
-	ErrNotImplemented = errors.New("sigv4: not implemented")
+	ErrNotImplemented = errors.New("sigv4: unsupported by this server")
 )
 
 // SignatureError reports a signature that does not match. It matches
