@@ -255,6 +255,7 @@ func s3Body(q *s3Request, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer body.Close()
 	b, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
 		return nil, err

@@ -122,6 +122,7 @@ func (s *Server) s3UploadPart(w http.ResponseWriter, q *s3Request) error {
 	if err != nil {
 		return err
 	}
+	defer body.Close()
 	checksums := map[string]string{}
 	sc, err := s.storeContent(r.Context(), body, body.ExpectedLength(), func() error {
 		maps.Copy(checksums, body.Checksums())

@@ -89,6 +89,7 @@ func (s *Server) s3PutObject(w http.ResponseWriter, q *s3Request) error {
 	if err != nil {
 		return err
 	}
+	defer body.Close()
 	if body.ExpectedLength() > maxS3SinglePut {
 		return badRequest("EntityTooLarge", "a single PUT takes at most %d bytes; use a multipart upload", int64(maxS3SinglePut))
 	}
@@ -99,7 +100,7 @@ func (s *Server) s3PutObject(w http.ResponseWriter, q *s3Request) error {
 	meta.Checksums = map[string]string{}
 	res, err := s.putObject(r.Context(), putRequest{
 		Bucket: q.bucket, Key: q.key, Body: body, Length: body.ExpectedLength(), Meta: meta,
-		Conditions: writeConditions(r.Header), ETagFromMD5: true,
+		Conditions: writeConditions(r.Header), ETagFromMD5: true, BodyMD5: body.MD5,
 		Finish: func() error { maps.Copy(meta.Checksums, body.Checksums()); return nil },
 	})
 	if err != nil {

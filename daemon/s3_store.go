@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"cairn/daemon/internal/hashpipe"
 	"cairn/raftfsm"
 )
 
@@ -29,13 +30,16 @@ func (s *Server) storeContent(ctx context.Context, r io.Reader, length int64, fi
 	}
 	body := &countingReader{r: r, limit: maxS3SinglePut}
 	sum := md5.New()
-	res, err := s.store.Put(ctx, io.TeeReader(body, sum))
+	pipe := hashpipe.New(sum)
+	defer pipe.Close()
+	res, err := s.store.Put(ctx, io.TeeReader(body, pipe))
 	if err != nil {
 		return storedContent{}, fmt.Errorf("store part: %w", err)
 	}
 	if length >= 0 && body.n != length {
 		return storedContent{}, fmt.Errorf("%w: got %d of %d bytes", errShortBody, body.n, length)
 	}
+	pipe.Close()
 	if finish != nil {
 		if err := finish(); err != nil {
 			return storedContent{}, err

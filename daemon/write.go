@@ -12,6 +12,7 @@ import (
 	"path"
 
 	"cairn/cas"
+	"cairn/daemon/internal/hashpipe"
 	"cairn/raftfsm"
 )
 
@@ -26,6 +27,10 @@ type putRequest struct {
 	// ETagFromMD5 makes the ETag the MD5 of the content, as S3 clients
 	// expect; with it false the surface sets Meta.ETag.
 	ETagFromMD5 bool
+	// BodyMD5, if set, returns the MD5 of a body that computes its own
+	// once it has been read to its end (an S3 body does, for Content-MD5),
+	// so that ETagFromMD5 does not hash the content a second time.
+	BodyMD5 func() []byte
 	// Finish, if set, is called after the body is stored and before the
 	// write is proposed; an error from it aborts the write (for example a
 	// payload checksum that only the end of the body can prove).
@@ -57,9 +62,12 @@ func (s *Server) putObject(ctx context.Context, p putRequest) (putResult, error)
 	body := &countingReader{r: p.Body, limit: s.cfg.MaxObjectSize}
 	var r io.Reader = body
 	var sum hash.Hash
-	if p.ETagFromMD5 {
+	if p.ETagFromMD5 && p.BodyMD5 == nil {
 		sum = md5.New()
-		r = io.TeeReader(r, sum)
+		pipe := hashpipe.New(sum)
+		defer pipe.Close()
+		r = io.TeeReader(r, pipe)
+		p.Finish = closeFirst(pipe, p.Finish)
 	}
 	_, base := path.Split(p.Key)
 	var mlmodel *bytes.Buffer
@@ -82,8 +90,15 @@ func (s *Server) putObject(ctx context.Context, p putRequest) (putResult, error)
 	if len(res.Recipe) > raftfsm.MaxChunksPerFile {
 		return putResult{}, fmt.Errorf("%w: %d chunks", errTooLarge, len(res.Recipe))
 	}
-	if sum != nil {
+	switch {
+	case sum != nil:
 		p.Meta.ETag = `"` + hex.EncodeToString(sum.Sum(nil)) + `"`
+	case p.ETagFromMD5:
+		m := p.BodyMD5()
+		if len(m) != md5.Size {
+			return putResult{}, fmt.Errorf("store %s/%s: the body has no MD5", p.Bucket, p.Key)
+		}
+		p.Meta.ETag = `"` + hex.EncodeToString(m) + `"`
 	}
 	var model *raftfsm.Model
 	if mlmodel != nil {
@@ -102,6 +117,18 @@ func (s *Server) putObject(ctx context.Context, p putRequest) (putResult, error)
 		return putResult{}, err
 	}
 	return putResult{Object: *r2.Object, NewBytes: res.NewBytes, Chunks: len(res.Recipe)}, nil
+}
+
+// closeFirst returns a finish step that waits for pipe to hash everything,
+// then runs finish, if any.
+func closeFirst(pipe *hashpipe.Writer, finish func() error) func() error {
+	return func() error {
+		pipe.Close()
+		if finish != nil {
+			return finish()
+		}
+		return nil
+	}
 }
 
 // checkBucket fails early, before any byte is stored, when a bucket does

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"cairn/daemon/internal/hashpipe"
 )
 
 // Body is the decoded payload of a request: the body with any aws-chunked
@@ -34,6 +36,8 @@ type Body struct {
 	sum         hash.Hash // computes alg
 	wantSum     []byte    // from the header; nil when it comes as a trailer
 	fromTrailer bool
+
+	pipe *hashpipe.Writer // feeds the hashes, set by the first Read
 
 	err       error
 	done      bool
@@ -140,26 +144,60 @@ func (b *Body) Read(p []byte) (int, error) {
 	n, err := b.src.Read(p)
 	if n > 0 {
 		b.n += int64(n)
-		b.md5.Write(p[:n])
-		if b.sha != nil {
-			b.sha.Write(p[:n])
-		}
-		if b.sum != nil {
-			b.sum.Write(p[:n])
-		}
+		b.hash(p[:n])
 	}
 	switch {
 	case err == io.EOF:
+		b.Close() // the hashes have seen every byte
 		if b.err = b.finish(); b.err != nil {
 			return n, b.err
 		}
 		b.done = true
 		return n, io.EOF
 	case err != nil:
+		b.Close()
 		b.err = readError("read body", err)
 		return n, b.err
 	}
 	return n, nil
+}
+
+// hash feeds p to the body's hashes; past the first hashpipe.Inline
+// bytes they run on a goroutine of their own, beside the reader's work.
+func (b *Body) hash(p []byte) {
+	if b.pipe == nil {
+		b.pipe = hashpipe.New(hashesOf{b})
+	}
+	b.pipe.Write(p)
+}
+
+// hashesOf writes to a body's hashes.
+type hashesOf struct{ b *Body }
+
+func (h hashesOf) Write(p []byte) (int, error) { h.b.hashInline(p); return len(p), nil }
+
+func (b *Body) hashInline(p []byte) {
+	b.md5.Write(p)
+	if b.sha != nil {
+		b.sha.Write(p)
+	}
+	if b.sum != nil {
+		b.sum.Write(p)
+	}
+}
+
+// Close stops the body's hashing goroutine, if it has one, once it has
+// hashed what Read returned. Read calls it at the end of the payload and
+// on an error; a caller that stops reading early must call it, and reads
+// after that fail. It does not close the request's body.
+func (b *Body) Close() error {
+	if !b.done && b.err == nil {
+		b.err = fmt.Errorf("read body: closed after %d bytes: %w", b.n, ErrIncompleteBody)
+	}
+	if b.pipe != nil {
+		b.pipe.Close()
+	}
+	return nil
 }
 
 // finish runs the checks due at the end of the payload.

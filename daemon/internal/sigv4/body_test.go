@@ -13,6 +13,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"cairn/daemon/internal/hashpipe"
 )
 
 // TestBodyChecks reads plain and chunked bodies under every combination
@@ -174,5 +176,99 @@ func TestChunkedPassThrough(t *testing.T) {
 	}
 	if len(got) != 8192 {
 		t.Fatalf("passed %d bytes before the error, want exactly the first chunk's 8192", len(got))
+	}
+}
+
+// TestBodyLargeHashedAside reads bodies long enough that their hashes run
+// on the body's own goroutine (past hashpipe.Inline), in reads of awkward sizes:
+// every check still sees every byte, in order.
+func TestBodyLargeHashedAside(t *testing.T) {
+	content := make([]byte, hashpipe.Inline+3*256<<10+12345)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range content {
+		content[i] = byte(rng.Uint32())
+	}
+	sha := sha256.Sum256(content)
+	sum := md5.Sum(content)
+	crc, _ := ChecksumBase64(ChecksumCRC32, content)
+	changed := bytes.Clone(content)
+	changed[len(changed)-100<<10] ^= 1 // in the last blocks, hashed aside
+	signed := &Auth{Payload: PayloadSHA256, PayloadSHA256: hex.EncodeToString(sha[:])}
+	unsigned := &Auth{Payload: PayloadUnsigned}
+	md5Header := map[string]string{"Content-Md5": base64.StdEncoding.EncodeToString(sum[:])}
+	cases := []struct {
+		name    string
+		a       *Auth
+		body    []byte
+		headers map[string]string
+		want    error
+	}{
+		{"signed", signed, content, md5Header, nil},
+		{"signed body changed", signed, changed, nil, ErrContentSHA256Mismatch},
+		{"md5 mismatch", unsigned, changed, md5Header, ErrBadDigest},
+		{"checksum", unsigned, content, map[string]string{"X-Amz-Checksum-Crc32": crc}, nil},
+		{"checksum mismatch", unsigned, changed, map[string]string{"X-Amz-Checksum-Crc32": crc}, ErrBadDigest},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPut, "http://cairn.test/bucket/key", bytes.NewReader(c.body))
+			for k, v := range c.headers {
+				r.Header.Set(k, v)
+			}
+			b, err := c.a.Body(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			buf := make([]byte, 70001) // not a multiple of the pipe's blocks
+			for {
+				n, err := b.Read(buf)
+				got = append(got, buf[:n]...)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					if !errors.Is(err, c.want) || c.want == nil {
+						t.Fatalf("err = %v, want %v", err, c.want)
+					}
+					return
+				}
+			}
+			if c.want != nil {
+				t.Fatalf("read to the end, want %v", c.want)
+			}
+			if !b.pipe.Aside() {
+				t.Fatal("the body was hashed inline")
+			}
+			if !bytes.Equal(got, content) || !bytes.Equal(b.MD5(), sum[:]) {
+				t.Fatalf("read %d bytes, md5 %x", len(got), b.MD5())
+			}
+		})
+	}
+}
+
+// TestBodyCloseEarly stops reading a large body halfway: Close returns
+// once the hashing goroutine has stopped, and the body never reports a
+// clean end.
+func TestBodyCloseEarly(t *testing.T) {
+	content := bytes.Repeat([]byte("booster "), (hashpipe.Inline+4*256<<10)/8)
+	r := httptest.NewRequest(http.MethodPut, "http://cairn.test/bucket/key", bytes.NewReader(content))
+	b, err := (&Auth{Payload: PayloadUnsigned}).Body(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(b, make([]byte, hashpipe.Inline+256<<10+1)); err != nil {
+		t.Fatal(err)
+	}
+	if !b.pipe.Aside() {
+		t.Fatal("the body was hashed inline")
+	}
+	b.Close()
+	b.Close() // twice is harmless
+	if b.MD5() != nil {
+		t.Fatal("an unfinished body has an MD5")
+	}
+	if _, err := b.Read(make([]byte, 10)); !errors.Is(err, ErrIncompleteBody) {
+		t.Fatalf("read after Close: %v", err)
 	}
 }
