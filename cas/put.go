@@ -71,6 +71,22 @@ const (
 // hash and compress them, and a writer hashes the whole file in order and
 // commits the new chunks.
 func (s *Store) Put(ctx context.Context, r io.Reader) (PutResult, error) {
+	return s.PutWith(ctx, r, PutOptions{})
+}
+
+// PutOptions change how PutWith stores a file.
+type PutOptions struct {
+	// Committed, if set, is called with each batch of new chunks in their
+	// stored form as soon as Badger has committed them, before the sync
+	// that ends the Put: a replicating caller can start sending them to
+	// peers while the rest of the file is still being cut and compressed.
+	// The slices are valid only during the call, which holds up the
+	// next batch: it should copy them and return.
+	Committed func([]StoredChunk)
+}
+
+// PutWith is Put with options.
+func (s *Store) PutWith(ctx context.Context, r io.Reader, opts PutOptions) (PutResult, error) {
 	if err := s.checkOpen(); err != nil {
 		return PutResult{}, err
 	}
@@ -80,7 +96,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (PutResult, error) {
 	n, err := io.ReadFull(r, head)
 	switch {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return s.putSmall(ctx, head[:n])
+		return s.putSmall(ctx, head[:n], opts)
 	case err != nil:
 		return PutResult{}, fmt.Errorf("put: read: %w", err)
 	}
@@ -108,7 +124,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (PutResult, error) {
 
 	var res PutResult
 	writerDone := make(chan error, 1)
-	go func() { writerDone <- s.collect(ctx, cancel, results, slots, pool, &res) }()
+	go func() { writerDone <- s.collect(ctx, cancel, results, slots, pool, &res, opts) }()
 
 	readErr := s.split(ctx, r, jobs, slots, pool)
 	close(jobs)
@@ -126,7 +142,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (PutResult, error) {
 }
 
 // putSmall stores a file of at most one chunk.
-func (s *Store) putSmall(ctx context.Context, b []byte) (PutResult, error) {
+func (s *Store) putSmall(ctx context.Context, b []byte, opts PutOptions) (PutResult, error) {
 	res := PutResult{Digest: chunk.Sum(b), Size: int64(len(b))}
 	if len(b) == 0 {
 		return res, nil
@@ -138,11 +154,15 @@ func (s *Store) putSmall(ctx context.Context, b []byte) (PutResult, error) {
 		return PutResult{}, fmt.Errorf("put: %w", err)
 	}
 	if !ok {
-		w, err := s.write(ctx, []pendingChunk{{d: d, value: s.codec.encode(nil, b), size: len(b)}})
+		c := pendingChunk{d: d, value: s.codec.encode(nil, b), size: len(b)}
+		w, err := s.write(ctx, []pendingChunk{c})
 		if err != nil {
 			return PutResult{}, fmt.Errorf("put: %w", err)
 		}
 		res.NewChunks, res.NewBytes, res.StoredBytes = w.chunks, w.logical, w.storedBytes
+		if opts.Committed != nil && w.chunks > 0 {
+			opts.Committed([]StoredChunk{{Digest: d, Value: c.value}})
+		}
 	}
 	if err := s.sync.Sync(); err != nil {
 		return PutResult{}, fmt.Errorf("put: %w", err)
@@ -243,7 +263,7 @@ func (s *Store) prepare(ctx context.Context, j *putJob) {
 
 // collect receives prepared chunks, puts them back in order, hashes the
 // whole file, builds the recipe and commits new chunks in batches.
-func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-chan *putJob, slots chan struct{}, pool *sync.Pool, res *PutResult) error {
+func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-chan *putJob, slots chan struct{}, pool *sync.Pool, res *PutResult, opts PutOptions) error {
 	h := chunk.NewHasher()
 	waiting := make(map[int]*putJob)
 	next := 0
@@ -253,7 +273,7 @@ func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-
 	// waits at most, which bounds the memory they hold.
 	batches := make(chan *batch, 1)
 	committed := make(chan error, 1)
-	go func() { committed <- s.commitBatches(ctx, fail, batches, res) }()
+	go func() { committed <- s.commitBatches(ctx, fail, batches, res, opts.Committed) }()
 	cur := s.newBatch()
 	flush := func() {
 		if len(cur.chunks) > 0 && firstErr == nil {
@@ -308,8 +328,9 @@ func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-
 // early (a background sync, or sync_file_range, every 4 or 8 MiB) was
 // measured and made Put slower: on the VMs here writeback is CPU work that
 // competes with zstd, so one sync at the end costs least.
-func (s *Store) commitBatches(ctx context.Context, fail context.CancelFunc, batches <-chan *batch, res *PutResult) error {
+func (s *Store) commitBatches(ctx context.Context, fail context.CancelFunc, batches <-chan *batch, res *PutResult, committed func([]StoredChunk)) error {
 	var err error
+	var stored []StoredChunk
 	for b := range batches {
 		if err == nil {
 			w, werr := s.write(ctx, b.chunks)
@@ -320,6 +341,13 @@ func (s *Store) commitBatches(ctx context.Context, fail context.CancelFunc, batc
 			res.NewChunks += w.chunks
 			res.NewBytes += w.logical
 			res.StoredBytes += w.storedBytes
+			if werr == nil && committed != nil {
+				stored = stored[:0]
+				for _, c := range b.chunks {
+					stored = append(stored, StoredChunk{Digest: c.d, Value: c.value})
+				}
+				committed(stored)
+			}
 		}
 		s.freeBatch(b)
 	}

@@ -167,7 +167,7 @@ func (s *Server) commit(r *http.Request, bucket, key string, req client.CommitRe
 	if isModel {
 		model = parseModel(mlmodel)
 	}
-	if err := s.replicate(ctx, recipe); err != nil {
+	if err := s.replicate(ctx, recipe, nil); err != nil {
 		return putResult{}, err
 	}
 	res, err := s.propose(ctx, &raftfsm.PutObject{

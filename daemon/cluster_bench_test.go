@@ -27,7 +27,9 @@ func BenchmarkCluster_LargePut(b *testing.B) {
 	}
 	single := newTestServer(b)
 	mkBucket(b, single, "large")
-	c := newTestCluster(b, 3)
+	// Repair at its deployed interval: the tests' 200 ms would have every
+	// node rescan all references five times a second during the PUTs.
+	c := newTestCluster(b, 3, func(cfg *Config) { cfg.RepairInterval = DefaultRepairInterval })
 	mkBucket(b, c.nodes[c.leader()], "large")
 	f := c.nodes[c.follower()]
 	var one time.Duration

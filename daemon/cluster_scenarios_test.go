@@ -39,6 +39,41 @@ func TestCluster_WriteFollowerReadOther(t *testing.T) {
 	c.ensureSame()
 }
 
+// TestCluster_PushesWhileStoring writes a file of several push batches
+// through a follower: the node sends chunks to its peers while it is still
+// storing the file; once the write is acknowledged a majority holds every
+// chunk, and soon all three do: whatever was not pushed early, replicate
+// pushed, none is lost between the two.
+func TestCluster_PushesWhileStoring(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster")
+	}
+	c := newTestCluster(t, 3)
+	f := c.nodes[c.follower()]
+	mkBucket(t, f, "data")
+	body := content("early", 3*pushBatchBytes+12345) // random: stored as is, so several batches
+	if st, res := put(t, f, "data", "big", body); st != 200 || res.Digest != chunk.Sum(body) {
+		t.Fatalf("put: %d", st)
+	}
+	if got := f.metrics.earlyPushed.Load(); got < pushBatchBytes {
+		t.Fatalf("%d bytes pushed while storing, want at least one batch of %d", got, pushBatchBytes)
+	}
+	holders := func() int {
+		n := 0
+		for _, srv := range c.nodes {
+			if hasAll(t, srv, body) {
+				n++
+			}
+		}
+		return n
+	}
+	if h := holders(); h < 2 {
+		t.Fatalf("%d nodes hold every chunk right after the ack, want a majority", h)
+	}
+	waitFor(t, func() bool { return holders() == 3 })
+	c.ensureSame()
+}
+
 // hasAll reports whether n holds every chunk of data.
 func hasAll(t *testing.T, n *Server, data []byte) bool {
 	c, _ := chunk.NewChunker(bytes.NewReader(data), chunk.Params{})

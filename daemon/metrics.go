@@ -20,6 +20,8 @@ type metrics struct {
 	requests map[reqKey]*reqStats
 
 	repaired      atomic.Int64
+	earlyPushed   atomic.Int64 // stored bytes peers took while the write was still being stored
+	earlyDropped  atomic.Int64 // batches not pushed early because a peer was behind
 	missingChunks atomic.Int64
 	missingBytes  atomic.Int64
 	gcRuns        atomic.Int64
@@ -106,6 +108,8 @@ func (m *metrics) write(w io.Writer) {
 		v          int64
 	}{
 		{"cairn_chunks_repaired_total", "counter", m.repaired.Load()},
+		{"cairn_push_early_bytes_total", "counter", m.earlyPushed.Load()},
+		{"cairn_push_early_dropped_batches_total", "counter", m.earlyDropped.Load()},
 		{"cairn_repair_missing_chunks", "gauge", m.missingChunks.Load()},
 		{"cairn_repair_missing_bytes", "gauge", m.missingBytes.Load()},
 		{"cairn_gc_runs_total", "counter", m.gcRuns.Load()},

@@ -25,13 +25,21 @@ const (
 )
 
 func encodeBatch(cs []cas.StoredChunk) []byte {
-	var b bytes.Buffer
+	n := 0
 	for _, c := range cs {
-		b.Write(c.Digest[:])
-		b.Write(binary.AppendUvarint(nil, uint64(len(c.Value))))
-		b.Write(c.Value)
+		n += len(c.Digest) + binary.MaxVarintLen64 + len(c.Value)
 	}
-	return b.Bytes()
+	return appendBatch(make([]byte, 0, n), cs)
+}
+
+// appendBatch appends the encoded chunks to dst: batches concatenate.
+func appendBatch(dst []byte, cs []cas.StoredChunk) []byte {
+	for _, c := range cs {
+		dst = append(dst, c.Digest[:]...)
+		dst = binary.AppendUvarint(dst, uint64(len(c.Value)))
+		dst = append(dst, c.Value...)
+	}
+	return dst
 }
 
 // decodeBatch reads a batch; maxValue bounds one chunk's stored form.

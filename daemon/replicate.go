@@ -1,10 +1,13 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cairn/cas"
@@ -38,7 +41,7 @@ func (s *Server) peersOf() (voters, others []raft.Server, err error) {
 // peers go on in the background for a while, and repair covers the rest.
 // When the quorum cannot be reached it returns errQuorum and nothing is
 // committed.
-func (s *Server) replicate(ctx context.Context, recipe cas.Recipe) error {
+func (s *Server) replicate(ctx context.Context, recipe cas.Recipe, pp *prePush) error {
 	voters, others, err := s.peersOf()
 	if err != nil {
 		return err
@@ -52,11 +55,13 @@ func (s *Server) replicate(ctx context.Context, recipe cas.Recipe) error {
 	results := make(chan error, len(voters))
 	bg, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	var wg sync.WaitGroup
+	// A peer still taking the early pushes finishes them first, so that
+	// when it answers what it lacks it has synced all it took.
 	for _, p := range voters {
-		wg.Go(func() { results <- s.pushTo(bg, string(p.Address), digests) })
+		wg.Go(func() { pp.waitFor(p.Address); results <- s.pushTo(bg, string(p.Address), digests) })
 	}
 	for _, p := range others { // non-voters catch up; they are not part of the quorum
-		wg.Go(func() { s.pushTo(bg, string(p.Address), digests) })
+		wg.Go(func() { pp.waitFor(p.Address); s.pushTo(bg, string(p.Address), digests) })
 	}
 	s.bg.Go(func() { wg.Wait(); cancel() })
 	ok, failed := 0, 0
@@ -110,4 +115,137 @@ func (s *Server) fetchFromPeers(ctx context.Context, digests []chunk.Digest) err
 		}
 	}
 	return nil
+}
+
+// prePush sends the chunks a Put commits to the peers while the rest of
+// the file is still being cut and compressed, so that replication overlaps
+// the local write instead of following it. It is only a head start:
+// replicate still asks every peer what it lacks and decides the quorum.
+// A batch that finds a peer's queue full is dropped for that peer, and a
+// peer that fails once gets nothing more, so a slow or dead peer never
+// holds up the Put.
+type prePush struct {
+	m       *metrics
+	peers   []*prePeer
+	pending []byte // encoded chunks not yet queued: batches concatenate
+	closed  bool
+}
+
+type prePeer struct {
+	addr   raft.ServerAddress
+	queue  chan []byte // encoded batches
+	done   chan struct{}
+	failed atomic.Bool
+}
+
+// prePushQueue is how many batches wait for each peer.
+const prePushQueue = 4
+
+// flushBatchBytes bounds what one batch committed by the store holds
+// (cas flushes at 2 MiB, plus one chunk); a larger batch only grows the
+// buffer once.
+const flushBatchBytes = 3 << 20
+
+// startPrePush starts one sender per peer of the cluster; it returns nil
+// on a single node.
+func (s *Server) startPrePush(ctx context.Context) *prePush {
+	voters, others, err := s.peersOf()
+	if err != nil || len(voters)+len(others) == 0 {
+		return nil
+	}
+	pp := &prePush{m: s.metrics}
+	for _, p := range append(voters, others...) {
+		peer := &prePeer{addr: p.Address, queue: make(chan []byte, prePushQueue), done: make(chan struct{})}
+		pp.peers = append(pp.peers, peer)
+		addr := string(p.Address)
+		go func() {
+			defer close(peer.done)
+			for body := range peer.queue {
+				if peer.failed.Load() {
+					continue
+				}
+				if err := s.peers.do(ctx, http.MethodPost, addr, "/peer/chunks", bytes.NewReader(body), nil); err != nil {
+					peer.failed.Store(true)
+					s.log.Debug("early chunk push failed; replication will catch up", "peer", addr, "err", err)
+					continue
+				}
+				s.metrics.earlyPushed.Add(int64(len(body)))
+			}
+		}()
+	}
+	return pp
+}
+
+// committed gathers the chunks the store just committed, and queues them
+// for every peer once they make a batch of pushBatchBytes: a peer syncs
+// once per batch it takes.
+func (pp *prePush) committed(cs []cas.StoredChunk) {
+	if pp.pending == nil {
+		pp.pending = make([]byte, 0, pushBatchBytes+2*flushBatchBytes)
+	}
+	pp.pending = appendBatch(pp.pending, cs)
+	if len(pp.pending) >= pushBatchBytes {
+		pp.queue()
+	}
+}
+
+func (pp *prePush) queue() {
+	body := pp.pending
+	pp.pending = nil
+	if len(body) == 0 {
+		return
+	}
+	for _, p := range pp.peers {
+		if p.failed.Load() {
+			continue
+		}
+		select {
+		case p.queue <- body:
+		default: // this peer is behind: replicate will send it what it lacks
+			pp.m.earlyDropped.Add(1)
+		}
+	}
+}
+
+// close queues what is pending and tells the senders that no more batches
+// come; they finish the ones queued on their own. It may be called more
+// than once, and on a nil prePush.
+func (pp *prePush) close() {
+	if pp == nil || pp.closed {
+		return
+	}
+	pp.closed = true
+	pp.queue()
+	for _, p := range pp.peers {
+		close(p.queue)
+	}
+}
+
+// waitFor returns once the sender to addr has finished, so that the peer
+// has synced every batch it took; at once for a nil prePush or a peer
+// that had none.
+func (pp *prePush) waitFor(addr raft.ServerAddress) {
+	if pp == nil {
+		return
+	}
+	for _, p := range pp.peers {
+		if p.addr == addr {
+			<-p.done
+		}
+	}
+}
+
+// storeChunks stores r in this node's chunk store, pushing its new chunks
+// to the peers as they are committed (see prePush). The prePush it returns,
+// nil on a single node, goes to replicate; its senders are done with the
+// queue but may still be sending.
+func (s *Server) storeChunks(ctx context.Context, r io.Reader) (cas.PutResult, *prePush, error) {
+	pp := s.startPrePush(ctx)
+	if pp == nil {
+		res, err := s.store.Put(ctx, r)
+		return res, nil, err
+	}
+	defer pp.close()
+	res, err := s.store.PutWith(ctx, r, cas.PutOptions{Committed: pp.committed})
+	return res, pp, err
 }

@@ -32,7 +32,7 @@ func (s *Server) storeContent(ctx context.Context, r io.Reader, length int64, fi
 	sum := md5.New()
 	pipe := hashpipe.New(sum)
 	defer pipe.Close()
-	res, err := s.store.Put(ctx, io.TeeReader(body, pipe))
+	res, pp, err := s.storeChunks(ctx, io.TeeReader(body, pipe))
 	if err != nil {
 		return storedContent{}, fmt.Errorf("store part: %w", err)
 	}
@@ -48,7 +48,7 @@ func (s *Server) storeContent(ctx context.Context, r io.Reader, length int64, fi
 	if len(res.Recipe) > raftfsm.MaxChunksPerFile {
 		return storedContent{}, fmt.Errorf("%w: %d chunks", errTooLarge, len(res.Recipe))
 	}
-	if err := s.replicate(ctx, res.Recipe); err != nil {
+	if err := s.replicate(ctx, res.Recipe, pp); err != nil {
 		return storedContent{}, err
 	}
 	return storedContent{

@@ -89,8 +89,8 @@ func New(cfg Config) (*Server, error) {
 		Dir: filepath.Join(cfg.DataDir, "raft"), ID: cfg.NodeID, Addr: advertise,
 		StreamLayer:      raftLayer{chanListener: s.cmux.raft, dialer: dialer},
 		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionTimeout: cfg.ElectionTimeout,
-		LeaderLeaseTimeout: cfg.HeartbeatTimeout / 2,
-		SnapshotThreshold:  cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs,
+		LeaderLeaseTimeout: cfg.HeartbeatTimeout / 2, CommitTimeout: cfg.CommitTimeout,
+		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs,
 		Logger: cfg.Logger,
 	}
 	switch {

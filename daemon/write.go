@@ -75,7 +75,7 @@ func (s *Server) putObject(ctx context.Context, p putRequest) (putResult, error)
 		mlmodel = &bytes.Buffer{}
 		r = io.TeeReader(r, &cappedWriter{w: mlmodel, n: MaxMLmodelSize + 1})
 	}
-	res, err := s.store.Put(ctx, r)
+	res, pp, err := s.storeChunks(ctx, r)
 	if err != nil {
 		return putResult{}, fmt.Errorf("store %s/%s: %w", p.Bucket, p.Key, err)
 	}
@@ -104,7 +104,7 @@ func (s *Server) putObject(ctx context.Context, p putRequest) (putResult, error)
 	if mlmodel != nil {
 		model = parseModel(mlmodel.Bytes())
 	}
-	if err := s.replicate(ctx, res.Recipe); err != nil {
+	if err := s.replicate(ctx, res.Recipe, pp); err != nil {
 		return putResult{}, err
 	}
 	r2, err := s.propose(ctx, &raftfsm.PutObject{
