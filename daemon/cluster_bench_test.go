@@ -80,10 +80,10 @@ func BenchmarkCluster_SmallCommits(b *testing.B) {
 					b.Error(err)
 					return
 				}
-				io.Copy(io.Discard, resp.Body)
+				msg, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != 200 {
-					b.Errorf("put: %d", resp.StatusCode)
+					b.Errorf("put: %d %s", resp.StatusCode, msg)
 					return
 				}
 				mu.Lock()

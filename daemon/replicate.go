@@ -121,13 +121,16 @@ func (s *Server) fetchFromPeers(ctx context.Context, digests []chunk.Digest) err
 // the file is still being cut and compressed, so that replication overlaps
 // the local write instead of following it. It is only a head start:
 // replicate still asks every peer what it lacks and decides the quorum.
-// A batch that finds a peer's queue full is dropped for that peer, and a
-// peer that fails once gets nothing more, so a slow or dead peer never
-// holds up the Put.
+// It starts with the first full batch, so a file smaller than one batch
+// is replicated as before, by replicate alone. A batch that finds a
+// peer's queue full is dropped for that peer, and a peer that fails once
+// gets nothing more, so a slow or dead peer never holds up the Put.
 type prePush struct {
-	m       *metrics
-	peers   []*prePeer
-	pending []byte // encoded chunks not yet queued: batches concatenate
+	s       *Server
+	ctx     context.Context
+	addrs   []raft.ServerAddress // voters, then the others
+	peers   []*prePeer           // one sender per address once started
+	pending []byte               // encoded chunks not yet queued: batches concatenate
 	closed  bool
 }
 
@@ -146,25 +149,33 @@ const prePushQueue = 4
 // buffer once.
 const flushBatchBytes = 3 << 20
 
-// startPrePush starts one sender per peer of the cluster; it returns nil
-// on a single node.
-func (s *Server) startPrePush(ctx context.Context) *prePush {
+// newPrePush returns a prePush to the cluster's other servers, or nil on
+// a single node.
+func (s *Server) newPrePush(ctx context.Context) *prePush {
 	voters, others, err := s.peersOf()
 	if err != nil || len(voters)+len(others) == 0 {
 		return nil
 	}
-	pp := &prePush{m: s.metrics}
+	pp := &prePush{s: s, ctx: ctx}
 	for _, p := range append(voters, others...) {
-		peer := &prePeer{addr: p.Address, queue: make(chan []byte, prePushQueue), done: make(chan struct{})}
+		pp.addrs = append(pp.addrs, p.Address)
+	}
+	return pp
+}
+
+// start runs one sender per peer.
+func (pp *prePush) start() {
+	s := pp.s
+	for _, addr := range pp.addrs {
+		peer := &prePeer{addr: addr, queue: make(chan []byte, prePushQueue), done: make(chan struct{})}
 		pp.peers = append(pp.peers, peer)
-		addr := string(p.Address)
 		go func() {
 			defer close(peer.done)
 			for body := range peer.queue {
 				if peer.failed.Load() {
 					continue
 				}
-				if err := s.peers.do(ctx, http.MethodPost, addr, "/peer/chunks", bytes.NewReader(body), nil); err != nil {
+				if err := s.peers.do(pp.ctx, http.MethodPost, string(addr), "/peer/chunks", bytes.NewReader(body), nil); err != nil {
 					peer.failed.Store(true)
 					s.log.Debug("early chunk push failed; replication will catch up", "peer", addr, "err", err)
 					continue
@@ -173,20 +184,33 @@ func (s *Server) startPrePush(ctx context.Context) *prePush {
 			}
 		}()
 	}
-	return pp
 }
 
 // committed gathers the chunks the store just committed, and queues them
 // for every peer once they make a batch of pushBatchBytes: a peer syncs
 // once per batch it takes.
 func (pp *prePush) committed(cs []cas.StoredChunk) {
-	if pp.pending == nil {
+	if pp.pending == nil && storedLen(cs) >= 1<<20 {
+		// A full batch from the store: the file is large, so room for a
+		// whole push saves growing the buffer. A small file's one chunk
+		// gets what it needs.
 		pp.pending = make([]byte, 0, pushBatchBytes+2*flushBatchBytes)
 	}
 	pp.pending = appendBatch(pp.pending, cs)
 	if len(pp.pending) >= pushBatchBytes {
+		if pp.peers == nil {
+			pp.start()
+		}
 		pp.queue()
 	}
+}
+
+func storedLen(cs []cas.StoredChunk) int {
+	n := 0
+	for _, c := range cs {
+		n += len(c.Value)
+	}
+	return n
 }
 
 func (pp *prePush) queue() {
@@ -202,20 +226,23 @@ func (pp *prePush) queue() {
 		select {
 		case p.queue <- body:
 		default: // this peer is behind: replicate will send it what it lacks
-			pp.m.earlyDropped.Add(1)
+			pp.s.metrics.earlyDropped.Add(1)
 		}
 	}
 }
 
-// close queues what is pending and tells the senders that no more batches
-// come; they finish the ones queued on their own. It may be called more
-// than once, and on a nil prePush.
+// close queues what is pending, if the senders run, and tells them that
+// no more batches come; they finish the ones queued on their own. It may
+// be called more than once, and on a nil prePush.
 func (pp *prePush) close() {
 	if pp == nil || pp.closed {
 		return
 	}
 	pp.closed = true
-	pp.queue()
+	if pp.peers != nil {
+		pp.queue()
+	}
+	pp.pending = nil
 	for _, p := range pp.peers {
 		close(p.queue)
 	}
@@ -240,7 +267,7 @@ func (pp *prePush) waitFor(addr raft.ServerAddress) {
 // nil on a single node, goes to replicate; its senders are done with the
 // queue but may still be sending.
 func (s *Server) storeChunks(ctx context.Context, r io.Reader) (cas.PutResult, *prePush, error) {
-	pp := s.startPrePush(ctx)
+	pp := s.newPrePush(ctx)
 	if pp == nil {
 		res, err := s.store.Put(ctx, r)
 		return res, nil, err
