@@ -3,6 +3,8 @@ package cas
 import (
 	"log/slog"
 	"testing"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // TestStore opens a Store in a temporary folder that is removed when the
@@ -27,4 +29,16 @@ func TestStoreAt(tb testing.TB, dir string) *Store {
 // test's output.
 func TestLogger(tb testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tb.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// ReplaceForTest overwrites the stored form of chunk d with raw bytes,
+// unchecked, the way a bug or a bad disk could, so that tests of the
+// layers above can watch a store hand out a chunk that does not match its
+// digest. Nothing but tests may call it.
+func (s *Store) ReplaceForTest(tb testing.TB, d Digest, stored []byte) {
+	tb.Helper()
+	err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(chunkKey(d), stored) })
+	if err != nil {
+		tb.Fatalf("replace chunk %s: %v", d.Short(), err)
+	}
 }

@@ -100,8 +100,9 @@ func BenchmarkCluster_SmallCommits(b *testing.B) {
 
 // BenchmarkCluster_CatchUp measures how long a node that joins a cluster
 // holding 1 GiB of chunks takes until it holds them all (the state comes
-// through Raft, the chunks through repair). Set CAIRN_BENCH_CATCHUP_MIB
-// for another size.
+// through Raft, the chunks through repair, at its default rate of 64 MiB/s
+// unless CAIRN_BENCH_REPAIR_RATE gives another in bytes a second). Set
+// CAIRN_BENCH_CATCHUP_MIB for another size.
 func BenchmarkCluster_CatchUp(b *testing.B) {
 	mib := 1024
 	if v := os.Getenv("CAIRN_BENCH_CATCHUP_MIB"); v != "" {
@@ -118,6 +119,9 @@ func BenchmarkCluster_CatchUp(b *testing.B) {
 		refs, _ := l.Node().State().ChunkRefs(chunk.Digest{}, 0)
 		cfg := clusterConfig(b, "node3", freeAddr(b), c.net)
 		cfg.Join = l.Addr()
+		if v := os.Getenv("CAIRN_BENCH_REPAIR_RATE"); v != "" {
+			fmt.Sscan(v, &cfg.RepairRate)
+		}
 		c.cfgs = append(c.cfgs, cfg)
 		c.nodes, c.stops, c.dones = append(c.nodes, nil), append(c.stops, nil), append(c.dones, nil)
 		b.StartTimer()

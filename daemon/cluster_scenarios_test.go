@@ -2,11 +2,15 @@ package daemon
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
+	"cairn/cas"
 	"cairn/cas/chunk"
 )
 
@@ -325,4 +329,76 @@ func TestCluster_FiveNodesLoseTwo(t *testing.T) {
 	c.restart(a)
 	c.restart(b)
 	c.ensureSame()
+}
+
+// TestCluster_FetchInBatches empties one node of a file's chunks and has
+// it fetch them back in batches (the file is larger than one fetch answer,
+// so answers come truncated and are asked again). Each of the two peers
+// hands out one chunk that does not match its digest: the node keeps the
+// rest of that batch, gets the bad one from the other peer, and ends with
+// every chunk, verified.
+func TestCluster_FetchInBatches(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster")
+	}
+	// Background repair would race this test for the chunks it deletes.
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.RepairInterval = time.Hour })
+	l := c.nodes[c.leader()]
+	mkBucket(t, l, "data")
+	body := content("fetch", 3*pushBatchBytes+777)
+	if st, _ := put(t, l, "data", "big", body); st != 200 {
+		t.Fatalf("put: %d", st)
+	}
+	waitFor(t, func() bool {
+		for _, n := range c.nodes {
+			if !hasAll(t, n, body) {
+				return false
+			}
+		}
+		return true
+	})
+	var recipe cas.Recipe
+	ck, _ := chunk.NewChunker(bytes.NewReader(body), chunk.Params{})
+	for {
+		b, err := ck.Next()
+		if err != nil {
+			break
+		}
+		recipe = append(recipe, cas.Ref{Digest: chunk.Sum(b), Size: uint32(len(b))})
+	}
+	ds := recipe.Distinct()
+	a := c.follower()
+	var others []*Server
+	for i, n := range c.nodes {
+		if i != a {
+			others = append(others, n)
+		}
+	}
+	others[0].Store().ReplaceForTest(t, ds[1], append([]byte{0}, content("wrong", int(recipe[1].Size))...))
+	others[1].Store().ReplaceForTest(t, ds[len(ds)-2], append([]byte{0}, content("wrong too", int(recipe[len(ds)-2].Size))...))
+
+	n := c.nodes[a]
+	if err := n.Store().Delete(t.Context(), ds...); err != nil {
+		t.Fatal(err)
+	}
+	before := n.metrics.repaired.Load()
+	if err := n.fetchFromPeers(t.Context(), ds); err != nil {
+		t.Fatal(err)
+	}
+	if missing, _ := n.Store().Missing(t.Context(), ds); len(missing) != 0 {
+		t.Fatalf("%d chunks still missing", len(missing))
+	}
+	if got := n.metrics.repaired.Load() - before; got != int64(len(ds)) {
+		t.Fatalf("%d chunks counted as repaired, want %d", got, len(ds))
+	}
+	rd := n.Store().Open(t.Context(), recipe)
+	got, err := io.ReadAll(rd)
+	rd.Close()
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("read back: %d bytes, %v", len(got), err)
+	}
+	// A chunk nobody holds is reported as such.
+	if err := n.fetchFromPeers(t.Context(), []chunk.Digest{chunk.Sum([]byte("nowhere"))}); !errors.Is(err, errChunkNotFound) {
+		t.Fatalf("fetch of a chunk nobody has: %v", err)
+	}
 }

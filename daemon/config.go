@@ -31,6 +31,9 @@ const (
 	DefaultCommitTimeout = 5 * time.Millisecond
 	// DefaultRepairInterval is how often a node looks for missing chunks.
 	DefaultRepairInterval = 10 * time.Second
+	// DefaultRepairRate bounds how fast repair fetches chunks, in bytes
+	// (before compression) a second.
+	DefaultRepairRate = 64 << 20
 	// DefaultMaxObjectSize bounds one object (5 TiB, as S3).
 	DefaultMaxObjectSize = 5 << 40
 )
@@ -97,8 +100,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 
 	// RepairInterval is how often the node looks for chunks it lacks
-	// (default 10s).
+	// (default 10s); a pass that finds many goes on until none is left.
 	RepairInterval time.Duration
+	// RepairRate bounds repair's fetching, in bytes a second before
+	// compression (default DefaultRepairRate, 64 MiB/s).
+	RepairRate int64
 
 	CAS cas.Options
 	// Raft timing and snapshot thresholds, zero for the defaults.
@@ -147,6 +153,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RepairInterval == 0 {
 		c.RepairInterval = DefaultRepairInterval
+	}
+	if c.RepairRate == 0 {
+		c.RepairRate = DefaultRepairRate
 	}
 	if c.CommitTimeout == 0 {
 		c.CommitTimeout = DefaultCommitTimeout

@@ -26,6 +26,7 @@ import (
 //	GET  /peer/index            the leader's commit index, for read barriers
 //	POST /peer/missing          which of these chunks this node lacks
 //	POST /peer/chunks           store a batch of chunks (verified, one sync)
+//	POST /peer/fetch            a batch of the listed chunks this node holds
 //	PUT  /peer/chunks/{digest}  store a chunk (verified, synced)
 //	GET  /peer/chunks/{digest}  a verified chunk
 //	POST /peer/join             add the caller as a voter (on the leader)
@@ -49,21 +50,11 @@ func newPeerClient(secret string, d clusterDialer) *peerClient {
 // answer into out (when not nil); non-2xx answers become errors rebuilt
 // from their code.
 func (p *peerClient) do(ctx context.Context, method, addr, path string, body io.Reader, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, body)
+	resp, err := p.send(ctx, method, addr, path, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+p.secret)
-	resp, err := p.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("peer %s %s: %w", addr, path, err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		var e client.Error
-		json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e)
-		return peerError(resp.StatusCode, e)
-	}
 	if out == nil {
 		_, err = io.Copy(io.Discard, resp.Body)
 		return err
@@ -73,6 +64,28 @@ func (p *peerClient) do(ctx context.Context, method, addr, path string, body io.
 		return err
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// send sends a request to a node's cluster address and returns a 2xx
+// answer for the caller to read and close; other answers become errors
+// rebuilt from their code.
+func (p *peerClient) send(ctx context.Context, method, addr, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+p.secret)
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("peer %s %s: %w", addr, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		var e client.Error
+		json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e)
+		return nil, peerError(resp.StatusCode, e)
+	}
+	return resp, nil
 }
 
 // peerError rebuilds the sentinel a peer's error answer stands for.
@@ -105,6 +118,8 @@ func (s *Server) peerHandler() http.Handler {
 			s.peerIndex(w, r)
 		case p == "/peer/chunks" && r.Method == http.MethodPost:
 			s.peerPutBatch(w, r)
+		case p == "/peer/fetch" && r.Method == http.MethodPost:
+			s.peerFetch(w, r)
 		case p == "/peer/missing" && r.Method == http.MethodPost:
 			s.apiChunks(w, r, "missing")
 		case strings.HasPrefix(p, "/peer/chunks/"):

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 
 	"cairn/cas"
 	"cairn/cas/chunk"
@@ -140,4 +142,101 @@ func (s *Server) pushBatches(ctx context.Context, addr string, missing []chunk.D
 		wait()
 	}
 	return firstErr
+}
+
+// headerTruncated marks a fetch answer that stopped at pushBatchBytes
+// before the end of the list asked for.
+const headerTruncated = "Cairn-Truncated"
+
+// peerFetch answers POST /peer/fetch: the listed chunks this node holds,
+// in the order asked, as one batch of at most about pushBatchBytes. The
+// ones it lacks are left out; when the batch fills up first, the answer
+// says so and the asker asks again for the rest.
+func (s *Server) peerFetch(w http.ResponseWriter, r *http.Request) {
+	var req client.MissingRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody)).Decode(&req); err != nil {
+		writeJSONError(w, badRequest("InvalidRequest", "fetch: %v", err))
+		return
+	}
+	if len(req.Digests) > maxMissingBatch {
+		writeJSONError(w, badRequest("InvalidRequest", "fetch: %d digests, at most %d", len(req.Digests), maxMissingBatch))
+		return
+	}
+	var batch []cas.StoredChunk
+	size := 0
+	for i, d := range req.Digests {
+		if size >= pushBatchBytes {
+			w.Header().Set(headerTruncated, strconv.Itoa(i))
+			break
+		}
+		v, err := s.store.GetStored(r.Context(), d)
+		if errors.Is(err, cas.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			var ce *cas.CorruptError
+			if errors.As(err, &ce) {
+				continue // the asker gets it from another peer; scrub finds this one
+			}
+			writeJSONError(w, err)
+			return
+		}
+		batch = append(batch, cas.StoredChunk{Digest: d, Value: v})
+		size += len(v)
+	}
+	body := encodeBatch(batch)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// fetchBatch asks addr for the given chunks (at most maxMissingBatch) and
+// keeps the ones it sends, each verified. It returns the digests it got
+// and how many of the list the peer looked at: the ones it looked at and
+// did not send, it lacks.
+func (s *Server) fetchBatch(ctx context.Context, addr string, digests []chunk.Digest) (got []chunk.Digest, looked int, err error) {
+	body, _ := jsonBody(client.MissingRequest{Digests: digests})
+	resp, err := s.peers.send(ctx, http.MethodPost, addr, "/peer/fetch", body)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	looked = len(digests)
+	if v := resp.Header.Get(headerTruncated); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 && n <= len(digests) {
+			looked = n
+		}
+	}
+	max := s.store.Params().MaxSize
+	cs, err := decodeBatch(io.LimitReader(resp.Body, maxBatchBody), max+max/255+128)
+	if err != nil {
+		return nil, 0, fmt.Errorf("fetch from %s: %w", addr, err)
+	}
+	asked := make(map[chunk.Digest]bool, looked)
+	for _, d := range digests[:looked] {
+		asked[d] = true
+	}
+	for _, c := range cs {
+		if !asked[c.Digest] {
+			return nil, 0, fmt.Errorf("fetch from %s: chunk %s was not asked for", addr, c.Digest.Short())
+		}
+	}
+	if _, err := s.store.PutStoredBatch(ctx, cs); err != nil {
+		if !errors.Is(err, cas.ErrDigestMismatch) {
+			return nil, 0, err
+		}
+		// One of them is wrong: keep the others, one at a time.
+		for _, c := range cs {
+			if _, err := s.store.PutStored(ctx, c.Digest, c.Value); err == nil {
+				got = append(got, c.Digest)
+			} else if !errors.Is(err, cas.ErrDigestMismatch) {
+				return got, looked, err
+			}
+		}
+		return got, looked, nil
+	}
+	for _, c := range cs {
+		got = append(got, c.Digest)
+	}
+	return got, looked, nil
 }

@@ -85,36 +85,49 @@ func (s *Server) replicate(ctx context.Context, recipe cas.Recipe, pp *prePush) 
 	return nil
 }
 
-// fetchFromPeers gets the given chunks from whichever peers hold them,
-// verifies each against its digest and keeps it.
+// fetchFromPeers gets the given chunks from whichever peers hold them, in
+// batches, each chunk verified against its digest before it is kept.
 func (s *Server) fetchFromPeers(ctx context.Context, digests []chunk.Digest) error {
 	voters, others, err := s.peersOf()
 	if err != nil {
 		return err
 	}
-	peers := append(voters, others...)
-	for _, d := range digests {
-		var lastErr error = errChunkNotFound
-		got := false
-		for _, p := range peers {
-			var b []byte
-			if err := s.peers.do(ctx, http.MethodGet, string(p.Address), "/peer/chunks/"+d.String(), nil, &b); err != nil {
+	want := digests
+	var lastErr error = errChunkNotFound
+	for _, p := range append(voters, others...) {
+		var lacked []chunk.Digest // what this peer does not have, for the next
+		for len(want) > 0 {
+			ask := want[:min(len(want), maxMissingBatch)]
+			got, looked, err := s.fetchBatch(ctx, string(p.Address), ask)
+			if err != nil {
 				lastErr = err
-				continue
+				lacked = append(lacked, want...)
+				break
 			}
-			if _, err := s.store.PutStored(ctx, d, b); err != nil {
-				lastErr = err // a peer sent bytes that do not match: try the next
-				continue
+			s.metrics.repaired.Add(int64(len(got)))
+			have := make(map[chunk.Digest]bool, len(got))
+			for _, d := range got {
+				have[d] = true
 			}
-			s.metrics.repaired.Add(1)
-			got = true
-			break
+			for _, d := range ask[:looked] {
+				if !have[d] {
+					lacked = append(lacked, d)
+				}
+			}
+			want = want[looked:]
 		}
-		if !got {
-			return fmt.Errorf("%w: %s: %v", errChunkNotFound, d.Short(), lastErr)
+		want = lacked
+		if len(want) == 0 {
+			return nil
 		}
 	}
-	return nil
+	if len(want) == 0 {
+		return nil
+	}
+	if len(want) > 1 {
+		return fmt.Errorf("%w: %s and %d more: %v", errChunkNotFound, want[0].Short(), len(want)-1, lastErr)
+	}
+	return fmt.Errorf("%w: %s: %v", errChunkNotFound, want[0].Short(), lastErr)
 }
 
 // prePush sends the chunks a Put commits to the peers while the rest of
