@@ -83,6 +83,11 @@ type PutOptions struct {
 	// The slices are valid only during the call, which holds up the
 	// next batch: it should copy them and return.
 	Committed func([]StoredChunk)
+	// Hash, if set, is written the whole content in order (by Put's own
+	// goroutine that hashes the file, where the bytes are at hand without
+	// a copy): a caller that needs another digest of the file, such as
+	// S3's MD5, gets it without reading the content a second time.
+	Hash io.Writer
 }
 
 // PutWith is Put with options.
@@ -144,6 +149,9 @@ func (s *Store) PutWith(ctx context.Context, r io.Reader, opts PutOptions) (PutR
 // putSmall stores a file of at most one chunk.
 func (s *Store) putSmall(ctx context.Context, b []byte, opts PutOptions) (PutResult, error) {
 	res := PutResult{Digest: chunk.Sum(b), Size: int64(len(b))}
+	if opts.Hash != nil {
+		opts.Hash.Write(b)
+	}
 	if len(b) == 0 {
 		return res, nil
 	}
@@ -296,6 +304,9 @@ func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-
 			}
 			if firstErr == nil {
 				h.Write(j.buf)
+				if opts.Hash != nil {
+					opts.Hash.Write(j.buf)
+				}
 				res.Size += int64(len(j.buf))
 				res.Recipe = append(res.Recipe, Ref{Digest: j.d, Size: uint32(len(j.buf))})
 				if j.value != nil {

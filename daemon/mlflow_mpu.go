@@ -156,7 +156,7 @@ func (s *Server) mpuPart(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	sc, err := s.storeContent(r.Context(), r.Body, r.ContentLength, nil)
+	sc, err := s.storeContent(r.Context(), r.Body, r.ContentLength, nil, nil)
 	if err != nil {
 		return err
 	}

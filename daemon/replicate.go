@@ -279,13 +279,17 @@ func (pp *prePush) waitFor(addr raft.ServerAddress) {
 // to the peers as they are committed (see prePush). The prePush it returns,
 // nil on a single node, goes to replicate; its senders are done with the
 // queue but may still be sending.
-func (s *Server) storeChunks(ctx context.Context, r io.Reader) (cas.PutResult, *prePush, error) {
+//
+// hash, if not nil, is written the content in order (see cas.PutOptions).
+func (s *Server) storeChunks(ctx context.Context, r io.Reader, hash io.Writer) (cas.PutResult, *prePush, error) {
+	opts := cas.PutOptions{Hash: hash}
 	pp := s.newPrePush(ctx)
 	if pp == nil {
-		res, err := s.store.Put(ctx, r)
+		res, err := s.store.PutWith(ctx, r, opts)
 		return res, nil, err
 	}
 	defer pp.close()
-	res, err := s.store.PutWith(ctx, r, cas.PutOptions{Committed: pp.committed})
+	opts.Committed = pp.committed
+	res, err := s.store.PutWith(ctx, r, opts)
 	return res, pp, err
 }

@@ -5,9 +5,9 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 
-	"cairn/daemon/internal/hashpipe"
 	"cairn/raftfsm"
 )
 
@@ -24,22 +24,26 @@ type storedContent struct {
 // example when a trailing checksum did not verify), and replicates it to
 // a write quorum. It is the part of putObject that a multipart part
 // needs: a part is stored the same way, then committed by PutPart.
-func (s *Server) storeContent(ctx context.Context, r io.Reader, length int64, finish func() error) (storedContent, error) {
+//
+// bodyMD5, if not nil, gives the MD5 of a body that computes its own (an
+// S3 body does) once it has been read, so that it is not computed twice.
+func (s *Server) storeContent(ctx context.Context, r io.Reader, length int64, bodyMD5 func() []byte, finish func() error) (storedContent, error) {
 	if length > maxS3SinglePut {
 		return storedContent{}, badRequest("EntityTooLarge", "a part takes at most %d bytes", int64(maxS3SinglePut))
 	}
 	body := &countingReader{r: r, limit: maxS3SinglePut}
-	sum := md5.New()
-	pipe := hashpipe.New(sum)
-	defer pipe.Close()
-	res, pp, err := s.storeChunks(ctx, io.TeeReader(body, pipe))
+	var sum hash.Hash
+	if bodyMD5 == nil {
+		sum = md5.New()
+		bodyMD5 = func() []byte { return sum.Sum(nil) }
+	}
+	res, pp, err := s.storeChunks(ctx, body, sum)
 	if err != nil {
 		return storedContent{}, fmt.Errorf("store part: %w", err)
 	}
 	if length >= 0 && body.n != length {
 		return storedContent{}, fmt.Errorf("%w: got %d of %d bytes", errShortBody, body.n, length)
 	}
-	pipe.Close()
 	if finish != nil {
 		if err := finish(); err != nil {
 			return storedContent{}, err
@@ -48,11 +52,15 @@ func (s *Server) storeContent(ctx context.Context, r io.Reader, length int64, fi
 	if len(res.Recipe) > raftfsm.MaxChunksPerFile {
 		return storedContent{}, fmt.Errorf("%w: %d chunks", errTooLarge, len(res.Recipe))
 	}
+	etag := bodyMD5()
+	if len(etag) != md5.Size {
+		return storedContent{}, fmt.Errorf("store part: the body has no MD5")
+	}
 	if err := s.replicate(ctx, res.Recipe, pp); err != nil {
 		return storedContent{}, err
 	}
 	return storedContent{
 		File: raftfsm.File{Digest: res.Digest, Size: res.Size, Recipe: res.Recipe},
-		ETag: `"` + hex.EncodeToString(sum.Sum(nil)) + `"`,
+		ETag: `"` + hex.EncodeToString(etag) + `"`,
 	}, nil
 }

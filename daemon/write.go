@@ -12,7 +12,6 @@ import (
 	"path"
 
 	"cairn/cas"
-	"cairn/daemon/internal/hashpipe"
 	"cairn/raftfsm"
 )
 
@@ -64,10 +63,6 @@ func (s *Server) putObject(ctx context.Context, p putRequest) (putResult, error)
 	var sum hash.Hash
 	if p.ETagFromMD5 && p.BodyMD5 == nil {
 		sum = md5.New()
-		pipe := hashpipe.New(sum)
-		defer pipe.Close()
-		r = io.TeeReader(r, pipe)
-		p.Finish = closeFirst(pipe, p.Finish)
 	}
 	_, base := path.Split(p.Key)
 	var mlmodel *bytes.Buffer
@@ -75,7 +70,7 @@ func (s *Server) putObject(ctx context.Context, p putRequest) (putResult, error)
 		mlmodel = &bytes.Buffer{}
 		r = io.TeeReader(r, &cappedWriter{w: mlmodel, n: MaxMLmodelSize + 1})
 	}
-	res, pp, err := s.storeChunks(ctx, r)
+	res, pp, err := s.storeChunks(ctx, r, sum)
 	if err != nil {
 		return putResult{}, fmt.Errorf("store %s/%s: %w", p.Bucket, p.Key, err)
 	}
@@ -117,18 +112,6 @@ func (s *Server) putObject(ctx context.Context, p putRequest) (putResult, error)
 		return putResult{}, err
 	}
 	return putResult{Object: *r2.Object, NewBytes: res.NewBytes, Chunks: len(res.Recipe)}, nil
-}
-
-// closeFirst returns a finish step that waits for pipe to hash everything,
-// then runs finish, if any.
-func closeFirst(pipe *hashpipe.Writer, finish func() error) func() error {
-	return func() error {
-		pipe.Close()
-		if finish != nil {
-			return finish()
-		}
-		return nil
-	}
 }
 
 // checkBucket fails early, before any byte is stored, when a bucket does
