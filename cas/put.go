@@ -43,17 +43,9 @@ type putJob struct {
 	blk    *block
 	buf    []byte // the chunk: a slice of blk
 	d      Digest
-	value  *[]byte // stored form, when the chunk is new here: a pooled buffer
+	value  []byte // stored form, when the chunk is new here
 	err    error
 	exists bool
-}
-
-// batch is a run of new chunks that Put commits in one transaction. Their
-// stored forms sit one after another in buf, a pooled buffer, so a Put
-// allocates nothing per chunk.
-type batch struct {
-	buf    *[]byte
-	chunks []pendingChunk
 }
 
 // Flush thresholds for Put's writer: a transaction holds at most this many
@@ -262,11 +254,14 @@ func (s *Store) prepare(ctx context.Context, j *putJob) {
 		j.exists = true
 		return
 	}
-	// Encode into a pooled buffer big enough for zstd's worst case; the
-	// writer copies it into its batch and gives it back.
-	v := s.vals.Get().(*[]byte)
-	*v = s.codec.encode((*v)[:0], j.buf)
-	j.value = v
+	// Encode into a scratch buffer big enough for zstd's worst case, then
+	// keep an exact copy: a chunk waiting to be committed holds only its
+	// stored bytes (a pooled buffer per chunk in flight would pin ten
+	// times more memory).
+	scratch := s.vals.Get().(*[]byte)
+	*scratch = s.codec.encode((*scratch)[:0], j.buf)
+	j.value = append(make([]byte, 0, len(*scratch)), *scratch...)
+	s.putVal(scratch)
 }
 
 // collect receives prepared chunks, puts them back in order, hashes the
@@ -279,15 +274,16 @@ func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-
 	// Batches of new chunks are committed by their own goroutine, so that
 	// hashing the file in order goes on while Badger writes; one batch
 	// waits at most, which bounds the memory they hold.
-	batches := make(chan *batch, 1)
+	batches := make(chan []pendingChunk, 1)
 	committed := make(chan error, 1)
 	go func() { committed <- s.commitBatches(ctx, fail, batches, res, opts.Committed) }()
-	cur := s.newBatch()
+	var pending []pendingChunk
+	var pendingBytes int
 	flush := func() {
-		if len(cur.chunks) > 0 && firstErr == nil {
-			batches <- cur
-			cur = s.newBatch()
+		if len(pending) > 0 && firstErr == nil {
+			batches <- pending
 		}
+		pending, pendingBytes = nil, 0
 	}
 	for j := range results {
 		waiting[j.seq] = j
@@ -310,20 +306,19 @@ func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-
 				res.Size += int64(len(j.buf))
 				res.Recipe = append(res.Recipe, Ref{Digest: j.d, Size: uint32(len(j.buf))})
 				if j.value != nil {
-					cur.add(j.d, *j.value, len(j.buf))
+					pending = append(pending, pendingChunk{d: j.d, value: j.value, size: len(j.buf)})
+					pendingBytes += len(j.value)
 				}
 			}
-			s.putVal(j.value)
 			release(j.blk, pool)
 			<-slots
-			if len(cur.chunks) >= flushChunks || len(*cur.buf) >= flushBytes {
+			if len(pending) >= flushChunks || pendingBytes >= flushBytes {
 				flush()
 			}
 		}
 	}
 	flush()
 	close(batches)
-	s.freeBatch(cur)
 	if err := <-committed; err != nil && firstErr == nil {
 		firstErr = err
 	}
@@ -339,45 +334,29 @@ func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-
 // early (a background sync, or sync_file_range, every 4 or 8 MiB) was
 // measured and made Put slower: on the VMs here writeback is CPU work that
 // competes with zstd, so one sync at the end costs least.
-func (s *Store) commitBatches(ctx context.Context, fail context.CancelFunc, batches <-chan *batch, res *PutResult, committed func([]StoredChunk)) error {
+func (s *Store) commitBatches(ctx context.Context, fail context.CancelFunc, batches <-chan []pendingChunk, res *PutResult, committed func([]StoredChunk)) error {
 	var err error
 	var stored []StoredChunk
 	for b := range batches {
-		if err == nil {
-			w, werr := s.write(ctx, b.chunks)
-			if werr != nil {
-				err = werr
-				fail()
-			}
-			res.NewChunks += w.chunks
-			res.NewBytes += w.logical
-			res.StoredBytes += w.storedBytes
-			if werr == nil && committed != nil {
-				stored = stored[:0]
-				for _, c := range b.chunks {
-					stored = append(stored, StoredChunk{Digest: c.d, Value: c.value})
-				}
-				committed(stored)
-			}
+		if err != nil {
+			continue
 		}
-		s.freeBatch(b)
+		w, werr := s.write(ctx, b)
+		if werr != nil {
+			err = werr
+			fail()
+			continue
+		}
+		res.NewChunks += w.chunks
+		res.NewBytes += w.logical
+		res.StoredBytes += w.storedBytes
+		if committed != nil {
+			stored = stored[:0]
+			for _, c := range b {
+				stored = append(stored, StoredChunk{Digest: c.d, Value: c.value})
+			}
+			committed(stored)
+		}
 	}
 	return err
-}
-
-func (s *Store) newBatch() *batch {
-	return &batch{buf: s.batchBufs.Get().(*[]byte)}
-}
-
-// add copies a chunk's stored form into the batch.
-func (b *batch) add(d Digest, value []byte, size int) {
-	start := len(*b.buf)
-	*b.buf = append(*b.buf, value...)
-	b.chunks = append(b.chunks, pendingChunk{d: d, value: (*b.buf)[start:len(*b.buf):len(*b.buf)], size: size})
-}
-
-func (s *Store) freeBatch(b *batch) {
-	*b.buf = (*b.buf)[:0]
-	s.batchBufs.Put(b.buf)
-	b.buf, b.chunks = nil, nil
 }

@@ -84,10 +84,6 @@ type Store struct {
 	bufs   sync.Pool // *[]byte of capacity MaxSize+decodeSlack, for decoded chunks
 	blocks sync.Pool // *block, Put's read buffers
 	vals   sync.Pool // *[]byte of capacity maxValue, scratch for encoding
-	// batchBufs holds *[]byte that Put gathers a batch of stored forms in;
-	// a batch is flushed once it passes flushBytes, so its buffer never
-	// grows past that and one more value.
-	batchBufs sync.Pool
 
 	mu       sync.Mutex // serialises chunk writes and deletes with the stats counters
 	stats    Stats
@@ -141,7 +137,6 @@ func Open(dir string, opts Options) (*Store, error) {
 	s.inflight = map[Digest]struct{}{}
 	s.blocks.New = func() any { return &block{buf: make([]byte, blockSize)} }
 	s.vals.New = func() any { b := make([]byte, 0, maxValue(s.params.MaxSize)); return &b }
-	s.batchBufs.New = func() any { b := make([]byte, 0, flushBytes+maxValue(s.params.MaxSize)); return &b }
 	s.bufs.New = func() any { b := make([]byte, 0, s.params.MaxSize+decodeSlack); return &b }
 	if err := s.loadMeta(); err != nil {
 		c.close()
