@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cairn/cas/chunk"
@@ -89,6 +90,12 @@ type Store struct {
 	stats    Stats
 	inflight map[Digest]struct{} // chunks queued for commit, not yet committed
 
+	// written counts chunk writes committed to Badger; synced is the
+	// count the last successful sync covered; writing counts writes in
+	// progress, whose chunks may be visible before written counts them.
+	written, synced atomic.Uint64
+	writing         atomic.Int64
+
 	closeOnce sync.Once
 	closed    chan struct{}
 	wg        sync.WaitGroup
@@ -132,7 +139,18 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, codec: c, opts: opts, log: log, params: chunk.DefaultParams(), closed: make(chan struct{})}
-	s.sync = newSyncer(db.Sync)
+	s.sync = newSyncer(func() error {
+		n := s.written.Load() // writes committed before the sync starts are covered by it
+		if err := db.Sync(); err != nil {
+			return err
+		}
+		for {
+			old := s.synced.Load()
+			if old >= n || s.synced.CompareAndSwap(old, n) {
+				return nil
+			}
+		}
+	})
 	s.touches = newTouches(opts.Now)
 	s.inflight = map[Digest]struct{}{}
 	s.blocks.New = func() any { return &block{buf: make([]byte, blockSize)} }
@@ -485,9 +503,14 @@ func (s *Store) write(ctx context.Context, cs []pendingChunk) (written, error) {
 		s.inflight[d] = struct{}{}
 	}
 	done := make(chan error, 1)
+	s.writing.Add(1)
 	txn.CommitWith(func(err error) { done <- err })
 	s.mu.Unlock()
 	err := <-done
+	if err == nil {
+		s.written.Add(1)
+	}
+	s.writing.Add(-1)
 	s.mu.Lock()
 	for _, d := range queued {
 		delete(s.inflight, d)
@@ -499,6 +522,24 @@ func (s *Store) write(ctx context.Context, cs []pendingChunk) (written, error) {
 		return w, s.fail(fmt.Errorf("write chunks: %w", err))
 	}
 	return w, nil
+}
+
+// SyncWrites returns once every chunk written before the call is on disk.
+// It syncs only when some write is not covered by a finished sync yet: a
+// caller about to say that it holds some chunks (to a peer counting
+// copies, or before committing a file made of them) calls it, since a
+// chunk another writer stored a moment ago may still be waiting for that
+// writer's sync.
+func (s *Store) SyncWrites() error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	// A write whose chunks a caller saw has either finished, and is in
+	// written, or is still counted in writing: read writing first.
+	if s.writing.Load() == 0 && s.synced.Load() >= s.written.Load() {
+		return s.sync.failed()
+	}
+	return s.sync.Sync()
 }
 
 // fail marks the store failed and returns err wrapped in ErrFailed.

@@ -457,3 +457,37 @@ func TestStore_PutStored(t *testing.T) {
 		t.Fatalf("stats after refusals: %+v", st)
 	}
 }
+
+// TestStore_SyncWrites checks that SyncWrites syncs exactly when a chunk
+// write is not yet covered by a finished sync.
+func TestStore_SyncWrites(t *testing.T) {
+	s := TestStore(t)
+	if _, err := s.Put(t.Context(), bytes.NewReader([]byte("synced by Put"))); err != nil {
+		t.Fatal(err)
+	}
+	if s.synced.Load() != s.written.Load() {
+		t.Fatalf("after Put: synced %d of %d writes", s.synced.Load(), s.written.Load())
+	}
+	// A write without its sync, as a concurrent writer leaves it for a
+	// moment.
+	b := []byte("written, not synced")
+	if _, err := s.write(t.Context(), []pendingChunk{{d: chunk.Sum(b), value: s.codec.encode(nil, b), size: len(b)}}); err != nil {
+		t.Fatal(err)
+	}
+	if s.synced.Load() >= s.written.Load() {
+		t.Fatal("an unsynced write counts as synced")
+	}
+	if err := s.SyncWrites(); err != nil {
+		t.Fatal(err)
+	}
+	if s.synced.Load() != s.written.Load() {
+		t.Fatalf("after SyncWrites: synced %d of %d writes", s.synced.Load(), s.written.Load())
+	}
+	if err := s.SyncWrites(); err != nil { // nothing new: no sync needed
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := s.SyncWrites(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("SyncWrites on a closed store: %v", err)
+	}
+}

@@ -43,6 +43,15 @@ func (s *Server) apiChunks(w http.ResponseWriter, r *http.Request, rest string) 
 			writeJSONError(w, err)
 			return
 		}
+		// "Not missing" must mean "on disk": a peer counts this answer as
+		// a copy toward the write quorum, and a chunk another writer
+		// stored a moment ago may still wait for that writer's sync.
+		if len(missing) < len(req.Digests) {
+			if err := s.store.SyncWrites(); err != nil {
+				writeJSONError(w, err)
+				return
+			}
+		}
 		if missing == nil {
 			missing = []chunk.Digest{}
 		}
@@ -144,6 +153,11 @@ func (s *Server) commit(r *http.Request, bucket, key string, req client.CommitRe
 	}
 	if len(missing) > 0 {
 		return putResult{}, requestErr(http.StatusBadRequest, "MissingChunks", "%d chunks are not uploaded, the first %s", len(missing), missing[0])
+	}
+	// The chunks are all here; those that a concurrent writer stored may
+	// still wait for its sync, and this node counts as a copy of them.
+	if err := s.store.SyncWrites(); err != nil {
+		return putResult{}, err
 	}
 	etag, known := s.knownFile(req.Digest, recipe)
 	var mlmodel []byte
