@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -67,11 +66,18 @@ func (o *Options) startTarget(ctx context.Context, spec string) (*instance, erro
 	kind, arg, _ := strings.Cut(spec, "=")
 	switch kind {
 	case "dir":
+		stop := func() {}
 		if arg == "" {
-			arg = filepath.Join(o.WorkDir, "dir-target")
+			// A fresh folder each round, as every other target gets a
+			// fresh instance: what earlier rounds wrote must not count.
+			d, err := os.MkdirTemp(o.WorkDir, "dir-target-")
+			if err != nil {
+				return nil, err
+			}
+			arg, stop = d, func() { os.RemoveAll(d) }
 		}
 		t, err := NewDir(arg)
-		return &instance{Target: t, stop: func() {}}, err
+		return &instance{Target: t, stop: stop}, err
 	case "cairn-client", "cairn-s3":
 		url, dataDir, keys, pid, stop := arg, "", daemon.S3Key{}, 0, func() {}
 		if url == "" {

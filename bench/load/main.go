@@ -12,7 +12,8 @@ import (
 )
 
 // Main runs the benchmark command line: flags in args, the Markdown report
-// on stdout, progress on stderr.
+// on stdout, progress on stderr (a line as each phase ends, and while it
+// runs a bar with its rate and ETA when stderr is a terminal).
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"cairn/client/term"
 )
 
 // ScaleStep measures the store at one namespace size.
@@ -114,7 +116,10 @@ func (o *Options) round(ctx context.Context, spec string, w *Workload, round int
 	}
 	defer inst.stop()
 	tr.Name = inst.Name()
-	lr := logRuns(ctx, inst, w.Runs, "", o.Clients)
+	label := func(phase string) string { return fmt.Sprintf("round %d %-12s %-7s", round+1, tr.Name, phase) }
+	t, done := o.bar(label("log"), "files", w.Files(), inst)
+	lr := logRuns(ctx, t, w.Runs, "", o.Clients)
+	done()
 	if lr.StoredB, _, err = inst.Stored(ctx); err != nil {
 		return err
 	}
@@ -127,17 +132,26 @@ func (o *Options) round(ctx context.Context, spec string, w *Workload, round int
 	tr.Log = append(tr.Log, lr)
 	progress("round %d %-12s log     %7.1f MB/s, sent %.1f of %.1f MB, stored %.1f MB (dedup %.2fx), %d errors",
 		round+1, tr.Name, lr.MBs, float64(lr.Sent)/1e6, float64(lr.Bytes)/1e6, float64(lr.StoredB)/1e6, lr.Dedup, lr.Errors)
-	rl := logRuns(ctx, inst, w.Runs, "", o.Clients)
+	t, done = o.bar(label("re-log"), "files", w.Files(), inst)
+	rl := logRuns(ctx, t, w.Runs, "", o.Clients)
+	done()
 	tr.Relog = append(tr.Relog, rl)
 	progress("round %d %-12s re-log  %7.2f s, sent %.1f MB", round+1, tr.Name, rl.Seconds, float64(rl.Sent)/1e6)
-	dl := download(ctx, inst, w.Runs, "", o.Sample, uint64(round))
+	// A sampled run is one listing and a read per file.
+	t, done = o.bar(label("get"), "requests", o.Sample*(1+w.Files()/len(w.Runs)), inst)
+	dl := download(ctx, t, w.Runs, "", o.Sample, uint64(round))
+	done()
 	tr.Download = append(tr.Download, dl)
 	progress("round %d %-12s get     %7.1f MB/s, list p50 %.1f ms, %d errors, %d mismatches", round+1, tr.Name, dl.MBs, dl.ListP50, dl.Errors, dl.Mismatch)
-	cr := commits(ctx, inst, "commits/", o.Commits, o.CommitSize, o.CommitClients, uint64(round))
+	t, done = o.bar(label("commits"), "commits", o.Commits, inst)
+	cr := commits(ctx, t, "commits/", o.Commits, o.CommitSize, o.CommitClients, uint64(round))
+	done()
 	tr.Commit = append(tr.Commit, cr)
 	progress("round %d %-12s commits %7.0f /s with %d clients, p50 %.1f ms p99 %.1f ms", round+1, tr.Name, cr.PerSec, cr.Clients, cr.P50, cr.P99)
 	if last && len(o.Scale) > 0 {
-		tr.Scale = scale(ctx, inst, o.Scale, o.CommitClients, inst.pid)
+		t, done = o.bar(label("scale"), "requests", slices.Max(o.Scale)+len(o.Scale), inst)
+		tr.Scale = scale(ctx, t, o.Scale, o.CommitClients, inst.pid)
+		done()
 		for _, s := range tr.Scale {
 			progress("round %d %-12s scale   %7d objects: put p50 %.1f ms p99 %.1f ms, list p50 %.1f ms, rss %.0f MB",
 				round+1, tr.Name, s.Objects, s.PutP50, s.PutP99, s.ListP50, float64(s.RSS)/1e6)
@@ -147,6 +161,39 @@ func (o *Options) round(ctx context.Context, spec string, w *Workload, round int
 		tr.PeakRSS = max(tr.PeakRSS, PeakRSS(inst.pid))
 	}
 	return nil
+}
+
+// bar returns t with a progress bar for a phase of about total requests,
+// and the function that ends it, when the progress goes to a terminal;
+// otherwise t as it is (the line each phase prints is the progress).
+func (o *Options) bar(label, unit string, total int, t Target) (Target, func()) {
+	if o.Progress == nil || !term.IsTerminal(o.Progress) {
+		return t, func() {}
+	}
+	b := term.NewBar(o.Progress, label, unit, term.Delay)
+	b.Grow(int64(total))
+	return metered{t, b}, b.Stop
+}
+
+// metered counts a target's requests on a progress bar.
+type metered struct {
+	Target
+	bar *term.Bar
+}
+
+func (m metered) Put(ctx context.Context, key string, data []byte) (int64, error) {
+	defer m.bar.Advance(1)
+	return m.Target.Put(ctx, key, data)
+}
+
+func (m metered) Get(ctx context.Context, key string) ([]byte, error) {
+	defer m.bar.Advance(1)
+	return m.Target.Get(ctx, key)
+}
+
+func (m metered) List(ctx context.Context, prefix string) ([]string, error) {
+	defer m.bar.Advance(1)
+	return m.Target.List(ctx, prefix)
 }
 
 // scale grows the namespace through the given sizes with 1 KiB objects

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"cairn/client/term"
 )
 
 // TestRun_Quick runs the quick workload against a one-node cairn and a
@@ -45,5 +47,67 @@ func TestRun_Quick(t *testing.T) {
 	rep.Markdown(&md)
 	if !strings.Contains(md.String(), "| cairn-client |") || !strings.Contains(md.String(), "Ratios to dir") {
 		t.Fatalf("report:\n%s", md.String())
+	}
+}
+
+// TestMetered counts every request a phase makes on its bar: a bar grown
+// to four requests ends at 100% after two puts, a get and a listing, and
+// a phase whose progress is not a terminal gets its target unwrapped.
+func TestMetered(t *testing.T) {
+	dir, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	b := term.NewBar(&out, "phase", "requests", 0)
+	b.Grow(4)
+	m := metered{dir, b}
+	for _, k := range []string{"r/a", "r/b"} {
+		if _, err := m.Put(t.Context(), k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.Get(t.Context(), "r/a"); err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := m.List(t.Context(), "r/"); err != nil || len(keys) != 2 {
+		t.Fatalf("list: %v, %v", keys, err)
+	}
+	b.Stop()
+	got := out.String()
+	if last := got[strings.LastIndex(got, "\r")+1:]; !strings.Contains(last, "100%") {
+		t.Fatalf("last drawing %q", last)
+	}
+	o := Options{Progress: &out}
+	if wrapped, done := o.bar("x", "requests", 1, dir); wrapped != dir {
+		t.Fatal("a bar on a buffer")
+	} else {
+		done()
+	}
+}
+
+// TestDirTargetFreshEachRound starts the folder target twice, as two
+// rounds do: the second starts empty, so what the first wrote does not
+// count as stored in the second, and stopping removes the folder.
+func TestDirTargetFreshEachRound(t *testing.T) {
+	o := Options{WorkDir: t.TempDir()}
+	first, err := o.startTarget(t.Context(), "dir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Put(t.Context(), "a/b", bytes.Repeat([]byte("x"), 100<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := first.Stored(t.Context()); n < 100<<10 {
+		t.Fatalf("first round stored %d bytes", n)
+	}
+	first.stop()
+	second, err := o.startTarget(t.Context(), "dir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.stop()
+	if n, _, _ := second.Stored(t.Context()); n != 0 {
+		t.Fatalf("second round starts with %d bytes", n)
 	}
 }

@@ -5,21 +5,12 @@ import (
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"cairn/client/term"
 )
 
 // humanBytes formats a byte count with binary units.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func humanBytes(n int64) string { return term.Bytes(n) }
 
 func percent(part, whole int64) float64 {
 	if whole == 0 {
