@@ -88,7 +88,7 @@ type Store struct {
 
 	mu       sync.Mutex // serialises chunk writes and deletes with the stats counters
 	stats    Stats
-	inflight map[Digest]struct{} // chunks queued for commit, not yet committed
+	inflight map[Digest]chan struct{} // chunks queued for commit, not yet committed; closed once committed
 
 	// written counts chunk writes committed to Badger; synced is the
 	// count the last successful sync covered; writing counts writes in
@@ -152,7 +152,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 	})
 	s.touches = newTouches(opts.Now)
-	s.inflight = map[Digest]struct{}{}
+	s.inflight = map[Digest]chan struct{}{}
 	s.blocks.New = func() any { return &block{buf: make([]byte, blockSize)} }
 	s.vals.New = func() any { b := make([]byte, 0, maxValue(s.params.MaxSize)); return &b }
 	s.bufs.New = func() any { b := make([]byte, 0, s.params.MaxSize+decodeSlack); return &b }
@@ -295,8 +295,12 @@ func (s *Store) PutChunk(ctx context.Context, d Digest, b []byte) (bool, error) 
 	if got := chunk.Sum(b); got != d {
 		return false, fmt.Errorf("put chunk %s: %w: bytes hash to %s", d.Short(), ErrDigestMismatch, got.Short())
 	}
-	if ok, err := s.Has(ctx, d); err != nil || ok {
+	if ok, err := s.Has(ctx, d); err != nil {
 		return false, err
+	} else if ok {
+		// Present, maybe by a writer that has not synced yet: the caller
+		// takes the answer to mean "on disk".
+		return false, s.SyncWrites()
 	}
 	v := s.codec.encode(nil, b)
 	n, err := s.write(ctx, []pendingChunk{{d: d, value: v, size: len(b)}})
@@ -455,18 +459,27 @@ type written struct {
 // reach Badger in the order the counters were computed; the wait for the
 // commit happens outside it, so that concurrent writers share Badger's
 // write batches. Chunks queued but not committed yet are in s.inflight,
-// so no two writers store (and count) the same new chunk.
+// so no two writers store (and count) the same new chunk; a writer that
+// leaves a chunk to another waits for that commit before it returns, so
+// that the sync its caller runs next covers the chunk too.
 func (s *Store) write(ctx context.Context, cs []pendingChunk) (written, error) {
 	var w written
 	if err := ctx.Err(); err != nil {
 		return w, err
 	}
+	var others []chan struct{} // commits of other writers this one counts on
+	defer func() {
+		for _, c := range others {
+			<-c
+		}
+	}()
 	s.mu.Lock()
 	txn := s.db.NewTransaction(true)
 	var queued []Digest
 	for _, c := range cs {
-		if _, ok := s.inflight[c.d]; ok {
-			continue // another writer is storing it right now
+		if ch, ok := s.inflight[c.d]; ok {
+			others = append(others, ch) // another writer is storing it right now
+			continue
 		}
 		k := chunkKey(c.d)
 		if _, err := txn.Get(k); err == nil {
@@ -499,8 +512,9 @@ func (s *Store) write(ctx context.Context, cs []pendingChunk) (written, error) {
 		txn.Discard()
 		return w, s.fail(fmt.Errorf("write stats: %w", err))
 	}
+	committed := make(chan struct{})
 	for _, d := range queued {
-		s.inflight[d] = struct{}{}
+		s.inflight[d] = committed
 	}
 	done := make(chan error, 1)
 	s.writing.Add(1)
@@ -515,6 +529,7 @@ func (s *Store) write(ctx context.Context, cs []pendingChunk) (written, error) {
 	for _, d := range queued {
 		delete(s.inflight, d)
 	}
+	close(committed)
 	s.mu.Unlock()
 	if err != nil {
 		// The counters already include these chunks: the store can no
@@ -651,7 +666,9 @@ func (s *Store) PutStoredBatch(ctx context.Context, cs []StoredChunk) (int, erro
 		}
 	}
 	if len(pending) == 0 {
-		return 0, nil
+		// All present, maybe by a writer that has not synced yet: the
+		// caller takes success to mean "on disk".
+		return 0, s.SyncWrites()
 	}
 	w, err := s.write(ctx, pending)
 	if err != nil {

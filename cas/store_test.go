@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"cairn/cas/chunk"
 
@@ -490,4 +491,60 @@ func TestStore_SyncWrites(t *testing.T) {
 	if err := s.SyncWrites(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("SyncWrites on a closed store: %v", err)
 	}
+}
+
+// TestStore_PresentMeansSynced checks the two ways a writer can find a
+// chunk already taken care of by another, not yet synced one: present in
+// Badger (PutStoredBatch and PutChunk then sync before they answer), or
+// queued in another writer's commit (write then waits for that commit, so
+// that its caller's sync covers the chunk).
+func TestStore_PresentMeansSynced(t *testing.T) {
+	s := TestStore(t)
+	b := []byte("stored by another writer, not synced yet")
+	d := chunk.Sum(b)
+	v := s.codec.encode(nil, b)
+	if _, err := s.write(t.Context(), []pendingChunk{{d: d, value: v, size: len(b)}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PutStoredBatch(t.Context(), []StoredChunk{{Digest: d, Value: v}}); err != nil || n != 0 {
+		t.Fatalf("PutStoredBatch of a present chunk: %d, %v", n, err)
+	}
+	if s.synced.Load() < s.written.Load() {
+		t.Fatal("PutStoredBatch answered for a present chunk that is not synced")
+	}
+	b2 := []byte("another one")
+	if _, err := s.write(t.Context(), []pendingChunk{{d: chunk.Sum(b2), value: s.codec.encode(nil, b2), size: len(b2)}}); err != nil {
+		t.Fatal(err)
+	}
+	if added, err := s.PutChunk(t.Context(), chunk.Sum(b2), b2); err != nil || added {
+		t.Fatalf("PutChunk of a present chunk: %v, %v", added, err)
+	}
+	if s.synced.Load() < s.written.Load() {
+		t.Fatal("PutChunk answered for a present chunk that is not synced")
+	}
+
+	// A chunk in another writer's commit: write waits for it.
+	b3 := []byte("in another writer's commit")
+	d3 := chunk.Sum(b3)
+	other := make(chan struct{})
+	s.mu.Lock()
+	s.inflight[d3] = other
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := s.write(t.Context(), []pendingChunk{{d: d3, value: s.codec.encode(nil, b3), size: len(b3)}}); err != nil {
+			t.Error(err)
+		}
+	}()
+	select {
+	case <-done:
+		t.Fatal("write returned before the other writer's commit")
+	case <-time.After(100 * time.Millisecond):
+	}
+	s.mu.Lock()
+	delete(s.inflight, d3)
+	close(other)
+	s.mu.Unlock()
+	<-done
 }

@@ -3,18 +3,14 @@ package daemon
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"cairn/cas/chunk"
 )
 
-// Repair fetches missing chunks repairBatch at a time, and looks for at
-// most repairScan of them per pass; a pass that found more starts the
-// next at once.
-const (
-	repairBatch = 256
-	repairScan  = 16 * repairBatch
-)
+// repairBatch is how many missing chunks repair fetches at a time.
+const repairBatch = 256
 
 // startBackground starts the node's background work; Close stops it.
 func (s *Server) startBackground(ctx context.Context) {
@@ -59,82 +55,113 @@ func (s *Server) isMember() bool {
 }
 
 // repair walks the referenced chunks and fetches from peers those this
-// node lacks, in batches, at most RepairRate bytes a second, recording how
-// much is missing. A node that joined, returned from downtime or lost a
-// disk fills up this way.
+// node lacks, in batches, at most RepairRate bytes a second, keeping
+// count of what is missing. A node that joined, returned from downtime or
+// lost a disk fills up this way. A pass walks the references twice: once
+// to count what is missing (so that status and metrics show it from the
+// start), once to fetch it page by page, so a chunk no peer holds never
+// keeps repair from the ones after it.
 func (s *Server) repair(ctx context.Context) {
 	if voters, others, err := s.peersOf(); err != nil || len(voters)+len(others) == 0 {
 		return
 	}
-	for s.repairPass(ctx) && ctx.Err() == nil {
+	count, bytes, err := s.walkMissing(ctx, nil)
+	if err != nil {
+		return
+	}
+	s.metrics.missingChunks.Store(count)
+	s.metrics.missingBytes.Store(bytes)
+	if count == 0 {
+		return
+	}
+	start := time.Now()
+	var fetched int64
+	count, bytes, err = s.walkMissing(ctx, func(missing []chunk.Digest, size map[chunk.Digest]int64) error {
+		for len(missing) > 0 {
+			batch := missing[:min(len(missing), repairBatch)]
+			missing = missing[len(batch):]
+			if err := s.fetchFromPeers(ctx, batch); err != nil {
+				s.log.Debug("repair fetch incomplete", "err", err)
+			}
+			still, err := s.store.Missing(ctx, batch)
+			if err != nil {
+				return err
+			}
+			got := int64(0)
+			for _, d := range batch {
+				if !slices.Contains(still, d) {
+					got += size[d]
+					decreaseTo0(&s.metrics.missingChunks, 1)
+					decreaseTo0(&s.metrics.missingBytes, size[d])
+				}
+			}
+			// Hold the average to RepairRate.
+			fetched += got
+			if due := time.Duration(float64(fetched) / float64(s.cfg.RepairRate) * float64(time.Second)); due > time.Since(start) {
+				if err := sleepCtx(ctx, due-time.Since(start)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return
+	}
+	s.metrics.missingChunks.Store(count)
+	s.metrics.missingBytes.Store(bytes)
+}
+
+// decreaseTo0 subtracts n from v, stopping at zero: chunks that went
+// missing after the count are fetched too, and end up in the next one.
+func decreaseTo0(v *atomic.Int64, n int64) {
+	for {
+		old := v.Load()
+		if v.CompareAndSwap(old, max(old-n, 0)) {
+			return
+		}
 	}
 }
 
-// repairPass scans the references once and fetches up to repairScan of
-// the missing chunks; it reports whether it left some for another pass
-// and made progress.
-func (s *Server) repairPass(ctx context.Context) bool {
+// walkMissing walks the chunks that committed objects reference, a page
+// at a time, and hands each page's missing ones (with their sizes) to fn
+// when fn is not nil. It returns how many chunks, and bytes, were missing
+// after fn had its go at each page.
+func (s *Server) walkMissing(ctx context.Context, fn func([]chunk.Digest, map[chunk.Digest]int64) error) (count, bytes int64, err error) {
 	st := s.node.State()
 	var after chunk.Digest
-	var missingCount, missingBytes int64
-	var fetch []chunk.Digest
-	size := map[chunk.Digest]int64{}
 	for {
 		refs, err := st.ChunkRefs(after, 4096)
-		if err != nil || len(refs) == 0 {
-			break
+		if err != nil {
+			return 0, 0, err
+		}
+		if len(refs) == 0 {
+			return count, bytes, nil
 		}
 		ds := make([]chunk.Digest, len(refs))
-		sizes := make(map[chunk.Digest]int64, len(refs))
+		size := make(map[chunk.Digest]int64, len(refs))
 		for i, r := range refs {
-			ds[i], sizes[r.Digest] = r.Digest, r.Size
+			ds[i], size[r.Digest] = r.Digest, r.Size
 		}
 		missing, err := s.store.Missing(ctx, ds)
 		if err != nil {
-			return false
+			return 0, 0, err
+		}
+		if fn != nil && len(missing) > 0 {
+			if err := fn(missing, size); err != nil {
+				return 0, 0, err
+			}
+			if missing, err = s.store.Missing(ctx, missing); err != nil {
+				return 0, 0, err
+			}
 		}
 		for _, d := range missing {
-			missingCount++
-			missingBytes += sizes[d]
-			if len(fetch) < repairScan {
-				fetch = append(fetch, d)
-				size[d] = sizes[d]
-			}
+			count++
+			bytes += size[d]
 		}
 		after = refs[len(refs)-1].Digest
-		if ctx.Err() != nil {
-			return false
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err
 		}
 	}
-	s.metrics.missingChunks.Store(missingCount)
-	s.metrics.missingBytes.Store(missingBytes)
-	start := time.Now()
-	var fetched int64
-	progress := false
-	for len(fetch) > 0 {
-		batch := fetch[:min(len(fetch), repairBatch)]
-		fetch = fetch[len(batch):]
-		err := s.fetchFromPeers(ctx, batch)
-		got, _ := s.store.Missing(ctx, batch)
-		for _, d := range batch {
-			if !slices.Contains(got, d) {
-				missingCount--
-				missingBytes -= size[d]
-				fetched += size[d]
-				progress = true
-			}
-		}
-		s.metrics.missingChunks.Store(missingCount)
-		s.metrics.missingBytes.Store(missingBytes)
-		if err != nil {
-			s.log.Debug("repair fetch incomplete", "err", err)
-		}
-		// Hold the average to RepairRate.
-		if due := time.Duration(float64(fetched) / float64(s.cfg.RepairRate) * float64(time.Second)); due > time.Since(start) {
-			if sleepCtx(ctx, due-time.Since(start)) != nil {
-				return false
-			}
-		}
-	}
-	return progress && missingCount > 0
 }

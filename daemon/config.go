@@ -200,6 +200,9 @@ func (c *Config) Validate() error {
 	if c.Join != "" && c.ClusterSecret == "" {
 		errs = append(errs, errors.New("joining a cluster needs the cluster secret"))
 	}
+	if c.RepairRate < 0 || c.RepairInterval < 0 {
+		errs = append(errs, fmt.Errorf("repair rate %d and interval %v must be positive", c.RepairRate, c.RepairInterval))
+	}
 	for _, k := range c.S3Keys {
 		if k.AccessKey == "" || k.SecretKey == "" || strings.ContainsAny(k.AccessKey, "/ ") {
 			errs = append(errs, fmt.Errorf("invalid S3 key %q", k.AccessKey))

@@ -191,14 +191,14 @@ func (s *Server) peerFetch(w http.ResponseWriter, r *http.Request) {
 }
 
 // fetchBatch asks addr for the given chunks (at most maxMissingBatch) and
-// keeps the ones it sends, each verified. It returns the digests it got
-// and how many of the list the peer looked at: the ones it looked at and
-// did not send, it lacks.
-func (s *Server) fetchBatch(ctx context.Context, addr string, digests []chunk.Digest) (got []chunk.Digest, looked int, err error) {
+// keeps the ones it sends, each verified. It returns the digests it got,
+// how many of them were new here, and how many of the list the peer
+// looked at: the ones it looked at and did not send, it lacks.
+func (s *Server) fetchBatch(ctx context.Context, addr string, digests []chunk.Digest) (got []chunk.Digest, added, looked int, err error) {
 	body, _ := jsonBody(client.MissingRequest{Digests: digests})
 	resp, err := s.peers.send(ctx, http.MethodPost, addr, "/peer/fetch", body)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	defer resp.Body.Close()
 	looked = len(digests)
@@ -210,7 +210,7 @@ func (s *Server) fetchBatch(ctx context.Context, addr string, digests []chunk.Di
 	max := s.store.Params().MaxSize
 	cs, err := decodeBatch(io.LimitReader(resp.Body, maxBatchBody), max+max/255+128)
 	if err != nil {
-		return nil, 0, fmt.Errorf("fetch from %s: %w", addr, err)
+		return nil, 0, 0, fmt.Errorf("fetch from %s: %w", addr, err)
 	}
 	asked := make(map[chunk.Digest]bool, looked)
 	for _, d := range digests[:looked] {
@@ -218,25 +218,31 @@ func (s *Server) fetchBatch(ctx context.Context, addr string, digests []chunk.Di
 	}
 	for _, c := range cs {
 		if !asked[c.Digest] {
-			return nil, 0, fmt.Errorf("fetch from %s: chunk %s was not asked for", addr, c.Digest.Short())
+			return nil, 0, 0, fmt.Errorf("fetch from %s: chunk %s was not asked for", addr, c.Digest.Short())
 		}
 	}
-	if _, err := s.store.PutStoredBatch(ctx, cs); err != nil {
+	added, err = s.store.PutStoredBatch(ctx, cs)
+	if err != nil {
 		if !errors.Is(err, cas.ErrDigestMismatch) {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		// One of them is wrong: keep the others, one at a time.
+		added = 0
 		for _, c := range cs {
-			if _, err := s.store.PutStored(ctx, c.Digest, c.Value); err == nil {
+			ok, err := s.store.PutStored(ctx, c.Digest, c.Value)
+			if err == nil {
 				got = append(got, c.Digest)
+				if ok {
+					added++
+				}
 			} else if !errors.Is(err, cas.ErrDigestMismatch) {
-				return got, looked, err
+				return got, added, looked, err
 			}
 		}
-		return got, looked, nil
+		return got, added, looked, nil
 	}
 	for _, c := range cs {
 		got = append(got, c.Digest)
 	}
-	return got, looked, nil
+	return got, added, looked, nil
 }

@@ -85,6 +85,11 @@ func (s *Server) replicate(ctx context.Context, recipe cas.Recipe, pp *prePush) 
 	return nil
 }
 
+// fetchAsk bounds the digests one fetch lists: an answer holds about
+// pushBatchBytes of chunks (some 64 of 128 KiB), so a longer list would
+// only be sent again and again.
+const fetchAsk = 1024
+
 // fetchFromPeers gets the given chunks from whichever peers hold them, in
 // batches, each chunk verified against its digest before it is kept.
 func (s *Server) fetchFromPeers(ctx context.Context, digests []chunk.Digest) error {
@@ -97,14 +102,14 @@ func (s *Server) fetchFromPeers(ctx context.Context, digests []chunk.Digest) err
 	for _, p := range append(voters, others...) {
 		var lacked []chunk.Digest // what this peer does not have, for the next
 		for len(want) > 0 {
-			ask := want[:min(len(want), maxMissingBatch)]
-			got, looked, err := s.fetchBatch(ctx, string(p.Address), ask)
+			ask := want[:min(len(want), fetchAsk)]
+			got, added, looked, err := s.fetchBatch(ctx, string(p.Address), ask)
 			if err != nil {
 				lastErr = err
 				lacked = append(lacked, want...)
 				break
 			}
-			s.metrics.repaired.Add(int64(len(got)))
+			s.metrics.repaired.Add(int64(added))
 			have := make(map[chunk.Digest]bool, len(got))
 			for _, d := range got {
 				have[d] = true
@@ -203,10 +208,11 @@ func (pp *prePush) start() {
 // for every peer once they make a batch of pushBatchBytes: a peer syncs
 // once per batch it takes.
 func (pp *prePush) committed(cs []cas.StoredChunk) {
-	if pp.pending == nil && storedLen(cs) >= 1<<20 {
-		// A full batch from the store: the file is large, so room for a
-		// whole push saves growing the buffer. A small file's one chunk
-		// gets what it needs.
+	if pp.pending == nil && pp.peers != nil {
+		// The pushes have started, so the file is large: room for a
+		// whole push saves growing the buffer. Before that, the buffer
+		// grows as it needs, so that a file that never fills a push
+		// costs no more than its chunks.
 		pp.pending = make([]byte, 0, pushBatchBytes+2*flushBatchBytes)
 	}
 	pp.pending = appendBatch(pp.pending, cs)
@@ -216,14 +222,6 @@ func (pp *prePush) committed(cs []cas.StoredChunk) {
 		}
 		pp.queue()
 	}
-}
-
-func storedLen(cs []cas.StoredChunk) int {
-	n := 0
-	for _, c := range cs {
-		n += len(c.Value)
-	}
-	return n
 }
 
 func (pp *prePush) queue() {
