@@ -55,6 +55,15 @@ fuzz:
 e2e: build
 	CAIRN_BIN=$(BIN)/cairn $(GO) test -race -tags e2e -timeout 20m ./daemon/e2e/...
 
+# chaos runs the fault scenarios over and over (each run a fresh cluster
+# with its own timings): leader killed during writes, partitions, a
+# minority lost, restarts, processes killed with SIGKILL, and the
+# linearizability check. CHAOS_COUNT=50 for a long soak.
+CHAOS_COUNT ?= 10
+CHAOS_TESTS = TestCluster_(LeaderLoss|Partition|FiveNodesLoseTwo|RestartCatchesUp|Membership|Linearizable|ProcessesKillLeader)|TestCrash_KillDuringUploads
+chaos: build
+	CAIRN_BIN=$(BIN)/cairn $(GO) test -race -count=$(CHAOS_COUNT) -timeout 0 -run '^($(CHAOS_TESTS))$$' ./daemon
+
 cover:
 	$(GO) test -coverprofile=cover.out $(PKGS)
 	$(GO) tool cover -func=cover.out | tail -1
