@@ -402,3 +402,52 @@ func TestCluster_FetchInBatches(t *testing.T) {
 		t.Fatalf("fetch of a chunk nobody has: %v", err)
 	}
 }
+
+// TestCluster_FetchFromOlderPeer covers a rolling upgrade: a peer that
+// does not know POST /peer/fetch answers NoSuchRoute, and the node then
+// fetches chunk by chunk, as nodes did before, each verified.
+func TestCluster_FetchFromOlderPeer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster")
+	}
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.RepairInterval = time.Hour })
+	l := c.nodes[c.leader()]
+	mkBucket(t, l, "data")
+	body := content("older peer", 3<<20)
+	if st, _ := put(t, l, "data", "f", body); st != 200 {
+		t.Fatalf("put: %d", st)
+	}
+	waitFor(t, func() bool {
+		for _, n := range c.nodes {
+			if !hasAll(t, n, body) {
+				return false
+			}
+		}
+		return true
+	})
+	n := c.nodes[c.follower()]
+	peer := l.RaftAddr()
+	if err := n.peers.do(t.Context(), http.MethodPost, peer, "/peer/no-such-route", nil, nil); !errors.Is(err, errNoPeerRoute) {
+		t.Fatalf("unknown peer route: %v", err)
+	}
+	var ds []chunk.Digest
+	ck, _ := chunk.NewChunker(bytes.NewReader(body), chunk.Params{})
+	for {
+		b, err := ck.Next()
+		if err != nil {
+			break
+		}
+		ds = append(ds, chunk.Sum(b))
+	}
+	if err := n.Store().Delete(t.Context(), ds...); err != nil {
+		t.Fatal(err)
+	}
+	nowhere := chunk.Sum([]byte("nowhere"))
+	got, added, looked, err := n.fetchEach(t.Context(), peer, append(ds, nowhere))
+	if err != nil || len(got) != len(ds) || added != len(ds) || looked != len(ds)+1 {
+		t.Fatalf("fetchEach: %d got, %d added, %d looked, %v", len(got), added, looked, err)
+	}
+	if missing, _ := n.Store().Missing(t.Context(), ds); len(missing) != 0 {
+		t.Fatalf("%d chunks still missing", len(missing))
+	}
+}

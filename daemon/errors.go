@@ -38,6 +38,9 @@ var (
 	errNoLeader      = errors.New("daemon: no leader")
 	errShuttingDown  = errors.New("daemon: shutting down")
 	errChunkNotFound = errors.New("daemon: chunk not found on any node")
+	// errNoPeerRoute is a peer that does not know a route: an older
+	// version, during a rolling upgrade.
+	errNoPeerRoute = errors.New("daemon: the peer does not know this route")
 )
 
 // apiError is how an error shows on every surface: an HTTP status and a

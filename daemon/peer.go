@@ -28,7 +28,7 @@ import (
 //	POST /peer/chunks           store a batch of chunks (verified, one sync)
 //	POST /peer/fetch            a batch of the listed chunks this node holds
 //	PUT  /peer/chunks/{digest}  store a chunk (verified, synced)
-//	GET  /peer/chunks/{digest}  a verified chunk
+//	GET  /peer/chunks/{digest}  a verified chunk (what nodes before /peer/fetch ask)
 //	POST /peer/join             add the caller as a voter (on the leader)
 type peerClient struct {
 	secret string
@@ -98,6 +98,8 @@ func peerError(status int, e client.Error) error {
 		return fmt.Errorf("%w: %s", cas.ErrNotFound, e.Message)
 	case "BadDigest":
 		return fmt.Errorf("%w: %s", cas.ErrDigestMismatch, e.Message)
+	case "NoSuchRoute":
+		return fmt.Errorf("%w: %s", errNoPeerRoute, e.Message)
 	}
 	return fmt.Errorf("peer answered %d %s: %s", status, e.Code, e.Message)
 }

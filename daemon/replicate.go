@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -104,6 +105,9 @@ func (s *Server) fetchFromPeers(ctx context.Context, digests []chunk.Digest) err
 		for len(want) > 0 {
 			ask := want[:min(len(want), fetchAsk)]
 			got, added, looked, err := s.fetchBatch(ctx, string(p.Address), ask)
+			if errors.Is(err, errNoPeerRoute) {
+				got, added, looked, err = s.fetchEach(ctx, string(p.Address), ask)
+			}
 			if err != nil {
 				lastErr = err
 				lacked = append(lacked, want...)
@@ -133,6 +137,34 @@ func (s *Server) fetchFromPeers(ctx context.Context, digests []chunk.Digest) err
 		return fmt.Errorf("%w: %s and %d more: %v", errChunkNotFound, want[0].Short(), len(want)-1, lastErr)
 	}
 	return fmt.Errorf("%w: %s: %v", errChunkNotFound, want[0].Short(), lastErr)
+}
+
+// fetchEach gets chunks from addr one request each, the way nodes did
+// before POST /peer/fetch: during a rolling upgrade, an older peer knows
+// only that. Its results are fetchBatch's.
+func (s *Server) fetchEach(ctx context.Context, addr string, digests []chunk.Digest) (got []chunk.Digest, added, looked int, err error) {
+	for _, d := range digests {
+		var b []byte
+		err := s.peers.do(ctx, http.MethodGet, addr, "/peer/chunks/"+d.String(), nil, &b)
+		if errors.Is(err, cas.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return got, added, 0, err
+		}
+		ok, err := s.store.PutStored(ctx, d, b)
+		if errors.Is(err, cas.ErrDigestMismatch) {
+			continue // a bad copy: the next peer may have a good one
+		}
+		if err != nil {
+			return got, added, 0, err
+		}
+		got = append(got, d)
+		if ok {
+			added++
+		}
+	}
+	return got, added, len(digests), nil
 }
 
 // prePush sends the chunks a Put commits to the peers while the rest of
