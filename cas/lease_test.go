@@ -90,3 +90,84 @@ func TestStore_CollectRacesDedup(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestView_DropsDeletedChunks: Put's workers look chunks up in a read
+// transaction they keep; a chunk deleted after it opened must not be
+// reported present, or a file would reference a chunk that is gone.
+func TestView_DropsDeletedChunks(t *testing.T) {
+	s := TestStore(t)
+	ctx := t.Context()
+	x := mustPut(t, s, compressible(3, 64<<10)).Recipe[0].Digest
+	y := mustPut(t, s, compressible(4, 64<<10)).Recipe[0].Digest
+
+	v := s.newView()
+	defer v.close()
+	if ok, err := v.has(ctx, x); err != nil || !ok {
+		t.Fatalf("view: has(x) = %v, %v before any delete", ok, err)
+	}
+	if err := s.Delete(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := v.has(ctx, x); err != nil || ok {
+		t.Fatalf("view: has(x) = %v, %v after x was deleted", ok, err)
+	}
+
+	// A view opened while a Delete runs takes no transaction of its own:
+	// that Delete may remove chunks after the transaction's read point.
+	s.deleting.Add(1)
+	w := s.newView()
+	defer w.close()
+	ok, err := w.has(ctx, y)
+	open := w.txn != nil
+	s.deleting.Add(-1)
+	if err != nil || !ok || open {
+		t.Fatalf("view opened during a delete: has(y) = %v, %v, kept a transaction: %v", ok, err, open)
+	}
+}
+
+// TestStore_PutRacesCollect re-puts a file while Collect deletes its
+// chunks, whose grace period has passed: whichever wins each chunk, a
+// Put that returns leaves all of its chunks in the store.
+func TestStore_PutRacesCollect(t *testing.T) {
+	clock := &fakeClock{}
+	clock.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	s, err := Open(t.TempDir(), Options{Logger: TestLogger(t), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	data := compressible(11, 24<<20)
+	lost := 0
+	for i := range 12 {
+		first := mustPut(t, s, data)
+		clock.Advance(time.Hour) // every chunk's touch is now old
+		idle := clock.Now()
+		clock.Advance(time.Minute)
+		var wg sync.WaitGroup
+		var res PutResult
+		var perr error
+		started := make(chan struct{})
+		wg.Go(func() {
+			close(started)
+			res, perr = s.Put(ctx, bytes.NewReader(data))
+		})
+		<-started
+		time.Sleep(time.Duration(i) * time.Millisecond)
+		if _, err := s.Collect(ctx, first.Recipe.Distinct(), idle); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		for _, d := range res.Recipe.Distinct() {
+			if _, err := s.GetChunk(ctx, d); err != nil {
+				lost++
+			}
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d chunks of returned Puts are gone", lost)
+	}
+}

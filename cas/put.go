@@ -111,8 +111,10 @@ func (s *Store) PutWith(ctx context.Context, r io.Reader, opts PutOptions) (PutR
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
+			v := s.newView()
+			defer v.close()
 			for j := range jobs {
-				s.prepare(ctx, j)
+				s.prepare(ctx, j, v)
 				results <- j
 			}
 		})
@@ -239,13 +241,13 @@ func release(b *block, pool *sync.Pool) {
 }
 
 // prepare hashes a chunk and, when the store lacks it, compresses it.
-func (s *Store) prepare(ctx context.Context, j *putJob) {
+func (s *Store) prepare(ctx context.Context, j *putJob, v *view) {
 	if err := ctx.Err(); err != nil {
 		j.err = err
 		return
 	}
 	j.d = chunk.Sum(j.buf)
-	ok, err := s.Has(ctx, j.d)
+	ok, err := v.has(ctx, j.d)
 	if err != nil {
 		j.err = err
 		return

@@ -96,6 +96,12 @@ type Store struct {
 	written, synced atomic.Uint64
 	writing         atomic.Int64
 
+	// deletes counts the Delete calls started and deleting those not
+	// finished yet, so that a Put's view can tell whether a chunk it saw
+	// may have gone since (see view).
+	deletes  atomic.Uint64
+	deleting atomic.Int64
+
 	closeOnce sync.Once
 	closed    chan struct{}
 	wg        sync.WaitGroup
@@ -261,6 +267,11 @@ func (s *Store) Missing(ctx context.Context, ds []Digest) ([]Digest, error) {
 		return nil, err
 	}
 	s.touches.touch(ds...)
+	return s.missing(ctx, ds)
+}
+
+// missing is Missing without the touch.
+func (s *Store) missing(ctx context.Context, ds []Digest) ([]Digest, error) {
 	var out []Digest
 	err := s.db.View(func(txn *badger.Txn) error {
 		for i, d := range ds {
@@ -384,6 +395,9 @@ func (s *Store) Delete(ctx context.Context, ds ...Digest) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
+	s.deleting.Add(1) // before deletes: see view.open
+	s.deletes.Add(1)
+	defer s.deleting.Add(-1)
 	const batch = 1024
 	for len(ds) > 0 {
 		if err := ctx.Err(); err != nil {
