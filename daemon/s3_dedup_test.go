@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"bytes"
+	"crypto/md5"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -97,4 +99,52 @@ func TestS3_TwoRunsStoreOnce(t *testing.T) {
 			t.Fatalf("digest header: %v %v", err, head.Metadata)
 		}
 	})
+}
+
+// TestETags_ByProtocol writes the same content through S3, the native PUT
+// and the client's commit: each gives the MD5 of the content as the ETag,
+// so that S3 clients that check files against it (rclone, s3cmd) can
+// check objects whichever way they were written.
+func TestETags_ByProtocol(t *testing.T) {
+	srv := newTestServer(t)
+	c := s3SDK(t, srv)
+	s3MakeBucket(t, c, "tags")
+	data := content("tags", 3<<20)
+	md5ETag := fmt.Sprintf(`"%x"`, md5.Sum(data))
+
+	if got := s3Put(t, c, "tags", "s3", data); got != md5ETag {
+		t.Errorf("S3 PutObject: ETag %s, want the MD5 %s", got, md5ETag)
+	}
+	if got := putBytes(t, srv, "tags", "native", data).ETag; got != md5ETag {
+		t.Errorf("native PUT: ETag %s, want the MD5 %s", got, md5ETag)
+	}
+	cl, err := client.New(client.Config{Endpoints: []string{srv.URL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := cl.Put(t.Context(), "tags", "client", bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Object.ETag != md5ETag {
+		t.Errorf("client commit: ETag %s, want the MD5 %s", up.Object.ETag, md5ETag)
+	}
+	// A commit of a file the node holds already takes its ETag from it.
+	up, err = cl.Put(t.Context(), "tags", "client2", bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Object.ETag != md5ETag {
+		t.Errorf("client commit of a known file: ETag %s, want the MD5 %s", up.Object.ETag, md5ETag)
+	}
+	head, err := c.HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: aws.String("tags"), Key: aws.String("native")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(head.ETag); got != md5ETag {
+		t.Errorf("S3 HEAD of the native object: ETag %s, want %s", got, md5ETag)
+	}
+	if got := s3Get(t, c, "tags", "client"); !bytes.Equal(got, data) {
+		t.Error("S3 GET of the client's object differs")
+	}
 }
