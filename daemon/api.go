@@ -147,7 +147,7 @@ func (s *Server) apiObject(w http.ResponseWriter, r *http.Request, bucket, key s
 			User:               userMeta(r.Header, "X-Cairn-Meta-"),
 		}
 		res, err := s.putObject(r.Context(), putRequest{
-			Bucket: bucket, Key: key, Body: r.Body, Length: r.ContentLength, Meta: meta, ETagFromMD5: true,
+			Bucket: bucket, Key: key, Body: r.Body, Length: r.ContentLength, Meta: meta,
 			Conditions: raftfsm.Conditions{IfMatch: r.Header.Get("If-Match"), IfNoneMatch: r.Header.Get("If-None-Match")},
 		})
 		if err != nil {

@@ -104,7 +104,7 @@ func (s *Server) mlflowArtifact(w http.ResponseWriter, r *http.Request, key stri
 	switch r.Method {
 	case http.MethodPut:
 		_, err := s.putObject(ctx, putRequest{
-			Bucket: s.cfg.MLflowBucket, Key: key, Body: r.Body, Length: r.ContentLength, ETagFromMD5: true,
+			Bucket: s.cfg.MLflowBucket, Key: key, Body: r.Body, Length: r.ContentLength,
 			Meta: raftfsm.ObjectMeta{ContentType: r.Header.Get("Content-Type")},
 		})
 		if err != nil {

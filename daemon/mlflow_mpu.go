@@ -156,7 +156,7 @@ func (s *Server) mpuPart(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	sc, err := s.storeContent(r.Context(), r.Body, r.ContentLength, nil, nil)
+	sc, err := s.storeContent(r.Context(), r.Body, r.ContentLength, maxS3SinglePut, nil, nil)
 	if err != nil {
 		return err
 	}

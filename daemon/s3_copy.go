@@ -210,7 +210,7 @@ func (s *Server) s3UploadPartCopy(w http.ResponseWriter, q *s3Request) error {
 			return err
 		}
 		length := rng.end - rng.start + 1
-		if sc, err = s.storeContent(ctx, io.LimitReader(rd, length), length, nil, nil); err != nil {
+		if sc, err = s.storeContent(ctx, io.LimitReader(rd, length), length, maxS3SinglePut, nil, nil); err != nil {
 			return err
 		}
 	}

@@ -124,7 +124,7 @@ func (s *Server) s3UploadPart(w http.ResponseWriter, q *s3Request) error {
 	}
 	defer body.Close()
 	checksums := map[string]string{}
-	sc, err := s.storeContent(r.Context(), body, body.ExpectedLength(), body.MD5, func() error {
+	sc, err := s.storeContent(r.Context(), body, body.ExpectedLength(), maxS3SinglePut, body.MD5, func() error {
 		maps.Copy(checksums, body.Checksums())
 		return nil
 	})

@@ -100,7 +100,7 @@ func (s *Server) s3PutObject(w http.ResponseWriter, q *s3Request) error {
 	meta.Checksums = map[string]string{}
 	res, err := s.putObject(r.Context(), putRequest{
 		Bucket: q.bucket, Key: q.key, Body: body, Length: body.ExpectedLength(), Meta: meta,
-		Conditions: writeConditions(r.Header), ETagFromMD5: true, BodyMD5: body.MD5,
+		Conditions: writeConditions(r.Header), BodyMD5: body.MD5,
 		Finish: func() error { maps.Copy(meta.Checksums, body.Checksums()); return nil },
 	})
 	if err != nil {

@@ -12,26 +12,27 @@ import (
 )
 
 // storedContent is content stored in this node's chunk store and on a
-// write quorum of nodes, that nothing references yet: a part until the
-// PutPart that names it commits.
+// write quorum of nodes, that nothing references yet: an object until
+// its PutObject commits, a part until its PutPart does.
 type storedContent struct {
-	File raftfsm.File
-	ETag string // quoted hex MD5 of the content
+	File     raftfsm.File
+	ETag     string // quoted hex MD5 of the content
+	NewBytes int64  // bytes of chunks new to this node
 }
 
-// storeContent stores r, which must hold length bytes (-1: unknown, at
-// most maxS3SinglePut), syncs it, calls finish (which may refuse it, for
-// example when a trailing checksum did not verify), and replicates it to
-// a write quorum. It is the part of putObject that a multipart part
-// needs: a part is stored the same way, then committed by PutPart.
+// storeContent stores r, which must hold length bytes (-1: unknown) and
+// at most limit, syncs it, calls finish (which may refuse it, for example
+// when a trailing checksum did not verify), and replicates it to a write
+// quorum. Objects and parts of every surface are stored this way, then
+// committed by their own command.
 //
 // bodyMD5, if not nil, gives the MD5 of a body that computes its own (an
 // S3 body does) once it has been read, so that it is not computed twice.
-func (s *Server) storeContent(ctx context.Context, r io.Reader, length int64, bodyMD5 func() []byte, finish func() error) (storedContent, error) {
-	if length > maxS3SinglePut {
-		return storedContent{}, badRequest("EntityTooLarge", "a part takes at most %d bytes", int64(maxS3SinglePut))
+func (s *Server) storeContent(ctx context.Context, r io.Reader, length, limit int64, bodyMD5 func() []byte, finish func() error) (storedContent, error) {
+	if length > limit {
+		return storedContent{}, fmt.Errorf("%w: %d bytes, above %d", errTooLarge, length, limit)
 	}
-	body := &countingReader{r: r, limit: maxS3SinglePut}
+	body := &countingReader{r: r, limit: limit}
 	var sum hash.Hash
 	if bodyMD5 == nil {
 		sum = md5.New()
@@ -39,7 +40,7 @@ func (s *Server) storeContent(ctx context.Context, r io.Reader, length int64, bo
 	}
 	res, pp, err := s.storeChunks(ctx, body, sum)
 	if err != nil {
-		return storedContent{}, fmt.Errorf("store part: %w", err)
+		return storedContent{}, fmt.Errorf("store: %w", err)
 	}
 	if length >= 0 && body.n != length {
 		return storedContent{}, fmt.Errorf("%w: got %d of %d bytes", errShortBody, body.n, length)
@@ -54,13 +55,14 @@ func (s *Server) storeContent(ctx context.Context, r io.Reader, length int64, bo
 	}
 	etag := bodyMD5()
 	if len(etag) != md5.Size {
-		return storedContent{}, fmt.Errorf("store part: the body has no MD5")
+		return storedContent{}, fmt.Errorf("store: the body has no MD5")
 	}
 	if err := s.replicate(ctx, res.Recipe, pp); err != nil {
 		return storedContent{}, err
 	}
 	return storedContent{
-		File: raftfsm.File{Digest: res.Digest, Size: res.Size, Recipe: res.Recipe},
-		ETag: `"` + hex.EncodeToString(etag) + `"`,
+		File:     raftfsm.File{Digest: res.Digest, Size: res.Size, Recipe: res.Recipe},
+		ETag:     `"` + hex.EncodeToString(etag) + `"`,
+		NewBytes: res.NewBytes,
 	}, nil
 }

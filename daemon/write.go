@@ -3,11 +3,8 @@ package daemon
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"path"
 
@@ -23,12 +20,9 @@ type putRequest struct {
 	Length     int64 // declared length, -1 when unknown
 	Meta       raftfsm.ObjectMeta
 	Conditions raftfsm.Conditions
-	// ETagFromMD5 makes the ETag the MD5 of the content, as S3 clients
-	// expect; with it false the surface sets Meta.ETag.
-	ETagFromMD5 bool
 	// BodyMD5, if set, returns the MD5 of a body that computes its own
 	// once it has been read to its end (an S3 body does, for Content-MD5),
-	// so that ETagFromMD5 does not hash the content a second time.
+	// so that the ETag does not hash the content a second time.
 	BodyMD5 func() []byte
 	// Finish, if set, is called after the body is stored and before the
 	// write is proposed; an error from it aborts the write (for example a
@@ -47,7 +41,8 @@ type putResult struct {
 // synced here, then pushed to enough peers for the write quorum, then the
 // reference is committed through Raft and applied on this node. Only then
 // does it return. A failure before the commit changes nothing anyone can
-// see; the chunks already stored are garbage that GC reclaims.
+// see; the chunks already stored are garbage that GC reclaims. The ETag
+// is the MD5 of the content, whatever the surface, as S3 clients expect.
 func (s *Server) putObject(ctx context.Context, p putRequest) (putResult, error) {
 	if err := checkKey(p.Key); err != nil {
 		return putResult{}, err
@@ -58,60 +53,31 @@ func (s *Server) putObject(ctx context.Context, p putRequest) (putResult, error)
 	if p.Length > s.cfg.MaxObjectSize {
 		return putResult{}, fmt.Errorf("%w: %d bytes", errTooLarge, p.Length)
 	}
-	body := &countingReader{r: p.Body, limit: s.cfg.MaxObjectSize}
-	var r io.Reader = body
-	var sum hash.Hash
-	if p.ETagFromMD5 && p.BodyMD5 == nil {
-		sum = md5.New()
-	}
-	_, base := path.Split(p.Key)
+	r := p.Body
 	var mlmodel *bytes.Buffer
-	if base == "MLmodel" {
+	if _, base := path.Split(p.Key); base == "MLmodel" {
 		mlmodel = &bytes.Buffer{}
 		r = io.TeeReader(r, &cappedWriter{w: mlmodel, n: MaxMLmodelSize + 1})
 	}
-	res, pp, err := s.storeChunks(ctx, r, sum)
+	sc, err := s.storeContent(ctx, r, p.Length, s.cfg.MaxObjectSize, p.BodyMD5, p.Finish)
 	if err != nil {
-		return putResult{}, fmt.Errorf("store %s/%s: %w", p.Bucket, p.Key, err)
+		return putResult{}, fmt.Errorf("%s/%s: %w", p.Bucket, p.Key, err)
 	}
-	if p.Length >= 0 && body.n != p.Length {
-		return putResult{}, fmt.Errorf("%w: got %d of %d bytes", errShortBody, body.n, p.Length)
-	}
-	if p.Finish != nil {
-		if err := p.Finish(); err != nil {
-			return putResult{}, err
-		}
-	}
-	if len(res.Recipe) > raftfsm.MaxChunksPerFile {
-		return putResult{}, fmt.Errorf("%w: %d chunks", errTooLarge, len(res.Recipe))
-	}
-	switch {
-	case sum != nil:
-		p.Meta.ETag = `"` + hex.EncodeToString(sum.Sum(nil)) + `"`
-	case p.ETagFromMD5:
-		m := p.BodyMD5()
-		if len(m) != md5.Size {
-			return putResult{}, fmt.Errorf("store %s/%s: the body has no MD5", p.Bucket, p.Key)
-		}
-		p.Meta.ETag = `"` + hex.EncodeToString(m) + `"`
-	}
+	p.Meta.ETag = sc.ETag
 	var model *raftfsm.Model
 	if mlmodel != nil {
 		model = parseModel(mlmodel.Bytes())
 	}
-	if err := s.replicate(ctx, res.Recipe, pp); err != nil {
-		return putResult{}, err
-	}
 	r2, err := s.propose(ctx, &raftfsm.PutObject{
 		Bucket: p.Bucket, Key: p.Key, Meta: p.Meta, Conditions: p.Conditions,
-		File:  raftfsm.File{Digest: res.Digest, Size: res.Size, Recipe: res.Recipe},
+		File:  sc.File,
 		Time:  s.cfg.Now().UnixNano(),
 		Model: model,
 	})
 	if err != nil {
 		return putResult{}, err
 	}
-	return putResult{Object: *r2.Object, NewBytes: res.NewBytes, Chunks: len(res.Recipe)}, nil
+	return putResult{Object: *r2.Object, NewBytes: sc.NewBytes, Chunks: len(sc.File.Recipe)}, nil
 }
 
 // checkBucket fails early, before any byte is stored, when a bucket does
