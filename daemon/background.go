@@ -24,6 +24,10 @@ func (s *Server) startBackground(ctx context.Context) {
 	if s.cfg.GCInterval > 0 {
 		s.bg.Go(func() { s.every(ctx, s.cfg.GCInterval, func() { s.collectGarbage(ctx) }) })
 	}
+	if s.cfg.UploadExpiry > 0 {
+		every := max(min(s.cfg.UploadExpiry/4, time.Hour), time.Second)
+		s.bg.Go(func() { s.every(ctx, every, func() { s.expireUploads(ctx) }) })
+	}
 	s.bg.Go(func() { s.every(ctx, s.cfg.RepairInterval, func() { s.repair(ctx) }) })
 }
 

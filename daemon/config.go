@@ -29,6 +29,11 @@ const (
 	// 100 ms for its local apply. Each follower costs an empty append RPC
 	// every 5 to 10 ms when the cluster is idle.
 	DefaultCommitTimeout = 5 * time.Millisecond
+	// DefaultUploadExpiry is how long a multipart upload may stay
+	// unfinished before the cluster aborts it, as MinIO does by default:
+	// a client that died mid-upload would otherwise keep its parts'
+	// chunks from GC for ever.
+	DefaultUploadExpiry = 24 * time.Hour
 	// DefaultRepairInterval is how often a node looks for missing chunks.
 	DefaultRepairInterval = 10 * time.Second
 	// DefaultRepairRate bounds how fast repair fetches chunks, in bytes
@@ -97,6 +102,10 @@ type Config struct {
 	MaxObjectSize   int64
 	GCInterval      time.Duration // 0: DefaultGCInterval; negative: no GC loop
 	GCGrace         time.Duration // how long an unreferenced chunk in use by a writer is kept
+	// UploadExpiry is how long after its creation an unfinished multipart
+	// upload (S3 or MLflow) is aborted by the leader (0: DefaultUploadExpiry;
+	// negative: never).
+	UploadExpiry    time.Duration
 	ShutdownTimeout time.Duration
 
 	// RepairInterval is how often the node looks for chunks it lacks
@@ -150,6 +159,9 @@ func (c *Config) Validate() error {
 	}
 	if c.GCGrace == 0 {
 		c.GCGrace = DefaultGCGrace
+	}
+	if c.UploadExpiry == 0 {
+		c.UploadExpiry = DefaultUploadExpiry
 	}
 	if c.RepairInterval == 0 {
 		c.RepairInterval = DefaultRepairInterval

@@ -2,11 +2,13 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"cairn/cas"
 	"cairn/cas/chunk"
+	"cairn/raftfsm"
 )
 
 // GCResult reports one garbage collection pass.
@@ -68,4 +70,39 @@ func (s *Server) collectGarbage(ctx context.Context) (GCResult, error) {
 		s.log.Info("garbage collected", "deleted", res.Deleted, "candidates", res.Candidates, "scanned", res.Scanned, "took", res.Took)
 	}
 	return res, err
+}
+
+// expireBatch is how many expired uploads one pass looks up at a time.
+const expireBatch = 256
+
+// expireUploads aborts the multipart uploads created more than
+// UploadExpiry ago, through Raft, so that their parts stop holding chunks
+// from GC. Only the leader does it, so that the nodes do not all propose
+// the same aborts; an upload completed or aborted meanwhile is skipped.
+// It returns how many it aborted.
+func (s *Server) expireUploads(ctx context.Context) (int, error) {
+	if s.cfg.UploadExpiry <= 0 || !s.node.IsLeader() {
+		return 0, nil
+	}
+	before := s.cfg.Now().Add(-s.cfg.UploadExpiry).UnixNano()
+	aborted := 0
+	for {
+		ups, err := s.node.State().UploadsBefore(before, expireBatch)
+		if err != nil || len(ups) == 0 {
+			return aborted, err
+		}
+		for _, u := range ups {
+			_, err := s.propose(ctx, &raftfsm.AbortUpload{UploadID: u.UploadID})
+			switch {
+			case errors.Is(err, raftfsm.ErrNoSuchUpload):
+				continue
+			case err != nil:
+				return aborted, fmt.Errorf("expire upload %s: %w", u.UploadID, err)
+			}
+			aborted++
+			s.metrics.uploadsExpired.Add(1)
+			s.log.Info("multipart upload expired", "bucket", u.Bucket, "key", u.Key, "upload_id", u.UploadID,
+				"created", time.Unix(0, u.Time).UTC().Format(time.RFC3339))
+		}
+	}
 }

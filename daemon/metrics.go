@@ -26,6 +26,8 @@ type metrics struct {
 	missingBytes  atomic.Int64
 	gcRuns        atomic.Int64
 	gcDeleted     atomic.Int64
+	// uploadsExpired counts multipart uploads aborted for their age.
+	uploadsExpired atomic.Int64
 }
 
 type reqKey struct {
@@ -114,6 +116,7 @@ func (m *metrics) write(w io.Writer) {
 		{"cairn_repair_missing_bytes", "gauge", m.missingBytes.Load()},
 		{"cairn_gc_runs_total", "counter", m.gcRuns.Load()},
 		{"cairn_gc_deleted_chunks_total", "counter", m.gcDeleted.Load()},
+		{"cairn_uploads_expired_total", "counter", m.uploadsExpired.Load()},
 	} {
 		fmt.Fprintf(w, "# TYPE %s %s\n%s %d\n", c.name, c.kind, c.name, c.v)
 	}

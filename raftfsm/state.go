@@ -260,6 +260,26 @@ func (s *State) Uploads(bucket, prefix string) ([]Upload, error) {
 	return out, err
 }
 
+// UploadsBefore returns up to limit uploads in progress, in any bucket,
+// created before the given time (Unix nanoseconds): those an operator's
+// expiry gives up on.
+func (s *State) UploadsBefore(before int64, limit int) ([]Upload, error) {
+	var out []Upload
+	err := s.f.view(func(x *txn) error {
+		return scan(x, []byte{tUpload}, nil, 0, func(_, v []byte) error {
+			var u Upload
+			if err := json.Unmarshal(v, &u); err != nil {
+				return err
+			}
+			if u.Time < before && len(out) < limit {
+				out = append(out, u)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
 // Dump writes every state key and value except the applied index, in key
 // order: two nodes that applied the same log dump the same bytes.
 func (s *State) Dump(w io.Writer) error {

@@ -33,6 +33,7 @@ type fileConfig struct {
 	ConsistentReads bool           `yaml:"consistent_reads"`
 	GCInterval      time.Duration  `yaml:"gc_interval"`
 	GCGrace         time.Duration  `yaml:"gc_grace"`
+	UploadExpiry    time.Duration  `yaml:"upload_expiry"`
 	RepairInterval  time.Duration  `yaml:"repair_interval"`
 	RepairRate      int64          `yaml:"repair_rate"` // bytes a second
 }
@@ -96,7 +97,7 @@ func serve(ctx context.Context, args []string) error {
 		Token: pick(*token, fc.Token), S3Keys: fc.S3Keys, S3Region: pick(*region, fc.S3Region), S3Domain: pick(*domain, fc.S3Domain),
 		MLflowBucket: pick(*bucket, fc.MLflowBucket), MLflowUsername: fc.MLflowUsername, MLflowPassword: fc.MLflowPassword,
 		ConsistentReads: *consistent || fc.ConsistentReads, GCInterval: fc.GCInterval, GCGrace: fc.GCGrace, Logger: log,
-		RepairInterval: fc.RepairInterval, RepairRate: fc.RepairRate,
+		RepairInterval: fc.RepairInterval, RepairRate: fc.RepairRate, UploadExpiry: fc.UploadExpiry,
 	}
 	if *ak != "" || *sk != "" {
 		cfg.S3Keys = append([]daemon.S3Key{{AccessKey: *ak, SecretKey: *sk}}, cfg.S3Keys...)

@@ -1,0 +1,94 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"cairn/raftfsm"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// TestUploads_Expire leaves an S3 multipart upload unfinished past the
+// expiry: the leader aborts it, GC then frees its part's chunks, and an
+// upload younger than the expiry (here an MLflow one) keeps its part.
+func TestUploads_Expire(t *testing.T) {
+	clock := &testClock{}
+	clock.ns.Store(time.Now().UnixNano())
+	srv := newTestServer(t, func(c *Config) { c.Now, c.GCGrace, c.UploadExpiry = clock.Now, time.Minute, time.Hour })
+	ctx := t.Context()
+	c := s3SDK(t, srv)
+	s3MakeBucket(t, c, "exp")
+	stale := s3CreateUpload(t, c, "exp", "crashed/model.xgb")
+	part := s3Payload(21, 5<<20)
+	s3UploadParts(t, c, "exp", "crashed/model.xgb", stale, [][]byte{part}, types.ChecksumAlgorithmCrc32)
+
+	clock.Advance(2 * time.Hour)
+	_, _, body := mlflowReq(t, srv, "POST", "mpu/create/1/"+run1+"/artifacts/model", []byte(`{"path":"/tmp/x/model.xgb","num_parts":1}`), nil)
+	var created struct {
+		UploadID    string `json:"upload_id"`
+		Credentials []struct {
+			URL string `json:"url"`
+		} `json:"credentials"`
+	}
+	if err := json.Unmarshal(body, &created); err != nil || len(created.Credentials) != 1 {
+		t.Fatalf("create: %s", body)
+	}
+	resp, err := http.DefaultClient.Do(mustRequest(t, http.MethodPut, created.Credentials[0].URL, "young part"))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("young part: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	before, _ := srv.Store().Stats(ctx)
+
+	n, err := srv.expireUploads(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("expire: %d uploads, %v; want 1", n, err)
+	}
+	if _, _, err := srv.Node().State().Upload(stale); !errors.Is(err, raftfsm.ErrNoSuchUpload) {
+		t.Fatalf("the stale upload is still there: %v", err)
+	}
+	if _, parts, err := srv.Node().State().Upload(created.UploadID); err != nil || len(parts) != 1 {
+		t.Fatalf("the young upload: %d parts, %v", len(parts), err)
+	}
+	if n, err := srv.expireUploads(ctx); err != nil || n != 0 {
+		t.Fatalf("second pass: %d uploads, %v; want none", n, err)
+	}
+	if m := metricsText(t, srv); !strings.Contains(m, "cairn_uploads_expired_total 1\n") {
+		t.Fatalf("metrics do not count the expired upload:\n%s", m)
+	}
+
+	clock.Advance(2 * time.Hour) // past GC's grace for the part's chunks
+	if _, err := srv.collectGarbage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := srv.Store().Stats(ctx)
+	if freed := before.LogicalBytes - after.LogicalBytes; freed != int64(len(part)) {
+		t.Fatalf("gc freed %d logical bytes, want the stale part's %d", freed, len(part))
+	}
+}
+
+func mustRequest(t *testing.T, method, url, body string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+func metricsText(t *testing.T, srv *Server) string {
+	t.Helper()
+	resp, err := http.Get(srv.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
