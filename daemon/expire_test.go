@@ -92,3 +92,33 @@ func metricsText(t *testing.T, srv *Server) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TestUploads_ExpireByLeaderOnly: in a cluster only the leader aborts old
+// uploads, and every node then agrees the upload is gone.
+func TestUploads_ExpireByLeaderOnly(t *testing.T) {
+	clock := &testClock{}
+	clock.ns.Store(time.Now().UnixNano())
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.Now, cfg.UploadExpiry = clock.Now, time.Hour })
+	l := c.nodes[c.leader()]
+	_, _, body := mlflowReq(t, l, "POST", "mpu/create/1/"+run1+"/artifacts/model", []byte(`{"path":"/tmp/x/model.xgb","num_parts":1}`), nil)
+	var created struct {
+		UploadID string `json:"upload_id"`
+	}
+	if err := json.Unmarshal(body, &created); err != nil || created.UploadID == "" {
+		t.Fatalf("create: %s", body)
+	}
+	clock.Advance(2 * time.Hour)
+	f := c.nodes[c.follower()]
+	if n, err := f.expireUploads(t.Context()); err != nil || n != 0 {
+		t.Fatalf("a follower aborted %d uploads (%v)", n, err)
+	}
+	if n, err := l.expireUploads(t.Context()); err != nil || n != 1 {
+		t.Fatalf("the leader aborted %d uploads (%v), want 1", n, err)
+	}
+	c.ensureSame()
+	for i, n := range c.nodes {
+		if _, _, err := n.Node().State().Upload(created.UploadID); !errors.Is(err, raftfsm.ErrNoSuchUpload) {
+			t.Fatalf("node %d still has the upload: %v", i, err)
+		}
+	}
+}
