@@ -2,6 +2,8 @@ package cas
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -170,4 +172,63 @@ func TestStore_PutRacesCollect(t *testing.T) {
 	if lost > 0 {
 		t.Fatalf("%d chunks of returned Puts are gone", lost)
 	}
+}
+
+// TestView_StalledPutDoesNotPinReclaim: a Put whose input stalls must not
+// keep a read transaction open meanwhile, or Badger could not drop the
+// old versions of chunks deleted since, and Reclaim would free nothing.
+func TestView_StalledPutDoesNotPinReclaim(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{Logger: TestLogger(t), ValueLogFileSize: 2 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var doomed []Digest
+	for i := range 6 {
+		doomed = append(doomed, mustPut(t, s, randomBytes(uint64(100+i), 4<<20)).Recipe.Distinct()...)
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Put(t.Context(), pr)
+		done <- err
+	}()
+	if _, err := io.Copy(pw, bytes.NewReader(randomBytes(999, 12<<20))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second + 500*time.Millisecond) // the body stalls
+	if err := s.Delete(t.Context(), doomed...); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := s.Reclaim(t.Context(), 0.5)
+	pw.Close()
+	if perr := <-done; perr != nil {
+		t.Fatalf("put: %v", perr)
+	}
+	if err != nil || rr.Rewritten == 0 {
+		t.Fatalf("reclaim while a put stalls: %+v, %v; want value log files rewritten", rr, err)
+	}
+}
+
+// TestView_CloseDuringPut closes the store while Puts are running: they
+// fail, and Close returns (a read transaction discarded after the
+// database closed could block for ever).
+func TestView_CloseDuringPut(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{Logger: TestLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() { s.Put(context.Background(), bytes.NewReader(randomBytes(uint64(i), 16<<20))) })
+	}
+	time.Sleep(20 * time.Millisecond)
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close did not return while Puts ran")
+	}
+	wg.Wait()
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"cairn/cas/chunk"
 )
@@ -113,7 +114,24 @@ func (s *Store) PutWith(ctx context.Context, r io.Reader, opts PutOptions) (PutR
 		wg.Go(func() {
 			v := s.newView()
 			defer v.close()
-			for j := range jobs {
+			idle := time.NewTimer(viewIdle)
+			defer idle.Stop()
+			for {
+				idle.Reset(viewIdle)
+				var j *putJob
+				var ok bool
+				select {
+				case j, ok = <-jobs:
+				case <-idle.C:
+					// The body stalls: drop the view rather than hold
+					// back Badger's discarding of old versions (and
+					// Reclaim) for as long as the client takes.
+					v.close()
+					j, ok = <-jobs
+				}
+				if !ok {
+					return
+				}
 				s.prepare(ctx, j, v)
 				results <- j
 			}

@@ -102,6 +102,10 @@ type Store struct {
 	deletes  atomic.Uint64
 	deleting atomic.Int64
 
+	// views is held shared while a Put's view uses its transaction, and
+	// exclusively by Close around closing the database (see view).
+	views sync.RWMutex
+
 	closeOnce sync.Once
 	closed    chan struct{}
 	wg        sync.WaitGroup
@@ -230,7 +234,9 @@ func (s *Store) loadMeta() error {
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		s.views.Lock()
 		close(s.closed)
+		s.views.Unlock()
 		s.wg.Wait()
 		err = s.db.Close()
 		s.codec.close()

@@ -30,21 +30,30 @@ type view struct {
 }
 
 // viewMaxAge bounds how long a view keeps its transaction, which holds
-// back Badger's discarding of old versions while it lives.
-const viewMaxAge = time.Second
+// back Badger's discarding of old versions while it lives; a Put worker
+// also drops its view when it waits viewIdle for the next chunk.
+const (
+	viewMaxAge = time.Second
+	viewIdle   = 100 * time.Millisecond
+)
 
 func (s *Store) newView() *view { return &view{s: s} }
 
 func (v *view) has(ctx context.Context, d Digest) (bool, error) {
-	if err := v.s.checkOpen(); err != nil {
+	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	if err := ctx.Err(); err != nil {
+	// Close waits for views using their transaction, and a view never
+	// uses one after Close: Badger's transactions must not outlive it.
+	v.s.views.RLock()
+	defer v.s.views.RUnlock()
+	if err := v.s.checkOpen(); err != nil {
+		v.drop()
 		return false, err
 	}
 	v.s.touches.touch(d)
 	if v.txn != nil && (v.s.deletes.Load() != v.epoch || time.Since(v.opened) > viewMaxAge) {
-		v.close()
+		v.drop()
 	}
 	if v.txn == nil {
 		v.open()
@@ -80,8 +89,24 @@ func (v *view) open() {
 }
 
 func (v *view) close() {
-	if v.txn != nil {
-		v.txn.Discard()
-		v.txn = nil
+	if v.txn == nil {
+		return
 	}
+	v.s.views.RLock()
+	defer v.s.views.RUnlock()
+	v.drop()
+}
+
+// drop lets go of the transaction; the caller holds s.views shared.
+func (v *view) drop() {
+	if v.txn == nil {
+		return
+	}
+	select {
+	case <-v.s.closed:
+		// Discarding after the database closed could block for ever.
+	default:
+		v.txn.Discard()
+	}
+	v.txn = nil
 }

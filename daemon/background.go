@@ -26,7 +26,13 @@ func (s *Server) startBackground(ctx context.Context) {
 	}
 	if s.cfg.UploadExpiry > 0 {
 		every := max(min(s.cfg.UploadExpiry/4, time.Hour), time.Second)
-		s.bg.Go(func() { s.every(ctx, every, func() { s.expireUploads(ctx) }) })
+		s.bg.Go(func() {
+			s.every(ctx, every, func() {
+				if _, err := s.expireUploads(ctx); err != nil && ctx.Err() == nil {
+					s.log.Warn("multipart upload expiry", "err", err)
+				}
+			})
+		})
 	}
 	s.bg.Go(func() { s.every(ctx, s.cfg.RepairInterval, func() { s.repair(ctx) }) })
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -120,5 +121,33 @@ func TestUploads_ExpireByLeaderOnly(t *testing.T) {
 		if _, _, err := n.Node().State().Upload(created.UploadID); !errors.Is(err, raftfsm.ErrNoSuchUpload) {
 			t.Fatalf("node %d still has the upload: %v", i, err)
 		}
+	}
+}
+
+// TestUploads_ExpireInBackground leaves more uploads unfinished than one
+// expiry batch holds and lets the node's own loop abort them all.
+func TestUploads_ExpireInBackground(t *testing.T) {
+	srv := newTestServer(t, func(c *Config) { c.UploadExpiry = time.Second })
+	const n = expireBatch + 40
+	for i := range n {
+		code, _, body := mlflowReq(t, srv, "POST", fmt.Sprintf("mpu/create/1/%s/artifacts/f%d", run1, i), []byte(`{"path":"/tmp/x/f","num_parts":1}`), nil)
+		if code != 200 {
+			t.Fatalf("create %d: %d %s", i, code, body)
+		}
+	}
+	var st struct{ Uploads int64 }
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		call(t, http.MethodGet, srv.URL()+"/v1/stats", nil, &st)
+		if st.Uploads == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d uploads left 30 s after they expired", st.Uploads, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if m := metricsText(t, srv); !strings.Contains(m, fmt.Sprintf("cairn_uploads_expired_total %d\n", n)) {
+		t.Fatalf("metrics do not count %d expired uploads", n)
 	}
 }

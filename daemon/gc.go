@@ -78,31 +78,52 @@ const expireBatch = 256
 // expireUploads aborts the multipart uploads created more than
 // UploadExpiry ago, through Raft, so that their parts stop holding chunks
 // from GC. Only the leader does it, so that the nodes do not all propose
-// the same aborts; an upload completed or aborted meanwhile is skipped.
-// It returns how many it aborted.
+// the same aborts; it stops when it no longer leads. One pass goes once
+// through the uploads, in id order: an upload completed or aborted
+// meanwhile is skipped, and one whose abort fails is logged and left to
+// the next pass without holding up the others. It returns how many it
+// aborted.
 func (s *Server) expireUploads(ctx context.Context) (int, error) {
-	if s.cfg.UploadExpiry <= 0 || !s.node.IsLeader() {
+	if s.cfg.UploadExpiry <= 0 {
 		return 0, nil
 	}
 	before := s.cfg.Now().Add(-s.cfg.UploadExpiry).UnixNano()
-	aborted := 0
-	for {
-		ups, err := s.node.State().UploadsBefore(before, expireBatch)
-		if err != nil || len(ups) == 0 {
+	aborted, failed := 0, 0
+	var lastErr error
+	after := ""
+	for s.node.IsLeader() {
+		ups, err := s.node.State().UploadsBefore(before, after, expireBatch)
+		if err != nil {
 			return aborted, err
 		}
+		if len(ups) == 0 {
+			break
+		}
+		after = ups[len(ups)-1].UploadID
 		for _, u := range ups {
+			if err := ctx.Err(); err != nil {
+				return aborted, err
+			}
 			_, err := s.propose(ctx, &raftfsm.AbortUpload{UploadID: u.UploadID})
 			switch {
 			case errors.Is(err, raftfsm.ErrNoSuchUpload):
 				continue
 			case err != nil:
-				return aborted, fmt.Errorf("expire upload %s: %w", u.UploadID, err)
+				failed++
+				lastErr = err
+				continue
 			}
 			aborted++
 			s.metrics.uploadsExpired.Add(1)
 			s.log.Info("multipart upload expired", "bucket", u.Bucket, "key", u.Key, "upload_id", u.UploadID,
 				"created", time.Unix(0, u.Time).UTC().Format(time.RFC3339))
 		}
+		if len(ups) < expireBatch {
+			break
+		}
 	}
+	if failed > 0 {
+		return aborted, fmt.Errorf("expire uploads: %d aborts failed, the last: %w", failed, lastErr)
+	}
+	return aborted, nil
 }

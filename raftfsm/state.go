@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -262,23 +263,37 @@ func (s *State) Uploads(bucket, prefix string) ([]Upload, error) {
 
 // UploadsBefore returns up to limit uploads in progress, in any bucket,
 // created before the given time (Unix nanoseconds): those an operator's
-// expiry gives up on.
-func (s *State) UploadsBefore(before int64, limit int) ([]Upload, error) {
+// expiry gives up on. They come in upload id order, from the first id
+// after afterID ("": the first); a caller pages on from the last one.
+func (s *State) UploadsBefore(before int64, afterID string, limit int) ([]Upload, error) {
 	var out []Upload
+	var from []byte
+	if afterID != "" {
+		from = append(key(tUpload, afterID), 0) // the first key after afterID's
+	}
 	err := s.f.view(func(x *txn) error {
-		return scan(x, []byte{tUpload}, nil, 0, func(_, v []byte) error {
+		return scan(x, []byte{tUpload}, from, 0, func(_, v []byte) error {
 			var u Upload
 			if err := json.Unmarshal(v, &u); err != nil {
 				return err
 			}
-			if u.Time < before && len(out) < limit {
+			if u.Time < before {
 				out = append(out, u)
+				if len(out) == limit {
+					return errStopScan
+				}
 			}
 			return nil
 		})
 	})
+	if errors.Is(err, errStopScan) {
+		err = nil
+	}
 	return out, err
 }
+
+// errStopScan ends a scan early; the caller that returned it drops it.
+var errStopScan = errors.New("stop scan")
 
 // Dump writes every state key and value except the applied index, in key
 // order: two nodes that applied the same log dump the same bytes.
