@@ -21,6 +21,11 @@ var (
 	ErrFailed = errors.New("cas: store failed")
 	// ErrTooLarge means a chunk is longer than the chunker's maximum.
 	ErrTooLarge = errors.New("cas: chunk too large")
+	// ErrNoSpace means a write would leave less free space than
+	// Options.MinFreeSpace on the store's file system. Nothing was written;
+	// the store stays usable, and writes go through again once space is
+	// freed.
+	ErrNoSpace = errors.New("cas: not enough free disk space")
 )
 
 // CorruptError reports a stored chunk that failed verification. It matches

@@ -50,6 +50,14 @@ type Options struct {
 	// Now is the clock of the touch table that protects chunks in use
 	// from Collect (default time.Now); tests inject their own.
 	Now func() time.Time
+	// MinFreeSpace is how many bytes chunk writes leave free on the
+	// store's file system (0: no check). Badger writes its value log
+	// through a memory map of a sparse file, so a write that finds the
+	// disk full does not fail: the process dies of SIGBUS. Writes that
+	// would go below the reserve fail with ErrNoSpace instead, and the
+	// reserve is what deletes, Raft and space reclaim still have to work
+	// with.
+	MinFreeSpace int64
 }
 
 // Key layout of the store's Badger database (see docs/format.md).
@@ -74,6 +82,7 @@ func chunkKey(d Digest) []byte {
 // Store is one node's content-addressed chunk store. It is safe for
 // concurrent use. The caller owns it and must Close it.
 type Store struct {
+	dir     string
 	db      *badger.DB
 	codec   *codec
 	opts    Options
@@ -101,6 +110,8 @@ type Store struct {
 	// may have gone since (see view).
 	deletes  atomic.Uint64
 	deleting atomic.Int64
+
+	spaceWarned atomic.Int64 // when CheckSpace last logged a refusal (Unix ns)
 
 	// views is held shared while a Put's view uses its transaction, and
 	// exclusively by Close around closing the database (see view).
@@ -148,7 +159,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, codec: c, opts: opts, log: log, params: chunk.DefaultParams(), closed: make(chan struct{})}
+	s := &Store{dir: dir, db: db, codec: c, opts: opts, log: log, params: chunk.DefaultParams(), closed: make(chan struct{})}
 	s.sync = newSyncer(func() error {
 		n := s.written.Load() // writes committed before the sync starts are covered by it
 		if err := db.Sync(); err != nil {
@@ -485,6 +496,13 @@ type written struct {
 func (s *Store) write(ctx context.Context, cs []pendingChunk) (written, error) {
 	var w written
 	if err := ctx.Err(); err != nil {
+		return w, err
+	}
+	var size int64
+	for _, c := range cs {
+		size += int64(len(c.value))
+	}
+	if err := s.CheckSpace(size); err != nil {
 		return w, err
 	}
 	var others []chan struct{} // commits of other writers this one counts on

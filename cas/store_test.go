@@ -548,3 +548,39 @@ func TestStore_PresentMeansSynced(t *testing.T) {
 	s.mu.Unlock()
 	<-done
 }
+
+// TestStore_NoSpace reopens a store with a reserve larger than any disk:
+// new chunks are refused with ErrNoSpace and change nothing, while reads
+// and puts of content the store already holds (which write nothing) go on.
+func TestStore_NoSpace(t *testing.T) {
+	dir := t.TempDir()
+	old := randomBytes(41, 3<<20)
+	s := TestStoreAt(t, dir)
+	first := mustPut(t, s, old)
+	s.Close()
+
+	s, err := Open(dir, Options{Logger: TestLogger(t), MinFreeSpace: 1 << 62})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	before, _ := s.Stats(ctx)
+	if _, err := s.Put(ctx, bytes.NewReader(randomBytes(42, 3<<20))); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("put of new data: %v, want ErrNoSpace", err)
+	}
+	small := []byte("a small new chunk")
+	if _, err := s.PutChunk(ctx, chunk.Sum(small), small); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("put chunk: %v, want ErrNoSpace", err)
+	}
+	if after, _ := s.Stats(ctx); after != before {
+		t.Fatalf("refused writes changed the stats: %+v -> %+v", before, after)
+	}
+	again, err := s.Put(ctx, bytes.NewReader(old))
+	if err != nil || again.Digest != first.Digest || again.NewChunks != 0 {
+		t.Fatalf("re-put of stored content on a full disk: %+v, %v", again, err)
+	}
+	if got := readAll(t, s, first.Recipe); !bytes.Equal(got, old) {
+		t.Fatal("read back differs")
+	}
+}

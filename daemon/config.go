@@ -34,6 +34,12 @@ const (
 	// a client that died mid-upload would otherwise keep its parts'
 	// chunks from GC for ever.
 	DefaultUploadExpiry = 24 * time.Hour
+	// DefaultMinFreeSpace is the disk space a node keeps free: writes of
+	// new chunks that would go below it are refused with 507, so that a
+	// full disk neither kills the node (Badger's memory-mapped value log
+	// cannot report ENOSPC) nor leaves it without room to delete and
+	// reclaim.
+	DefaultMinFreeSpace = 1 << 30
 	// DefaultRepairInterval is how often a node looks for missing chunks.
 	DefaultRepairInterval = 10 * time.Second
 	// DefaultRepairRate bounds how fast repair fetches chunks, in bytes
@@ -102,6 +108,10 @@ type Config struct {
 	MaxObjectSize   int64
 	GCInterval      time.Duration // 0: DefaultGCInterval; negative: no GC loop
 	GCGrace         time.Duration // how long an unreferenced chunk in use by a writer is kept
+	// MinFreeSpace is the disk space, in bytes, that writes of new chunks
+	// leave free on the data folder's file system (0: DefaultMinFreeSpace;
+	// negative: no check).
+	MinFreeSpace int64
 	// UploadExpiry is how long after its creation an unfinished multipart
 	// upload (S3 or MLflow) is aborted by the leader (0: DefaultUploadExpiry;
 	// negative: never).
@@ -162,6 +172,12 @@ func (c *Config) Validate() error {
 	}
 	if c.UploadExpiry == 0 {
 		c.UploadExpiry = DefaultUploadExpiry
+	}
+	if c.MinFreeSpace == 0 {
+		c.MinFreeSpace = DefaultMinFreeSpace
+	}
+	if c.MinFreeSpace > 0 && c.CAS.MinFreeSpace == 0 {
+		c.CAS.MinFreeSpace = c.MinFreeSpace
 	}
 	if c.RepairInterval == 0 {
 		c.RepairInterval = DefaultRepairInterval

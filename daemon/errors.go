@@ -103,6 +103,7 @@ func classify(err error) apiError {
 		{cas.ErrFailed, 503, "ServiceUnavailable"},
 		{cas.ErrClosed, 503, "ServiceUnavailable"},
 		{raftfsm.ErrClosed, 503, "ServiceUnavailable"},
+		{cas.ErrNoSpace, http.StatusInsufficientStorage, "InsufficientStorage"},
 		{cas.ErrCorrupt, 500, "InternalError"},
 		{context.DeadlineExceeded, 503, "RequestTimeout"},
 		{context.Canceled, 499, "RequestCanceled"},

@@ -129,6 +129,9 @@ func (s *Server) writeGauges(ctx context.Context, w io.Writer) {
 		fmt.Fprintf(w, "# TYPE cairn_store_logical_bytes gauge\ncairn_store_logical_bytes %d\n", st.LogicalBytes)
 		fmt.Fprintf(w, "# TYPE cairn_store_stored_bytes gauge\ncairn_store_stored_bytes %d\n", st.StoredBytes)
 	}
+	if free, err := s.store.FreeSpace(); err == nil {
+		fmt.Fprintf(w, "# TYPE cairn_store_free_bytes gauge\ncairn_store_free_bytes %d\n", free)
+	}
 	if ns, err := s.node.State().Stats(); err == nil {
 		fmt.Fprintf(w, "# TYPE cairn_objects gauge\ncairn_objects %d\n", ns.Objects)
 		fmt.Fprintf(w, "# TYPE cairn_logical_bytes gauge\ncairn_logical_bytes %d\n", ns.LogicalBytes)

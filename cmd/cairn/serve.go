@@ -34,6 +34,7 @@ type fileConfig struct {
 	GCInterval      time.Duration  `yaml:"gc_interval"`
 	GCGrace         time.Duration  `yaml:"gc_grace"`
 	UploadExpiry    time.Duration  `yaml:"upload_expiry"`
+	MinFreeSpace    int64          `yaml:"min_free_space"` // bytes
 	RepairInterval  time.Duration  `yaml:"repair_interval"`
 	RepairRate      int64          `yaml:"repair_rate"` // bytes a second
 }
@@ -98,6 +99,7 @@ func serve(ctx context.Context, args []string) error {
 		MLflowBucket: pick(*bucket, fc.MLflowBucket), MLflowUsername: fc.MLflowUsername, MLflowPassword: fc.MLflowPassword,
 		ConsistentReads: *consistent || fc.ConsistentReads, GCInterval: fc.GCInterval, GCGrace: fc.GCGrace, Logger: log,
 		RepairInterval: fc.RepairInterval, RepairRate: fc.RepairRate, UploadExpiry: fc.UploadExpiry,
+		MinFreeSpace: fc.MinFreeSpace,
 	}
 	if *ak != "" || *sk != "" {
 		cfg.S3Keys = append([]daemon.S3Key{{AccessKey: *ak, SecretKey: *sk}}, cfg.S3Keys...)
