@@ -339,7 +339,9 @@ func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-
 	}
 	flush()
 	close(batches)
-	if err := <-committed; err != nil && firstErr == nil {
+	// A failed commit cancels the workers, whose chunks then carry the
+	// cancellation: the commit's error is the cause to report.
+	if err := <-committed; err != nil && (firstErr == nil || errors.Is(firstErr, context.Canceled)) {
 		firstErr = err
 	}
 	if firstErr != nil {
