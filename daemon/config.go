@@ -109,8 +109,8 @@ type Config struct {
 	GCInterval      time.Duration // 0: DefaultGCInterval; negative: no GC loop
 	GCGrace         time.Duration // how long an unreferenced chunk in use by a writer is kept
 	// MinFreeSpace is the disk space, in bytes, that writes of new chunks
-	// leave free on the data folder's file system (0: DefaultMinFreeSpace;
-	// negative: no check).
+	// and of commands other than deletes leave free on the chunk store's
+	// file system (0: DefaultMinFreeSpace; negative: no check).
 	MinFreeSpace int64
 	// UploadExpiry is how long after its creation an unfinished multipart
 	// upload (S3 or MLflow) is aborted by the leader (0: DefaultUploadExpiry;

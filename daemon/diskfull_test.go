@@ -11,12 +11,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"cairn/cas"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes in a new folder and unmounts it
@@ -105,6 +109,15 @@ func TestServer_DiskFull(t *testing.T) {
 			t.Fatalf("acknowledged %s after the disk filled: %d, %d bytes", key, st, len(b))
 		}
 	}
+	// Commands fill the disk too (Raft log, state database): only those
+	// that free space go through.
+	if st := call(t, http.MethodPut, srv.URL()+"/v1/buckets/another", nil, nil); st != http.StatusInsufficientStorage {
+		t.Fatalf("bucket creation on a full disk: %d", st)
+	}
+	_, err = c.CopyObject(t.Context(), &s3.CopyObjectInput{Bucket: aws.String("full"), Key: aws.String("copy"), CopySource: aws.String("full/o1")})
+	if code, status := s3Code(err); status != http.StatusInsufficientStorage || code != "InsufficientStorage" {
+		t.Fatalf("S3 CopyObject on a full disk: %v (%s %d)", err, code, status)
+	}
 	if st := call(t, http.MethodDelete, objURL(srv, "full", "o0"), nil, nil); st != 200 {
 		t.Fatalf("delete on a full disk: %d", st)
 	}
@@ -120,5 +133,79 @@ func TestServer_DiskFull(t *testing.T) {
 	again := content("again", 8<<20)
 	if got := putBytes(t, srv, "full", "again", again); got.Size != int64(len(again)) {
 		t.Fatalf("put after freeing space: %+v", got)
+	}
+}
+
+// TestServer_MetadataKeepsReserve: with chunk writes refused, commands
+// that write only metadata (S3 CopyObject with new metadata: no chunk
+// bytes, but Raft log and state database entries) must not eat the
+// reserve either, or the state database's memory-mapped memtable file
+// dies of SIGBUS like the value log would.
+func TestServer_MetadataKeepsReserve(t *testing.T) {
+	const reserve = 8 << 20
+	fs := mountTmpfs(t, 256<<20)
+	srv := newTestServer(t, func(c *Config) {
+		c.DataDir = filepath.Join(fs, "data")
+		c.MinFreeSpace = reserve
+		c.CAS.ValueLogFileSize = 4 << 20
+	})
+	mkBucket(t, srv, "full")
+	putBytes(t, srv, "full", "src", content("src", 1<<20))
+	free, err := cas.FreeSpace(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(fs, "filler"), make([]byte, free-reserve-(1<<20)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := s3SDK(t, srv)
+	meta := map[string]string{"a": strings.Repeat("x", 1900)}
+	var wg sync.WaitGroup
+	var refused atomic.Int64
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 1000 {
+				key := fmt.Sprintf("%04d-%d-%s", i, g, strings.Repeat("k", 900))
+				_, err := c.CopyObject(t.Context(), &s3.CopyObjectInput{Bucket: aws.String("full"), Key: aws.String(key),
+					CopySource: aws.String("full/src"), MetadataDirective: types.MetadataDirectiveReplace, Metadata: meta})
+				if _, status := s3Code(err); status == http.StatusInsufficientStorage {
+					refused.Add(1)
+				} else if err != nil {
+					t.Errorf("copy: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	free, _ = cas.FreeSpace(fs)
+	if refused.Load() == 0 || free < reserve/2 {
+		t.Fatalf("%d copies refused; %d bytes free at the end, reserve %d", refused.Load(), free, reserve)
+	}
+}
+
+// TestCluster_FullNodeSaysSo: a node whose disk is past its reserve
+// cannot keep the chunks of an object it missed, so it cannot serve it;
+// it must say that its disk is full (507), not that the object does not
+// exist, and the other nodes serve it.
+func TestCluster_FullNodeSaysSo(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) {
+		cfg.RepairInterval = time.Hour
+		if cfg.NodeID == "node2" {
+			cfg.MinFreeSpace = 1 << 62 // as good as full
+		}
+	})
+	w := c.nodes[0]
+	mkBucket(t, w, "data")
+	data := content("lacked", 3<<20)
+	if st, _ := put(t, w, "data", "k", data); st != 200 {
+		t.Fatalf("put through node0: %d", st)
+	}
+	if st, b := getConsistent(t, c.nodes[1], "data", "k"); st != 200 || !bytes.Equal(b, data) {
+		t.Fatalf("read through node1: %d", st)
+	}
+	st, b := getConsistent(t, c.nodes[2], "data", "k")
+	if st != http.StatusInsufficientStorage || !strings.Contains(string(b), "InsufficientStorage") {
+		t.Fatalf("read through the full node2: %d %s", st, b)
 	}
 }

@@ -156,6 +156,9 @@ func (s *Server) mpuPart(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if err := s.roomFor(r.ContentLength); err != nil {
+		return err
+	}
 	sc, err := s.storeContent(r.Context(), r.Body, r.ContentLength, maxS3SinglePut, nil, nil)
 	if err != nil {
 		return err

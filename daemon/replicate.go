@@ -108,6 +108,9 @@ func (s *Server) fetchFromPeers(ctx context.Context, digests []chunk.Digest) err
 			if errors.Is(err, errNoPeerRoute) {
 				got, added, looked, err = s.fetchEach(ctx, string(p.Address), ask)
 			}
+			if errors.Is(err, cas.ErrNoSpace) {
+				return err // this node cannot keep them, from any peer
+			}
 			if err != nil {
 				lastErr = err
 				lacked = append(lacked, want...)

@@ -124,6 +124,9 @@ func (s *Server) s3UploadPart(w http.ResponseWriter, q *s3Request) error {
 	}
 	defer body.Close()
 	checksums := map[string]string{}
+	if err := s.roomFor(body.ExpectedLength()); err != nil {
+		return err
+	}
 	sc, err := s.storeContent(r.Context(), body, body.ExpectedLength(), maxS3SinglePut, body.MD5, func() error {
 		maps.Copy(checksums, body.Checksums())
 		return nil

@@ -32,11 +32,6 @@ func (s *Server) storeContent(ctx context.Context, r io.Reader, length, limit in
 	if length > limit {
 		return storedContent{}, fmt.Errorf("%w: %d bytes, above %d", errTooLarge, length, limit)
 	}
-	// Refuse a body that cannot fit before reading it; the store checks
-	// again before each write of chunks.
-	if err := s.store.CheckSpace(max(length, 0)); err != nil {
-		return storedContent{}, err
-	}
 	body := &countingReader{r: r, limit: limit}
 	var sum hash.Hash
 	if bodyMD5 == nil {

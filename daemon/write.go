@@ -53,6 +53,9 @@ func (s *Server) putObject(ctx context.Context, p putRequest) (putResult, error)
 	if p.Length > s.cfg.MaxObjectSize {
 		return putResult{}, fmt.Errorf("%w: %d bytes", errTooLarge, p.Length)
 	}
+	if err := s.roomFor(p.Length); err != nil {
+		return putResult{}, err
+	}
 	r := p.Body
 	var mlmodel *bytes.Buffer
 	if _, base := path.Split(p.Key); base == "MLmodel" {
@@ -143,6 +146,14 @@ func (s *Server) propose(ctx context.Context, c raftfsm.Command) (raftfsm.Result
 	if s.closed.Load() {
 		return raftfsm.Result{}, errShuttingDown
 	}
+	// Commands also fill the disk (the Raft log, the state database, whose
+	// memtable file is memory-mapped like the value log): on a nearly full
+	// disk only those that free space go through.
+	if !frees(c) {
+		if err := s.store.CheckSpace(0); err != nil {
+			return raftfsm.Result{}, err
+		}
+	}
 	r, err := s.node.Apply(ctx, c)
 	if errors.Is(err, raftfsm.ErrNotLeader) {
 		r, err = s.forward(ctx, c)
@@ -157,6 +168,24 @@ func (s *Server) propose(ctx context.Context, c raftfsm.Command) (raftfsm.Result
 		return r, fmt.Errorf("%w: committed at %d but not applied here: %v", raftfsm.ErrUnknownOutcome, r.Index, err)
 	}
 	return r, nil
+}
+
+// frees reports whether a command only takes things away: those go
+// through on a nearly full disk, since they are how space is freed.
+func frees(c raftfsm.Command) bool {
+	switch c.(type) {
+	case *raftfsm.DeleteObject, *raftfsm.DeletePrefix, *raftfsm.DeleteBucket, *raftfsm.DeleteRef, *raftfsm.AbortUpload:
+		return true
+	}
+	return false
+}
+
+// roomFor refuses, before it is read, a body of known length that the
+// disk cannot take above its reserve; the store checks again before each
+// write of chunks. (A body whose chunks are all stored already needs no
+// room, but that is known only once it has been read.)
+func (s *Server) roomFor(length int64) error {
+	return s.store.CheckSpace(max(length, 0))
 }
 
 // countingReader counts bytes and fails past a limit.
