@@ -88,6 +88,13 @@ func (b *Bar) loop() {
 	select {
 	case <-delay.C:
 	case <-b.quit:
+		// Stop may win the race with a delay that has run out: the bar
+		// is due all the same.
+		if time.Since(b.start) < b.delay {
+			return // never shown: a short task leaves no bar behind
+		}
+		b.draw()
+		fmt.Fprintln(b.w)
 		return
 	}
 	t := time.NewTicker(tick)
