@@ -15,7 +15,8 @@ func (s *Store) CheckSpace(need int64) error {
 	}
 	free, err := FreeSpace(s.dir)
 	if err != nil {
-		// Unknown: the file system's own errors still fail writes.
+		// Cannot tell (statfs failed, or no statfs on this platform):
+		// refusing every write for it would be worse.
 		return nil
 	}
 	if free-need >= s.opts.MinFreeSpace {
