@@ -2,10 +2,12 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync/atomic"
 	"time"
 
+	"cairn/cas"
 	"cairn/cas/chunk"
 )
 
@@ -90,7 +92,13 @@ func (s *Server) repair(ctx context.Context) {
 		for len(missing) > 0 {
 			batch := missing[:min(len(missing), repairBatch)]
 			missing = missing[len(batch):]
-			if err := s.fetchFromPeers(ctx, batch); err != nil {
+			err := s.fetchFromPeers(ctx, batch)
+			if errors.Is(err, cas.ErrNoSpace) {
+				// Nothing more fits: stop the pass (the store logs the
+				// refusal) rather than ask the peers for every batch.
+				return err
+			}
+			if err != nil {
 				s.log.Debug("repair fetch incomplete", "err", err)
 			}
 			still, err := s.store.Missing(ctx, batch)
