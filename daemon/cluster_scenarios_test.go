@@ -79,6 +79,24 @@ func TestCluster_PushesWhileStoring(t *testing.T) {
 }
 
 // hasAll reports whether n holds every chunk of data.
+// putOnAll writes bucket/key through node l and waits until every node
+// holds all of its chunks.
+func (c *testCluster) putOnAll(l *Server, bucket, key string, body []byte) {
+	t := c.t.(*testing.T)
+	t.Helper()
+	if st, _ := put(t, l, bucket, key, body); st != 200 {
+		t.Fatalf("put %s/%s: %d", bucket, key, st)
+	}
+	waitFor(t, func() bool {
+		for _, n := range c.nodes {
+			if !hasAll(t, n, body) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func hasAll(t *testing.T, n *Server, data []byte) bool {
 	c, _ := chunk.NewChunker(bytes.NewReader(data), chunk.Params{})
 	for {
@@ -346,17 +364,7 @@ func TestCluster_FetchInBatches(t *testing.T) {
 	l := c.nodes[c.leader()]
 	mkBucket(t, l, "data")
 	body := content("fetch", 3*pushBatchBytes+777)
-	if st, _ := put(t, l, "data", "big", body); st != 200 {
-		t.Fatalf("put: %d", st)
-	}
-	waitFor(t, func() bool {
-		for _, n := range c.nodes {
-			if !hasAll(t, n, body) {
-				return false
-			}
-		}
-		return true
-	})
+	c.putOnAll(l, "data", "big", body)
 	var recipe cas.Recipe
 	ck, _ := chunk.NewChunker(bytes.NewReader(body), chunk.Params{})
 	for {
@@ -414,17 +422,7 @@ func TestCluster_FetchFromOlderPeer(t *testing.T) {
 	l := c.nodes[c.leader()]
 	mkBucket(t, l, "data")
 	body := content("older peer", 3<<20)
-	if st, _ := put(t, l, "data", "f", body); st != 200 {
-		t.Fatalf("put: %d", st)
-	}
-	waitFor(t, func() bool {
-		for _, n := range c.nodes {
-			if !hasAll(t, n, body) {
-				return false
-			}
-		}
-		return true
-	})
+	c.putOnAll(l, "data", "f", body)
 	n := c.nodes[c.follower()]
 	peer := l.RaftAddr()
 	if err := n.peers.do(t.Context(), http.MethodPost, peer, "/peer/no-such-route", nil, nil); !errors.Is(err, errNoPeerRoute) {

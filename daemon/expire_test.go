@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,16 +29,7 @@ func TestUploads_Expire(t *testing.T) {
 	s3UploadParts(t, c, "exp", "crashed/model.xgb", stale, [][]byte{part}, types.ChecksumAlgorithmCrc32)
 
 	clock.Advance(2 * time.Hour)
-	_, _, body := mlflowReq(t, srv, "POST", "mpu/create/1/"+run1+"/artifacts/model", []byte(`{"path":"/tmp/x/model.xgb","num_parts":1}`), nil)
-	var created struct {
-		UploadID    string `json:"upload_id"`
-		Credentials []struct {
-			URL string `json:"url"`
-		} `json:"credentials"`
-	}
-	if err := json.Unmarshal(body, &created); err != nil || len(created.Credentials) != 1 {
-		t.Fatalf("create: %s", body)
-	}
+	created := mlflowCreateUpload(t, srv, "1/"+run1+"/artifacts/model", 1)
 	resp, err := http.DefaultClient.Do(mustRequest(t, http.MethodPut, created.Credentials[0].URL, "young part"))
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("young part: %v %v", resp, err)
@@ -101,13 +91,7 @@ func TestUploads_ExpireByLeaderOnly(t *testing.T) {
 	clock.ns.Store(time.Now().UnixNano())
 	c := newTestCluster(t, 3, func(cfg *Config) { cfg.Now, cfg.UploadExpiry = clock.Now, time.Hour })
 	l := c.nodes[c.leader()]
-	_, _, body := mlflowReq(t, l, "POST", "mpu/create/1/"+run1+"/artifacts/model", []byte(`{"path":"/tmp/x/model.xgb","num_parts":1}`), nil)
-	var created struct {
-		UploadID string `json:"upload_id"`
-	}
-	if err := json.Unmarshal(body, &created); err != nil || created.UploadID == "" {
-		t.Fatalf("create: %s", body)
-	}
+	created := mlflowCreateUpload(t, l, "1/"+run1+"/artifacts/model", 1)
 	clock.Advance(2 * time.Hour)
 	f := c.nodes[c.follower()]
 	if n, err := f.expireUploads(t.Context()); err != nil || n != 0 {
@@ -130,10 +114,7 @@ func TestUploads_ExpireInBackground(t *testing.T) {
 	srv := newTestServer(t, func(c *Config) { c.UploadExpiry = time.Second })
 	const n = expireBatch + 40
 	for i := range n {
-		code, _, body := mlflowReq(t, srv, "POST", fmt.Sprintf("mpu/create/1/%s/artifacts/f%d", run1, i), []byte(`{"path":"/tmp/x/f","num_parts":1}`), nil)
-		if code != 200 {
-			t.Fatalf("create %d: %d %s", i, code, body)
-		}
+		mlflowCreateUpload(t, srv, fmt.Sprintf("1/%s/artifacts/f%d", run1, i), 1)
 	}
 	var st struct{ Uploads int64 }
 	deadline := time.Now().Add(30 * time.Second)

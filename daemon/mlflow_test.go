@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -155,21 +156,32 @@ func TestMLflow_PythonClientShapes(t *testing.T) {
 	t.Logf("%s", out)
 }
 
+// mlflowUpload is MLflow's answer to creating a multipart upload.
+type mlflowUpload struct {
+	UploadID    string `json:"upload_id"`
+	Credentials []struct {
+		URL        string `json:"url"`
+		PartNumber int    `json:"part_number"`
+	} `json:"credentials"`
+}
+
+// mlflowCreateUpload creates a multipart upload of parts parts under dir
+// through MLflow's API.
+func mlflowCreateUpload(t *testing.T, srv *Server, dir string, parts int) mlflowUpload {
+	t.Helper()
+	code, _, body := mlflowReq(t, srv, "POST", "mpu/create/"+dir, fmt.Appendf(nil, `{"path":"/tmp/x/f","num_parts":%d}`, parts), nil)
+	var created mlflowUpload
+	if err := json.Unmarshal(body, &created); code != 200 || err != nil || created.UploadID == "" || len(created.Credentials) != parts {
+		t.Fatalf("create upload under %s: %d %s", dir, code, body)
+	}
+	return created
+}
+
 func TestMLflow_PartURLs(t *testing.T) {
 	clock := &testClock{}
 	clock.ns.Store(time.Now().UnixNano())
 	srv := newTestServer(t, func(c *Config) { c.Now = clock.Now })
-	_, _, body := mlflowReq(t, srv, "POST", "mpu/create/1/"+run1+"/artifacts/model", []byte(`{"path":"/tmp/x/model.xgb","num_parts":2}`), nil)
-	var created struct {
-		UploadID    string `json:"upload_id"`
-		Credentials []struct {
-			URL        string `json:"url"`
-			PartNumber int    `json:"part_number"`
-		} `json:"credentials"`
-	}
-	if err := json.Unmarshal(body, &created); err != nil || len(created.Credentials) != 2 {
-		t.Fatalf("create: %s", body)
-	}
+	created := mlflowCreateUpload(t, srv, "1/"+run1+"/artifacts/model", 2)
 	put := func(u string) int {
 		req, _ := http.NewRequest(http.MethodPut, u, strings.NewReader("part bytes"))
 		resp, err := http.DefaultClient.Do(req)
