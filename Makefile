@@ -12,6 +12,7 @@ all: lint test
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/cairn ./cmd/cairn
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/cairn-bench ./cmd/cairn-bench
 
 # run starts one node on the embedded defaults: data in ./cairn-data,
 # listening on 127.0.0.1.
@@ -38,6 +39,7 @@ lint: $(BIN)/staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(BIN)/staticcheck $(PKGS)
+	$(GO) mod tidy -diff
 	./.ci/layering
 
 # fuzz runs every fuzz target briefly.

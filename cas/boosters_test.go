@@ -30,7 +30,7 @@ func TestStore_Boosters(t *testing.T) {
 	report.WriteString("| size | format | file | bytes | stored (zstd) | ratio | new bytes vs model | bytes shared with model |\n|---|---|---|---:|---:|---:|---:|---:|\n")
 	for _, size := range []string{"s", "m"} {
 		for _, ext := range []string{"json", "ubj", "xgb"} {
-			s := TestStore(t)
+			s := newTestStore(t)
 			for _, v := range []string{"model", "same", "plus1", "data2", "seed2"} {
 				data := readBooster(t, size, v, ext)
 				before, _ := s.Stats(t.Context())

@@ -19,7 +19,7 @@ func TestStore_Collect(t *testing.T) {
 	clock := &fakeClock{}
 	clock.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	dir := t.TempDir()
-	s, err := Open(dir, Options{Logger: TestLogger(t), Now: clock.Now})
+	s, err := Open(dir, Options{Logger: testLogger(t), Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestStore_Collect(t *testing.T) {
 // all of its chunks in the store, because a dedup hit touches the chunk
 // before Collect can take it.
 func TestStore_CollectRacesDedup(t *testing.T) {
-	s := TestStore(t)
+	s := newTestStore(t)
 	ctx := t.Context()
 	data := compressible(9, 2<<20)
 	first := mustPut(t, s, data)
@@ -97,7 +97,7 @@ func TestStore_CollectRacesDedup(t *testing.T) {
 // transaction they keep; a chunk deleted after it opened must not be
 // reported present, or a file would reference a chunk that is gone.
 func TestView_DropsDeletedChunks(t *testing.T) {
-	s := TestStore(t)
+	s := newTestStore(t)
 	ctx := t.Context()
 	x := mustPut(t, s, compressible(3, 64<<10)).Recipe[0].Digest
 	y := mustPut(t, s, compressible(4, 64<<10)).Recipe[0].Digest
@@ -133,7 +133,7 @@ func TestView_DropsDeletedChunks(t *testing.T) {
 func TestStore_PutRacesCollect(t *testing.T) {
 	clock := &fakeClock{}
 	clock.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	s, err := Open(t.TempDir(), Options{Logger: TestLogger(t), Now: clock.Now})
+	s, err := Open(t.TempDir(), Options{Logger: testLogger(t), Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestStore_PutRacesCollect(t *testing.T) {
 // keep a read transaction open meanwhile, or Badger could not drop the
 // old versions of chunks deleted since, and Reclaim would free nothing.
 func TestView_StalledPutDoesNotPinReclaim(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{Logger: TestLogger(t), ValueLogFileSize: 2 << 20})
+	s, err := Open(t.TempDir(), Options{Logger: testLogger(t), ValueLogFileSize: 2 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestView_StalledPutDoesNotPinReclaim(t *testing.T) {
 // fail, and Close returns (a read transaction discarded after the
 // database closed could block for ever).
 func TestView_CloseDuringPut(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{Logger: TestLogger(t)})
+	s, err := Open(t.TempDir(), Options{Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

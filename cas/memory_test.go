@@ -30,7 +30,7 @@ func TestStore_PutMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 1 GiB")
 	}
-	s := TestStore(t)
+	s := newTestStore(t)
 	runtime.GC()
 	base := heapLive()
 	var peak atomic.Uint64

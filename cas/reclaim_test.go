@@ -38,7 +38,7 @@ func TestStore_Reclaim(t *testing.T) {
 		t.Skip("writes 500 MiB")
 	}
 	dir := t.TempDir()
-	s := TestStoreAt(t, dir)
+	s := newTestStoreAt(t, dir)
 	ctx := t.Context()
 	const files, each = 50, 10 << 20
 	var results []PutResult

@@ -69,7 +69,7 @@ func BenchmarkPutNew(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
-				s := TestStore(b)
+				s := newTestStore(b)
 				ceil += ceiling(func() {
 					for _, c := range chunks {
 						chunk.Sum(c)
@@ -100,7 +100,7 @@ func BenchmarkPutNew(b *testing.B) {
 // over the same bytes. Goal: at least 0.5.
 func BenchmarkPutExisting(b *testing.B) {
 	data := benchData(b, "json")
-	s := TestStore(b)
+	s := newTestStore(b)
 	if _, err := s.Put(b.Context(), bytes.NewReader(data)); err != nil {
 		b.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func BenchmarkRead(b *testing.B) {
 	for _, format := range []string{"json", "ubj"} {
 		b.Run(format, func(b *testing.B) {
 			data := benchData(b, format)
-			s := TestStore(b)
+			s := newTestStore(b)
 			res, err := s.Put(b.Context(), bytes.NewReader(data))
 			if err != nil {
 				b.Fatal(err)
@@ -165,7 +165,7 @@ func BenchmarkRead(b *testing.B) {
 // writes: 4 KiB distinct files from 16 goroutines, each Put synced before
 // it returns (syncs are shared between concurrent callers).
 func BenchmarkPutSmallParallel(b *testing.B) {
-	s := TestStore(b)
+	s := newTestStore(b)
 	var n atomic.Int64
 	b.SetParallelism(8) // 16 goroutines on 2 cores
 	b.ReportAllocs()

@@ -63,7 +63,7 @@ func readAll(t testing.TB, s *Store, r Recipe) []byte {
 }
 
 func TestStore_RoundTrip(t *testing.T) {
-	s := TestStore(t)
+	s := newTestStore(t)
 	p := chunk.DefaultParams()
 	sizes := []int{0, 1, 2, 100, 212, 255, 256, 300, p.MinSize - 1, p.MinSize, p.MinSize + 1, p.AvgSize - 1, p.AvgSize,
 		p.AvgSize + 1, p.MaxSize - 1, p.MaxSize, p.MaxSize + 1, 3*p.MaxSize + 5}
@@ -85,7 +85,7 @@ func TestStore_RoundTripLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("200 MiB round trip")
 	}
-	s := TestStore(t)
+	s := newTestStore(t)
 	const n = 200 << 20
 	src := io.LimitReader(rand.NewChaCha8([32]byte{1}), n)
 	want := chunk.NewHasher()
@@ -108,7 +108,7 @@ func TestStore_RoundTripLarge(t *testing.T) {
 }
 
 func TestReader_Ranges(t *testing.T) {
-	s := TestStore(t)
+	s := newTestStore(t)
 	data := compressible(5, 3<<20)
 	res := mustPut(t, s, data)
 	off := res.Recipe.Offsets()
@@ -155,7 +155,7 @@ func TestReader_Ranges(t *testing.T) {
 
 func TestStore_Dedup(t *testing.T) {
 	t.Run("SameFileTwice", func(t *testing.T) {
-		s := TestStore(t)
+		s := newTestStore(t)
 		data := compressible(1, 10<<20)
 		first := mustPut(t, s, data)
 		before, _ := s.Stats(t.Context())
@@ -169,7 +169,7 @@ func TestStore_Dedup(t *testing.T) {
 		}
 	})
 	t.Run("SharedMiddle", func(t *testing.T) {
-		s := TestStore(t)
+		s := newTestStore(t)
 		middle := randomBytes(2, 40<<20)
 		a := append(append(randomBytes(3, 5<<20), middle...), randomBytes(4, 3<<20)...)
 		b := append(append(randomBytes(5, 2<<20), middle...), randomBytes(6, 7<<20)...)
@@ -187,7 +187,7 @@ func TestStore_Dedup(t *testing.T) {
 		}
 	})
 	t.Run("InsertAtFront", func(t *testing.T) {
-		s := TestStore(t)
+		s := newTestStore(t)
 		data := randomBytes(7, 32<<20)
 		mustPut(t, s, data)
 		before, _ := s.Stats(t.Context())
@@ -200,7 +200,7 @@ func TestStore_Dedup(t *testing.T) {
 }
 
 func TestStore_Chunks(t *testing.T) {
-	s := TestStore(t)
+	s := newTestStore(t)
 	ctx := t.Context()
 	data := compressible(1, 1000)
 	d := chunk.Sum(data)
@@ -244,7 +244,7 @@ func TestStore_Chunks(t *testing.T) {
 }
 
 func TestStore_Codec(t *testing.T) {
-	s := TestStore(t)
+	s := newTestStore(t)
 	text := compressible(1, 100<<10)
 	noise := randomBytes(1, 100<<10)
 	for _, tc := range []struct {
@@ -271,7 +271,7 @@ func TestStore_Codec(t *testing.T) {
 }
 
 func TestStore_Corruption(t *testing.T) {
-	s := TestStore(t)
+	s := newTestStore(t)
 	data := compressible(3, 2<<20)
 	res := mustPut(t, s, data)
 	victim := res.Recipe[1].Digest
@@ -324,7 +324,7 @@ func TestStore_Corruption(t *testing.T) {
 
 func TestStore_Reopen(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, Options{Logger: TestLogger(t)})
+	s, err := Open(dir, Options{Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +342,7 @@ func TestStore_Reopen(t *testing.T) {
 	if _, err := s.Put(t.Context(), bytes.NewReader(nil)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("put after close: %v", err)
 	}
-	s2 := TestStoreAt(t, dir)
+	s2 := newTestStoreAt(t, dir)
 	for i, f := range files {
 		if got := readAll(t, s2, f.Recipe); !bytes.Equal(got, datas[i]) {
 			t.Fatalf("file %d differs after reopen", i)
@@ -354,7 +354,7 @@ func TestStore_Reopen(t *testing.T) {
 }
 
 func TestStore_ConcurrentOverlappingPuts(t *testing.T) {
-	s := TestStore(t)
+	s := newTestStore(t)
 	shared := randomBytes(11, 4<<20)
 	var wg sync.WaitGroup
 	results := make([]PutResult, 16)
@@ -390,7 +390,7 @@ func TestStore_ConcurrentOverlappingPuts(t *testing.T) {
 }
 
 func TestStore_SyncFailure(t *testing.T) {
-	s := TestStore(t)
+	s := newTestStore(t)
 	boom := errors.New("injected fsync error")
 	s.sync.fn = func() error { return boom }
 	if _, err := s.Put(t.Context(), bytes.NewReader([]byte("hello"))); !errors.Is(err, ErrFailed) {
@@ -416,7 +416,7 @@ func (f *failingReader) Read(p []byte) (int, error) {
 }
 
 func TestStore_PutReadError(t *testing.T) {
-	s := TestStore(t)
+	s := newTestStore(t)
 	if _, err := s.Put(t.Context(), &failingReader{n: 5 << 20}); err == nil {
 		t.Fatal("put from a failing reader succeeded")
 	}
@@ -428,7 +428,7 @@ func TestStore_PutReadError(t *testing.T) {
 }
 
 func TestStore_PutStored(t *testing.T) {
-	a, b := TestStore(t), TestStore(t)
+	a, b := newTestStore(t), newTestStore(t)
 	ctx := t.Context()
 	data := compressible(4, 100<<10)
 	res := mustPut(t, a, data)
@@ -462,7 +462,7 @@ func TestStore_PutStored(t *testing.T) {
 // TestStore_SyncWrites checks that SyncWrites syncs exactly when a chunk
 // write is not yet covered by a finished sync.
 func TestStore_SyncWrites(t *testing.T) {
-	s := TestStore(t)
+	s := newTestStore(t)
 	if _, err := s.Put(t.Context(), bytes.NewReader([]byte("synced by Put"))); err != nil {
 		t.Fatal(err)
 	}
@@ -499,7 +499,7 @@ func TestStore_SyncWrites(t *testing.T) {
 // queued in another writer's commit (write then waits for that commit, so
 // that its caller's sync covers the chunk).
 func TestStore_PresentMeansSynced(t *testing.T) {
-	s := TestStore(t)
+	s := newTestStore(t)
 	b := []byte("stored by another writer, not synced yet")
 	d := chunk.Sum(b)
 	v := s.codec.encode(nil, b)
@@ -555,11 +555,11 @@ func TestStore_PresentMeansSynced(t *testing.T) {
 func TestStore_NoSpace(t *testing.T) {
 	dir := t.TempDir()
 	old := randomBytes(41, 3<<20)
-	s := TestStoreAt(t, dir)
+	s := newTestStoreAt(t, dir)
 	first := mustPut(t, s, old)
 	s.Close()
 
-	s, err := Open(dir, Options{Logger: TestLogger(t), MinFreeSpace: 1 << 62})
+	s, err := Open(dir, Options{Logger: testLogger(t), MinFreeSpace: 1 << 62})
 	if err != nil {
 		t.Fatal(err)
 	}

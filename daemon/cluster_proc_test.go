@@ -47,7 +47,7 @@ func TestCluster_ProcessesKillLeader(t *testing.T) {
 			if p == nil {
 				continue
 			}
-			var st ClusterStatus
+			var st client.ClusterStatus
 			resp, err := http.Get(p.url + "/v1/cluster/status")
 			if err != nil {
 				continue

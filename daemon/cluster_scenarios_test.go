@@ -2,16 +2,22 @@ package daemon
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"cairn/cas"
+	"cairn/cas/castest"
 	"cairn/cas/chunk"
+	"cairn/client"
+	"cairn/daemon/cluster"
+	"cairn/daemon/core"
 )
 
 func TestCluster_WriteFollowerReadOther(t *testing.T) {
@@ -55,12 +61,12 @@ func TestCluster_PushesWhileStoring(t *testing.T) {
 	c := newTestCluster(t, 3)
 	f := c.nodes[c.follower()]
 	mkBucket(t, f, "data")
-	body := content("early", 3*pushBatchBytes+12345) // random: stored as is, so several batches
+	body := content("early", 3*cluster.BatchBytes+12345) // random: stored as is, so several batches
 	if st, res := put(t, f, "data", "big", body); st != 200 || res.Digest != chunk.Sum(body) {
 		t.Fatalf("put: %d", st)
 	}
-	if got := f.metrics.earlyPushed.Load(); got < pushBatchBytes {
-		t.Fatalf("%d bytes pushed while storing, want at least one batch of %d", got, pushBatchBytes)
+	if got := f.metrics.EarlyPushed.Load(); got < cluster.BatchBytes {
+		t.Fatalf("%d bytes pushed while storing, want at least one batch of %d", got, cluster.BatchBytes)
 	}
 	holders := func() int {
 		n := 0
@@ -111,11 +117,16 @@ func hasAll(t *testing.T, n *Server, data []byte) bool {
 }
 
 // writer streams writes through the given nodes, recording what was
-// acknowledged.
+// acknowledged and what was refused as not written. Every answer must be
+// one of those, or an unknown outcome: anything else (a 500, a 4xx) fails
+// the test.
 type writer struct {
-	mu    sync.Mutex
-	acked map[string][]byte
-	tried int
+	mu       sync.Mutex
+	acked    map[string][]byte
+	refused  []string // keys answered "not written" (503 but OutcomeUnknown)
+	unknown  int
+	tried    int
+	failures []string
 }
 
 func (w *writer) run(t *testing.T, c *testCluster, stop <-chan struct{}, nodes func() []*Server, prefix string) {
@@ -129,14 +140,55 @@ func (w *writer) run(t *testing.T, c *testCluster, stop <-chan struct{}, nodes f
 		srv := ns[i%len(ns)]
 		key := fmt.Sprintf("%s/%05d", prefix, i)
 		body := content(key, 1000+i*997%200000)
-		st, _ := put(t, srv, "data", key, body)
+		st, code := putCode(srv, "data", key, body)
 		w.mu.Lock()
 		w.tried++
-		if st == 200 {
+		switch {
+		case st == 200:
 			w.acked[key] = body
+		case st == 0: // the node was stopped: the connection failed
+			w.unknown++
+		case st == 503 && code == "OutcomeUnknown":
+			w.unknown++
+		case st == 503:
+			w.refused = append(w.refused, key)
+		default:
+			w.failures = append(w.failures, fmt.Sprintf("%s: %d %s", key, st, code))
 		}
 		w.mu.Unlock()
 	}
+}
+
+// check fails the test if a write got an answer other than success, "not
+// written" or "outcome unknown", or if a write answered "not written"
+// exists on node n.
+func (w *writer) check(t *testing.T, n *Server) {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.failures) > 0 {
+		t.Fatalf("%d writes failed with answers a client cannot act on, the first: %s", len(w.failures), w.failures[0])
+	}
+	for _, key := range w.refused {
+		if st, _ := getConsistent(t, n, "data", key); st != 404 {
+			t.Fatalf("%s was answered 503 (not written) but reads %d", key, st)
+		}
+	}
+	t.Logf("%d writes: %d acknowledged, %d refused, %d outcome unknown", w.tried, len(w.acked), len(w.refused), w.unknown)
+}
+
+// putCode writes through srv's /v1 API and returns the status and the
+// error code of a refusal; 0 when the request failed.
+func putCode(srv *Server, bucket, key string, b []byte) (int, string) {
+	req, _ := http.NewRequest(http.MethodPut, objURL(srv, bucket, key), bytes.NewReader(b))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	var e client.Error
+	json.NewDecoder(resp.Body).Decode(&e)
+	return resp.StatusCode, e.Code
 }
 
 func (c *testCluster) running() []*Server {
@@ -185,7 +237,7 @@ func TestCluster_LeaderLoss(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d of %d writes acknowledged across a leader loss", len(w.acked), w.tried)
+	w.check(t, c.nodes[c.leader()])
 	c.restart(old)
 	c.ensureSame()
 }
@@ -206,7 +258,7 @@ func TestCluster_RestartCatchesUp(t *testing.T) {
 		}
 	}
 	// Force a snapshot so the lagging node must install it.
-	if err := c.nodes[c.leader()].Node().Raft().Snapshot().Error(); err != nil {
+	if err := c.nodes[c.leader()].Node().Snapshot(); err != nil {
 		t.Fatal(err)
 	}
 	c.restart(lag)
@@ -287,12 +339,12 @@ func TestCluster_Membership(t *testing.T) {
 	c.nodes, c.stops, c.dones = append(c.nodes, nil), append(c.stops, nil), append(c.dones, nil)
 	c.start(3)
 	waitFor(t, func() bool {
-		cf := c.nodes[c.leader()].Node().Raft().GetConfiguration()
-		if cf.Error() != nil {
+		members, err := c.nodes[c.leader()].Node().Members()
+		if err != nil {
 			return false
 		}
-		for _, s := range cf.Configuration().Servers {
-			if s.ID == "node3" && s.Suffrage.String() == "Voter" {
+		for _, m := range members {
+			if m.ID == "node3" && m.Voter {
 				return true
 			}
 		}
@@ -301,6 +353,7 @@ func TestCluster_Membership(t *testing.T) {
 	close(stop)
 	<-done
 	c.ensureSame()
+	w.check(t, c.nodes[3])
 	// Remove a follower; the other three keep going.
 	gone := c.follower(3)
 	body := fmt.Sprintf(`{"id":%q}`, c.cfgs[gone].NodeID)
@@ -321,7 +374,7 @@ func TestCluster_Membership(t *testing.T) {
 			t.Fatalf("%s on the new node: %d", key, st)
 		}
 	}
-	var status ClusterStatus
+	var status client.ClusterStatus
 	call(t, http.MethodGet, c.nodes[3].URL()+"/v1/cluster/status", nil, &status)
 	if len(status.Nodes) != 3 || status.Leader == "" {
 		t.Fatalf("status %+v", status)
@@ -363,7 +416,7 @@ func TestCluster_FetchInBatches(t *testing.T) {
 	c := newTestCluster(t, 3, func(cfg *Config) { cfg.RepairInterval = time.Hour })
 	l := c.nodes[c.leader()]
 	mkBucket(t, l, "data")
-	body := content("fetch", 3*pushBatchBytes+777)
+	body := content("fetch", 3*cluster.BatchBytes+777)
 	c.putOnAll(l, "data", "big", body)
 	var recipe cas.Recipe
 	ck, _ := chunk.NewChunker(bytes.NewReader(body), chunk.Params{})
@@ -376,27 +429,33 @@ func TestCluster_FetchInBatches(t *testing.T) {
 	}
 	ds := recipe.Distinct()
 	a := c.follower()
-	var others []*Server
-	for i, n := range c.nodes {
+	var others []int
+	for i := range c.nodes {
 		if i != a {
-			others = append(others, n)
+			others = append(others, i)
 		}
 	}
-	others[0].Store().ReplaceForTest(t, ds[1], append([]byte{0}, content("wrong", int(recipe[1].Size))...))
-	others[1].Store().ReplaceForTest(t, ds[len(ds)-2], append([]byte{0}, content("wrong too", int(recipe[len(ds)-2].Size))...))
+	// Each of the other two nodes, one at a time (the cluster keeps its
+	// quorum), gets one chunk whose stored bytes do not match its digest.
+	for j, bad := range []int{1, len(ds) - 2} {
+		i := others[j]
+		c.stop(i)
+		castest.Replace(t, filepath.Join(c.cfgs[i].DataDir, "chunks"), ds[bad], append([]byte{0}, content(fmt.Sprint("wrong", j), int(recipe[bad].Size))...))
+		c.restart(i)
+	}
 
 	n := c.nodes[a]
 	if err := n.Store().Delete(t.Context(), ds...); err != nil {
 		t.Fatal(err)
 	}
-	before := n.metrics.repaired.Load()
-	if err := n.fetchFromPeers(t.Context(), ds); err != nil {
+	before := n.metrics.Repaired.Load()
+	if err := n.core.FetchChunks(t.Context(), ds); err != nil {
 		t.Fatal(err)
 	}
 	if missing, _ := n.Store().Missing(t.Context(), ds); len(missing) != 0 {
 		t.Fatalf("%d chunks still missing", len(missing))
 	}
-	if got := n.metrics.repaired.Load() - before; got != int64(len(ds)) {
+	if got := n.metrics.Repaired.Load() - before; got != int64(len(ds)) {
 		t.Fatalf("%d chunks counted as repaired, want %d", got, len(ds))
 	}
 	rd := n.Store().Open(t.Context(), recipe)
@@ -406,46 +465,7 @@ func TestCluster_FetchInBatches(t *testing.T) {
 		t.Fatalf("read back: %d bytes, %v", len(got), err)
 	}
 	// A chunk nobody holds is reported as such.
-	if err := n.fetchFromPeers(t.Context(), []chunk.Digest{chunk.Sum([]byte("nowhere"))}); !errors.Is(err, errChunkNotFound) {
+	if err := n.core.FetchChunks(t.Context(), []chunk.Digest{chunk.Sum([]byte("nowhere"))}); !errors.Is(err, core.ErrChunkNotFound) {
 		t.Fatalf("fetch of a chunk nobody has: %v", err)
-	}
-}
-
-// TestCluster_FetchFromOlderPeer covers a rolling upgrade: a peer that
-// does not know POST /peer/fetch answers NoSuchRoute, and the node then
-// fetches chunk by chunk, as nodes did before, each verified.
-func TestCluster_FetchFromOlderPeer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("cluster")
-	}
-	c := newTestCluster(t, 3, func(cfg *Config) { cfg.RepairInterval = time.Hour })
-	l := c.nodes[c.leader()]
-	mkBucket(t, l, "data")
-	body := content("older peer", 3<<20)
-	c.putOnAll(l, "data", "f", body)
-	n := c.nodes[c.follower()]
-	peer := l.RaftAddr()
-	if err := n.peers.do(t.Context(), http.MethodPost, peer, "/peer/no-such-route", nil, nil); !errors.Is(err, errNoPeerRoute) {
-		t.Fatalf("unknown peer route: %v", err)
-	}
-	var ds []chunk.Digest
-	ck, _ := chunk.NewChunker(bytes.NewReader(body), chunk.Params{})
-	for {
-		b, err := ck.Next()
-		if err != nil {
-			break
-		}
-		ds = append(ds, chunk.Sum(b))
-	}
-	if err := n.Store().Delete(t.Context(), ds...); err != nil {
-		t.Fatal(err)
-	}
-	nowhere := chunk.Sum([]byte("nowhere"))
-	got, added, looked, err := n.fetchEach(t.Context(), peer, append(ds, nowhere))
-	if err != nil || len(got) != len(ds) || added != len(ds) || looked != len(ds)+1 {
-		t.Fatalf("fetchEach: %d got, %d added, %d looked, %v", len(got), added, looked, err)
-	}
-	if missing, _ := n.Store().Missing(t.Context(), ds); len(missing) != 0 {
-		t.Fatalf("%d chunks still missing", len(missing))
 	}
 }

@@ -20,7 +20,6 @@ const (
 	DefaultHTTPAddr     = "127.0.0.1:8700"
 	DefaultRaftAddr     = "127.0.0.1:8701"
 	DefaultMLflowBucket = "mlflow"
-	DefaultRegion       = "us-east-1"
 	DefaultGCInterval   = 10 * time.Minute
 	DefaultGCGrace      = time.Hour
 	DefaultShutdown     = 30 * time.Second
@@ -66,12 +65,19 @@ type S3Key struct {
 type Config struct {
 	DataDir  string
 	HTTPAddr string
+	// HTTPListener, when set, is the HTTP listener to serve on instead of
+	// listening on HTTPAddr; the Server owns it from New on.
+	HTTPListener net.Listener
 	// NodeID names this node in the cluster (default: "node1" for a
 	// single node).
 	NodeID string
 	// RaftAddr is where this node listens for Raft and peer traffic, and
 	// the address other nodes dial.
 	RaftAddr string
+	// ClusterListener, when set, is the cluster port's listener, instead
+	// of listening on RaftAddr; the Server owns it from New on. Other
+	// nodes dial its address.
+	ClusterListener net.Listener
 	// Bootstrap lists the initial voters of a new cluster, this node
 	// included. Empty, with Join empty too, bootstraps a single node.
 	Bootstrap []Peer

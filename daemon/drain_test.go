@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"testing"
+
+	"cairn/daemon/mlflowapi"
 )
 
 // TestAPI_ErrorAnswerReachesSender sends large bodies that the node
@@ -16,7 +18,7 @@ func TestAPI_ErrorAnswerReachesSender(t *testing.T) {
 	srv := newTestServer(t, func(c *Config) { c.MLflowUsername, c.MLflowPassword = "mlflow", "secret" })
 	body := content("refused", 16<<20)
 	for i := range 3 {
-		for _, u := range []string{objURL(srv, "nobucket", "big"), srv.URL() + mlflowPrefix + "artifacts/1/x/artifacts/big"} {
+		for _, u := range []string{objURL(srv, "nobucket", "big"), srv.URL() + mlflowapi.Prefix + "artifacts/1/x/artifacts/big"} {
 			req, _ := http.NewRequest(http.MethodPut, u, bytes.NewReader(body))
 			req.SetBasicAuth("mlflow", "wrong")
 			resp, err := http.DefaultClient.Do(req)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"cairn/daemon/upkeep"
 	"cairn/raftfsm"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -37,7 +38,7 @@ func TestUploads_Expire(t *testing.T) {
 	resp.Body.Close()
 	before, _ := srv.Store().Stats(ctx)
 
-	n, err := srv.expireUploads(ctx)
+	n, err := srv.upkeep.ExpireUploads(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("expire: %d uploads, %v; want 1", n, err)
 	}
@@ -47,7 +48,7 @@ func TestUploads_Expire(t *testing.T) {
 	if _, parts, err := srv.Node().State().Upload(created.UploadID); err != nil || len(parts) != 1 {
 		t.Fatalf("the young upload: %d parts, %v", len(parts), err)
 	}
-	if n, err := srv.expireUploads(ctx); err != nil || n != 0 {
+	if n, err := srv.upkeep.ExpireUploads(ctx); err != nil || n != 0 {
 		t.Fatalf("second pass: %d uploads, %v; want none", n, err)
 	}
 	if m := metricsText(t, srv); !strings.Contains(m, "cairn_uploads_expired_total 1\n") {
@@ -55,7 +56,7 @@ func TestUploads_Expire(t *testing.T) {
 	}
 
 	clock.Advance(2 * time.Hour) // past GC's grace for the part's chunks
-	if _, err := srv.collectGarbage(ctx); err != nil {
+	if _, err := srv.upkeep.GC(ctx); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := srv.Store().Stats(ctx)
@@ -94,10 +95,10 @@ func TestUploads_ExpireByLeaderOnly(t *testing.T) {
 	created := mlflowCreateUpload(t, l, "1/"+run1+"/artifacts/model", 1)
 	clock.Advance(2 * time.Hour)
 	f := c.nodes[c.follower()]
-	if n, err := f.expireUploads(t.Context()); err != nil || n != 0 {
+	if n, err := f.upkeep.ExpireUploads(t.Context()); err != nil || n != 0 {
 		t.Fatalf("a follower aborted %d uploads (%v)", n, err)
 	}
-	if n, err := l.expireUploads(t.Context()); err != nil || n != 1 {
+	if n, err := l.upkeep.ExpireUploads(t.Context()); err != nil || n != 1 {
 		t.Fatalf("the leader aborted %d uploads (%v), want 1", n, err)
 	}
 	c.ensureSame()
@@ -112,7 +113,7 @@ func TestUploads_ExpireByLeaderOnly(t *testing.T) {
 // expiry batch holds and lets the node's own loop abort them all.
 func TestUploads_ExpireInBackground(t *testing.T) {
 	srv := newTestServer(t, func(c *Config) { c.UploadExpiry = time.Second })
-	const n = expireBatch + 40
+	const n = upkeep.ExpireBatch + 40
 	for i := range n {
 		mlflowCreateUpload(t, srv, fmt.Sprintf("1/%s/artifacts/f%d", run1, i), 1)
 	}

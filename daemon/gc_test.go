@@ -31,12 +31,12 @@ func TestGC_ReclaimsOnlyGarbage(t *testing.T) {
 	}
 	before, _ := srv.Store().Stats(t.Context())
 	// Within the grace period nothing goes.
-	res, err := srv.collectGarbage(t.Context())
+	res, err := srv.upkeep.GC(t.Context())
 	if err != nil || res.Deleted != 0 {
 		t.Fatalf("gc inside the grace period deleted %d (%v)", res.Deleted, err)
 	}
 	clock.Advance(2 * time.Hour)
-	res, err = srv.collectGarbage(t.Context())
+	res, err = srv.upkeep.GC(t.Context())
 	if err != nil || res.Deleted == 0 {
 		t.Fatalf("gc after the grace period: %+v %v", res, err)
 	}
@@ -66,7 +66,7 @@ func TestGC_RacesDedup(t *testing.T) {
 			default:
 			}
 			call(t, http.MethodDelete, srv.URL()+"/v1/objects/gcr?prefix=tmp/", nil, nil)
-			srv.collectGarbage(t.Context())
+			srv.upkeep.GC(t.Context())
 		}
 	})
 	var acked sync.Map
@@ -85,7 +85,7 @@ func TestGC_RacesDedup(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	bg.Wait()
-	srv.collectGarbage(t.Context())
+	srv.upkeep.GC(t.Context())
 	n := 0
 	acked.Range(func(k, _ any) bool {
 		n++

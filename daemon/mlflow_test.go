@@ -12,11 +12,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"cairn/daemon/mlflowapi"
 )
 
 func mlflowReq(t *testing.T, srv *Server, method, p string, body []byte, hdr map[string]string) (int, http.Header, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(method, srv.URL()+mlflowPrefix+p, bytes.NewReader(body))
+	req, _ := http.NewRequest(method, srv.URL()+mlflowapi.Prefix+p, bytes.NewReader(body))
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
@@ -102,7 +104,7 @@ func TestMLflow_Auth(t *testing.T) {
 	if code, _, _ := mlflowReq(t, srv, "GET", "artifacts?path=x", nil, nil); code != 401 {
 		t.Fatalf("no credentials: %d", code)
 	}
-	req, _ := http.NewRequest("GET", srv.URL()+mlflowPrefix+"artifacts?path=x", nil)
+	req, _ := http.NewRequest("GET", srv.URL()+mlflowapi.Prefix+"artifacts?path=x", nil)
 	req.SetBasicAuth("ml", "wrong")
 	if resp, _ := http.DefaultClient.Do(req); resp.StatusCode != 401 {
 		t.Fatalf("wrong password: %d", resp.StatusCode)
@@ -205,7 +207,7 @@ func TestMLflow_PartURLs(t *testing.T) {
 	if code := put(u); code != 200 {
 		t.Fatalf("valid part URL: %d", code)
 	}
-	clock.Advance(partURLLifetime + time.Minute)
+	clock.Advance(mlflowapi.PartURLLifetime + time.Minute)
 	if code := put(created.Credentials[1].URL); code != 403 {
 		t.Fatalf("expired part URL: %d", code)
 	}

@@ -2,10 +2,7 @@ package daemon
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,40 +10,48 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"cairn/cas"
-	"cairn/daemon/internal/sigv4"
+	"cairn/daemon/cluster"
+	"cairn/daemon/core"
+	"cairn/daemon/internal/metrics"
+	"cairn/daemon/mlflowapi"
+	"cairn/daemon/nativeapi"
+	"cairn/daemon/s3api"
+	"cairn/daemon/upkeep"
 	"cairn/raftfsm"
-
-	"github.com/hashicorp/raft"
 )
 
-// Server is one cairn node: the chunk store, the Raft node and the HTTP
-// surfaces. New opens and starts it; Serve answers requests until its
-// context ends; Close releases everything. Its methods are safe for
-// concurrent use.
+// Server is one cairn node: the chunk store, the Raft node, the cluster
+// port and the HTTP surfaces. New opens and starts it; Serve answers
+// requests until its context ends; Close releases everything. Its methods
+// are safe for concurrent use.
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
+	metrics *metrics.Metrics
 	store   *cas.Store
-	node    *raftfsm.Node
-	cmux    *clusterMux
-	peers   *peerClient
+	raft    *raftfsm.Node
+	cmux    *cluster.Mux
+	members *cluster.Membership
+	core    *core.Node
+	upkeep  *upkeep.Upkeep
+	s3keys  map[string]string
+
+	s3     *s3api.API
+	mlflow *mlflowapi.API
+	native *nativeapi.API
+
 	httpLn  net.Listener
 	httpSrv *http.Server
 	peerSrv *http.Server
-	metrics *metrics
-	sigv4   *sigv4.Verifier
-	s3keys  map[string]string
-	partKey []byte // signs MLflow multipart part URLs
 
-	bg     sync.WaitGroup
-	stop   context.CancelFunc
-	closed atomic.Bool
-	once   sync.Once
+	bg   sync.WaitGroup
+	stop context.CancelFunc
+	once sync.Once
 }
 
 // New opens the node's stores under cfg.DataDir, starts Raft (forming a
@@ -57,7 +62,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), metrics: metrics.New()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -76,18 +81,44 @@ func New(cfg Config) (*Server, error) {
 	if err := s.loadS3Keys(); err != nil {
 		return nil, err
 	}
-	if s.partKey, err = loadPartKey(cfg.DataDir, cfg.ClusterSecret); err != nil {
+	partKey, err := loadPartKey(cfg.DataDir, cfg.ClusterSecret)
+	if err != nil {
 		return nil, err
 	}
-	if s.cmux, err = newClusterMux(cfg.RaftAddr, cfg.ClusterTLS); err != nil {
+	if err := s.openCluster(); err != nil {
 		return nil, err
 	}
-	advertise := s.cmux.advertise.String()
-	dialer := clusterDialer{tcp: cfg.Dial, tls: cfg.ClusterTLS}
-	s.peers = newPeerClient(cfg.ClusterSecret, dialer)
+	s.httpLn = cfg.HTTPListener
+	if s.httpLn == nil {
+		if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return nil, fmt.Errorf("listen on http address %s: %w", cfg.HTTPAddr, err)
+		}
+	}
+	s.buildSurfaces(partKey)
+	errLog := slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)
+	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
+	s.peerSrv = &http.Server{Handler: &cluster.Server{Secret: cfg.ClusterSecret, Store: s.store, Node: s.raft, Members: s.members},
+		ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
+	ok = true
+	return s, nil
+}
+
+// openCluster serves the cluster port and starts Raft over it.
+func (s *Server) openCluster() error {
+	cfg := s.cfg
+	ln := cfg.ClusterListener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.RaftAddr); err != nil {
+			return fmt.Errorf("listen on cluster address %s: %w", cfg.RaftAddr, err)
+		}
+	}
+	dialer := cluster.Dialer{TCP: cfg.Dial, TLS: cfg.ClusterTLS}
+	s.cmux = cluster.NewMux(ln, cfg.ClusterTLS, dialer)
+	advertise := s.cmux.Addr().String()
 	rc := raftfsm.Config{
 		Dir: filepath.Join(cfg.DataDir, "raft"), ID: cfg.NodeID, Addr: advertise,
-		StreamLayer:      raftLayer{chanListener: s.cmux.raft, dialer: dialer},
+		StreamLayer:      s.cmux.Raft(),
 		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionTimeout: cfg.ElectionTimeout,
 		LeaderLeaseTimeout: cfg.HeartbeatTimeout / 2, CommitTimeout: cfg.CommitTimeout,
 		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs,
@@ -100,21 +131,57 @@ func New(cfg Config) (*Server, error) {
 			if p.ID == cfg.NodeID {
 				addr = advertise
 			}
-			rc.Bootstrap = append(rc.Bootstrap, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(addr), Suffrage: raft.Voter})
+			rc.Bootstrap = append(rc.Bootstrap, raftfsm.Member{ID: p.ID, Addr: addr, Voter: true})
 		}
 	case cfg.Join == "":
-		rc.Bootstrap = []raft.Server{{ID: raft.ServerID(cfg.NodeID), Address: raft.ServerAddress(advertise), Suffrage: raft.Voter}}
+		rc.Bootstrap = []raftfsm.Member{{ID: cfg.NodeID, Addr: advertise, Voter: true}}
 	}
-	if s.node, err = raftfsm.Open(rc); err != nil {
-		return nil, err
+	var err error
+	if s.raft, err = raftfsm.Open(rc); err != nil {
+		return err
 	}
-	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("listen on http address %s: %w", cfg.HTTPAddr, err)
+	peers := cluster.NewClient(cfg.ClusterSecret, dialer)
+	s.members = cluster.NewMembership(cfg.NodeID, advertise, s.raft, peers, s.metrics, s.log)
+	s.core = core.New(core.Config{
+		ID: cfg.NodeID, Addr: advertise, Store: s.store, Raft: s.raft, Peers: peers,
+		MaxObjectSize: cfg.MaxObjectSize, Metrics: s.metrics, Now: cfg.Now, Logger: s.log,
+	})
+	return nil
+}
+
+// buildSurfaces builds the node's background work and its HTTP surfaces.
+func (s *Server) buildSurfaces(partKey []byte) {
+	cfg := s.cfg
+	s.upkeep = upkeep.New(s.core, upkeep.Config{
+		GCInterval: cfg.GCInterval, GCGrace: cfg.GCGrace, UploadExpiry: cfg.UploadExpiry,
+		RepairInterval: cfg.RepairInterval, RepairRate: cfg.RepairRate, Logger: s.log,
+	})
+	s.s3 = s3api.New(s.core, s3api.Config{
+		Keys:   func(ak string) (string, bool) { sk, ok := s.s3keys[ak]; return sk, ok },
+		Region: cfg.S3Region, Domain: cfg.S3Domain, ConsistentReads: cfg.ConsistentReads, Now: cfg.Now, Logger: s.log,
+	})
+	s.mlflow = mlflowapi.New(s.core, mlflowapi.Config{
+		Bucket: cfg.MLflowBucket, ConsistentReads: cfg.ConsistentReads, Authorized: s.mlflowAuthorized,
+		PartKey: partKey, Logger: s.log,
+	})
+	s.native = nativeapi.New(s.core, s.upkeep, s.members, nativeapi.Config{
+		Token: cfg.Token, ClusterSecret: cfg.ClusterSecret, Logger: s.log,
+	})
+}
+
+// mlflowAuthorized checks Basic credentials or the bearer token, when the
+// node is configured with them.
+func (s *Server) mlflowAuthorized(r *http.Request) bool {
+	cfg := s.cfg
+	if cfg.MLflowUsername == "" && cfg.Token == "" {
+		return true
 	}
-	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)}
-	s.peerSrv = &http.Server{Handler: s.peerHandler(), ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)}
-	ok = true
-	return s, nil
+	if u, p, ok := r.BasicAuth(); ok && cfg.MLflowUsername != "" {
+		return subtle.ConstantTimeCompare([]byte(u), []byte(cfg.MLflowUsername)) == 1 &&
+			subtle.ConstantTimeCompare([]byte(p), []byte(cfg.MLflowPassword)) == 1
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return cfg.Token != "" && ok && subtle.ConstantTimeCompare([]byte(got), []byte(cfg.Token)) == 1
 }
 
 // Addr returns the address the HTTP API listens on.
@@ -124,10 +191,10 @@ func (s *Server) Addr() string { return s.httpLn.Addr().String() }
 func (s *Server) URL() string { return "http://" + s.Addr() }
 
 // RaftAddr returns the cluster address other nodes reach this node at.
-func (s *Server) RaftAddr() string { return s.cmux.advertise.String() }
+func (s *Server) RaftAddr() string { return s.cmux.Addr().String() }
 
 // Node returns the Raft node, for tests and status.
-func (s *Server) Node() *raftfsm.Node { return s.node }
+func (s *Server) Node() *raftfsm.Node { return s.raft }
 
 // Store returns the chunk store, for tests and status.
 func (s *Server) Store() *cas.Store { return s.store }
@@ -141,8 +208,15 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.stop = stop
 	errc := make(chan error, 2)
 	go func() { errc <- s.httpSrv.Serve(s.httpLn) }()
-	go func() { errc <- s.peerSrv.Serve(s.cmux.peer) }()
-	s.startBackground(bgCtx)
+	go func() { errc <- s.peerSrv.Serve(s.cmux.Peer()) }()
+	if s.cfg.Join != "" {
+		s.bg.Go(func() {
+			if !s.members.IsMember() {
+				s.members.Join(bgCtx, s.cfg.Join, s.cfg.ClusterSecret)
+			}
+		})
+	}
+	s.bg.Go(func() { s.upkeep.Run(bgCtx) })
 	s.log.Info("serving", "http", s.URL(), "raft", s.RaftAddr(), "data", s.cfg.DataDir)
 	var err error
 	select {
@@ -161,17 +235,13 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) Close() error {
 	var err error
 	s.once.Do(func() {
-		s.closed.Store(true)
+		s.core.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 		defer cancel()
-		if s.httpSrv != nil {
-			if e := s.httpSrv.Shutdown(ctx); e != nil {
-				s.httpSrv.Close()
-			}
+		if e := s.httpSrv.Shutdown(ctx); e != nil {
+			s.httpSrv.Close()
 		}
-		if s.peerSrv != nil {
-			s.peerSrv.Shutdown(ctx)
-		}
+		s.peerSrv.Shutdown(ctx)
 		if s.stop != nil {
 			s.stop()
 		}
@@ -187,96 +257,16 @@ func (s *Server) closeAll() error {
 	if s.httpLn != nil {
 		s.httpLn.Close()
 	}
-	if s.node != nil {
-		errs = append(errs, s.node.Close())
+	if s.raft != nil {
+		errs = append(errs, s.raft.Close())
 	}
 	if s.cmux != nil {
 		s.cmux.Close()
+	} else if s.cfg.ClusterListener != nil {
+		s.cfg.ClusterListener.Close()
 	}
 	if s.store != nil {
 		errs = append(errs, s.store.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// loadS3Keys takes the configured keys, or loads (creating it on first
-// start) the generated key pair kept in the data folder.
-func (s *Server) loadS3Keys() error {
-	s.s3keys = map[string]string{}
-	keys := s.cfg.S3Keys
-	if len(keys) == 0 {
-		k, err := generatedS3Key(s.cfg.DataDir)
-		if err != nil {
-			return err
-		}
-		keys = []S3Key{k}
-	}
-	for _, k := range keys {
-		s.s3keys[k.AccessKey] = k.SecretKey
-	}
-	s.sigv4 = &sigv4.Verifier{
-		Lookup: func(ak string) (string, bool) { sk, ok := s.s3keys[ak]; return sk, ok },
-		Region: s.cfg.S3Region,
-		Now:    s.cfg.Now,
-	}
-	return nil
-}
-
-// S3Credentials returns the first S3 access key pair.
-func (s *Server) S3Credentials() S3Key {
-	if len(s.cfg.S3Keys) > 0 {
-		return s.cfg.S3Keys[0]
-	}
-	k, _ := generatedS3Key(s.cfg.DataDir)
-	return k
-}
-
-const (
-	s3KeyFile   = "s3-credentials.json"
-	partKeyFile = "part-url-key"
-)
-
-// loadPartKey returns the key that signs MLflow part URLs: derived from
-// the cluster secret, so that every node accepts a URL any node signed,
-// or for a node without one, random and kept in the data folder.
-func loadPartKey(dir, secret string) ([]byte, error) {
-	if secret != "" {
-		k := sha256.Sum256([]byte("cairn mlflow part urls\n" + secret))
-		return k[:], nil
-	}
-	p := filepath.Join(dir, partKeyFile)
-	if b, err := os.ReadFile(p); err == nil && len(b) == 32 {
-		return b, nil
-	}
-	k := make([]byte, 32)
-	rand.Read(k)
-	if err := os.WriteFile(p, k, 0o600); err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
-func generatedS3Key(dir string) (S3Key, error) {
-	path := filepath.Join(dir, s3KeyFile)
-	var k S3Key
-	b, err := os.ReadFile(path)
-	if err == nil {
-		if err := json.Unmarshal(b, &k); err != nil || k.AccessKey == "" {
-			return k, fmt.Errorf("read %s: malformed", path)
-		}
-		return k, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return k, err
-	}
-	ak, sk := make([]byte, 10), make([]byte, 20)
-	rand.Read(ak)
-	rand.Read(sk)
-	k = S3Key{AccessKey: "CAIRN" + hex.EncodeToString(ak)[:15], SecretKey: hex.EncodeToString(sk)}
-	b, _ = json.MarshalIndent(map[string]string{"access_key": k.AccessKey, "secret_key": k.SecretKey}, "", "  ")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return k, err
-	}
-	return k, os.Rename(tmp, path)
 }

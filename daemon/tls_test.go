@@ -73,7 +73,7 @@ func TestCluster_TLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn.Write([]byte{protoPeer})
+	conn.Write([]byte{'P'}) // the peer protocol's first byte
 	conn.Write([]byte("GET /peer/status HTTP/1.1\r\nHost: x\r\n\r\n"))
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	buf := make([]byte, 64)

@@ -73,7 +73,7 @@ func onEvery(t *testing.T, c *Cluster, bucket, key string, present bool) {
 // TestCluster_Replicates proves that writes of every kind made through the
 // leader reach every node byte for byte.
 func TestCluster_Replicates(t *testing.T) {
-	c := TestClusterWith(t, 3, ClusterOptions{Configure: relaxed})
+	c := newTestClusterWith(t, 3, ClusterOptions{Configure: relaxed})
 	applyLeader(t, c, &CreateBucket{Bucket: "mlflow", IfNotExists: true, Time: 1})
 	dir := "1/" + runA + "/artifacts/model/"
 	applyLeader(t, c, &PutObject{Bucket: "mlflow", Key: dir + "conda.yaml", File: testFile("conda"), Time: 2})
@@ -104,7 +104,7 @@ func TestCluster_Replicates(t *testing.T) {
 // never success, and once healed it drops what it proposed alone and takes
 // the majority's writes.
 func TestCluster_Partition(t *testing.T) {
-	c := TestClusterWith(t, 3, ClusterOptions{Configure: relaxed})
+	c := newTestClusterWith(t, 3, ClusterOptions{Configure: relaxed})
 	ctx := t.Context()
 	applyLeader(t, c, &CreateBucket{Bucket: "bkt", IfNotExists: true})
 	ensureSame(t, c)
@@ -155,7 +155,7 @@ func TestCluster_Partition(t *testing.T) {
 // TestCluster_SnapshotInstall proves that a follower that fell behind the
 // leader's compacted log catches up from a snapshot the leader sends.
 func TestCluster_SnapshotInstall(t *testing.T) {
-	c := TestClusterWith(t, 3, ClusterOptions{Configure: func(cfg *Config) {
+	c := newTestClusterWith(t, 3, ClusterOptions{Configure: func(cfg *Config) {
 		relaxed(cfg)
 		cfg.SnapshotThreshold, cfg.TrailingLogs, cfg.SnapshotInterval = 1<<20, 4, time.Hour
 		cfg.logSegmentSize = 8 << 10 // so that compaction deletes whole segments
@@ -173,7 +173,7 @@ func TestCluster_SnapshotInstall(t *testing.T) {
 	// Every running node compacts, whichever of them leads by now.
 	for i, n := range c.Nodes {
 		if n != nil {
-			if err := n.Raft().Snapshot().Error(); err != nil {
+			if err := n.Snapshot(); err != nil {
 				t.Fatalf("snapshot on node %d: %v", i, err)
 			}
 		}
@@ -183,7 +183,7 @@ func TestCluster_SnapshotInstall(t *testing.T) {
 	ensureSame(t, c)
 	onEvery(t, c, "bkt", "before", false)
 	onEvery(t, c, "bkt", "after-snapshot", true)
-	if got := n.Raft().Stats()["last_snapshot_index"]; got == "0" {
+	if got := n.raft.Stats()["last_snapshot_index"]; got == "0" {
 		t.Fatal("the lagging follower caught up without a snapshot: the test proves nothing")
 	}
 	n.fsm.mu.RLock()
@@ -202,7 +202,7 @@ func TestCluster_SnapshotInstall(t *testing.T) {
 // of them down, the leader among them, and that the two catch up when
 // they come back.
 func TestCluster_FiveNodes(t *testing.T) {
-	c := TestClusterWith(t, 5, ClusterOptions{Configure: relaxed})
+	c := newTestClusterWith(t, 5, ClusterOptions{Configure: relaxed})
 	li := leaderIndex(t, c)
 	applyLeader(t, c, &CreateBucket{Bucket: "bkt", IfNotExists: true})
 	down := []int{li, (li + 2) % 5}
@@ -229,7 +229,7 @@ func TestCluster_FiveNodes(t *testing.T) {
 // it: they land past the backup's index instead of being skipped as
 // already applied, on the leader and on the followers.
 func TestNode_RestoreBackup(t *testing.T) {
-	src := TestNode(t)
+	src := newTestNode(t)
 	mustApply(t, src, &CreateBucket{Bucket: "bkt"})
 	for i := range 30 {
 		mustApply(t, src, &PutRef{Name: "r", Target: strconv.Itoa(i)})
@@ -242,7 +242,7 @@ func TestNode_RestoreBackup(t *testing.T) {
 	// Every follower installs the restored state at once, each opening a
 	// fresh Badger database meanwhile: a lease long enough for that keeps
 	// the leader from stepping down under the restore.
-	c := TestClusterWith(t, 3, ClusterOptions{Configure: func(cfg *Config) {
+	c := newTestClusterWith(t, 3, ClusterOptions{Configure: func(cfg *Config) {
 		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = time.Second, time.Second, 800*time.Millisecond
 	}})
 	l := c.Leader(t.Context())
@@ -275,13 +275,13 @@ func TestNode_RestoreBackup(t *testing.T) {
 // ends with entries the state never sees (a barrier) does not restore the
 // snapshot again at start-up: its state already holds everything in it.
 func TestNode_RestartAfterBarrier(t *testing.T) {
-	c := TestCluster(t, 1)
+	c := newTestCluster(t, 1)
 	n := c.Nodes[0]
 	mustApply(t, n, &CreateBucket{Bucket: "bkt"})
 	if err := n.Barrier(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Raft().Snapshot().Error(); err != nil {
+	if err := n.Snapshot(); err != nil {
 		t.Fatal(err)
 	}
 	want := dumpState(t, n.State())

@@ -9,7 +9,10 @@ import (
 // A rejected command changes nothing. Each has a stable code (see Code) so
 // that a follower that forwarded the command gets the same error back.
 var (
-	ErrNotLeader          = errors.New("raftfsm: not the leader")
+	ErrNotLeader = errors.New("raftfsm: not the leader")
+	// ErrNoLeader means this node knows of no leader to send a command
+	// or a question to: an election is under way, or the node is cut off.
+	ErrNoLeader           = errors.New("raftfsm: no leader")
 	ErrNoSuchBucket       = errors.New("raftfsm: no such bucket")
 	ErrBucketExists       = errors.New("raftfsm: bucket already exists")
 	ErrBucketNotEmpty     = errors.New("raftfsm: bucket not empty")
@@ -30,6 +33,7 @@ var (
 
 var codes = map[error]string{
 	ErrNotLeader:          "NotLeader",
+	ErrNoLeader:           "NoLeader",
 	ErrNoSuchBucket:       "NoSuchBucket",
 	ErrBucketExists:       "BucketAlreadyExists",
 	ErrBucketNotEmpty:     "BucketNotEmpty",
@@ -43,6 +47,17 @@ var codes = map[error]string{
 	ErrTooSmall:           "TooSmall",
 	ErrClosed:             "Closed",
 	ErrUnknownOutcome:     "UnknownOutcome",
+	ErrFailed:             "Failed",
+}
+
+// Errors returns every error that has a code, for the codecs that carry
+// them between nodes and their tests.
+func Errors() []error {
+	out := make([]error, 0, len(codes))
+	for e := range codes {
+		out = append(out, e)
+	}
+	return out
 }
 
 // Code returns the stable code of one of the package's errors, or "" for

@@ -35,13 +35,14 @@ type Config struct {
 	// nodes reach it at.
 	ID   string
 	Addr string
-	// Transport carries Raft traffic. When nil, a network transport is
-	// built over StreamLayer, or over TCP listening on Addr.
+	// Transport carries Raft traffic (tests use raft's in-memory one).
+	// When nil, a network transport is built over StreamLayer, or over
+	// TCP listening on Addr.
 	Transport   raft.Transport
-	StreamLayer raft.StreamLayer
-	// Bootstrap lists the initial voters. A node with no Raft state and a
+	StreamLayer StreamLayer
+	// Bootstrap lists the initial members. A node with no Raft state and a
 	// non-empty Bootstrap forms a new cluster; a node with state ignores it.
-	Bootstrap []raft.Server
+	Bootstrap []Member
 
 	HeartbeatTimeout   time.Duration
 	ElectionTimeout    time.Duration
@@ -131,7 +132,10 @@ func Open(cfg Config) (*Node, error) {
 			return nil, err
 		}
 		if !has {
-			conf := raft.Configuration{Servers: cfg.Bootstrap}
+			var conf raft.Configuration
+			for _, m := range cfg.Bootstrap {
+				conf.Servers = append(conf.Servers, m.server())
+			}
 			if err := raft.BootstrapCluster(rc, n.wal, n.wal, snaps, n.trans, conf); err != nil {
 				return nil, fmt.Errorf("bootstrap cluster: %w", err)
 			}
@@ -181,7 +185,7 @@ func raftConfig(cfg Config, hlog hclog.Logger) *raft.Config {
 func newTransport(cfg Config, hlog hclog.Logger) (raft.Transport, error) {
 	if cfg.StreamLayer != nil {
 		return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-			Stream: cfg.StreamLayer, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
+			Stream: streamLayer{cfg.StreamLayer}, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
 		}), nil
 	}
 	t, err := raft.NewTCPTransportWithLogger(cfg.Addr, nil, 3, 10*time.Second, hlog)
@@ -238,9 +242,6 @@ func (n *Node) State() *State { return n.state }
 // ID returns the node's ID.
 func (n *Node) ID() string { return n.cfg.ID }
 
-// Raft returns the underlying Raft instance, for membership and status.
-func (n *Node) Raft() *raft.Raft { return n.raft }
-
 // Apply proposes c and waits until it is applied, returning its Result.
 // On a follower it returns ErrNotLeader without proposing. An error that
 // wraps ErrUnknownOutcome means the command may or may not have been
@@ -268,11 +269,7 @@ func (n *Node) ApplyEncoded(ctx context.Context, b []byte) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("propose %v: %w", Op(b[0]), err)
 	}
-	timeout := n.cfg.ApplyTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
-	f := n.raft.Apply(b, timeout)
+	f := n.raft.Apply(b, n.timeout(ctx))
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
 	select {
@@ -321,10 +318,7 @@ func (n *Node) Barrier(ctx context.Context) error {
 	if n.raft.State() != raft.Leader {
 		return ErrNotLeader
 	}
-	timeout := n.cfg.ApplyTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
+	timeout := n.timeout(ctx)
 	if err := n.raft.VerifyLeader().Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
 			return ErrNotLeader
@@ -418,10 +412,7 @@ func (n *Node) RestoreBackup(ctx context.Context, r io.Reader) error {
 	if !n.IsLeader() {
 		return ErrNotLeader
 	}
-	timeout := n.cfg.ApplyTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
+	timeout := n.timeout(ctx)
 	// Raft needs the stream's size, and keeps the stream as its newest
 	// snapshot even when the state refuses it, to restore at start-up and
 	// send to followers: so the backup is spooled and checked first.

@@ -14,7 +14,7 @@ import (
 // artifacts can reach. A regression to one fsync per entry shows as a
 // drop of an order of magnitude.
 func BenchmarkApply_SmallObjects(b *testing.B) {
-	n := TestNode(b)
+	n := newTestNode(b)
 	mustApply(b, n, &CreateBucket{Bucket: "bench"})
 	const writers = 16
 	work := make(chan int, writers)

@@ -29,7 +29,7 @@ func mustApply(t testing.TB, n *Node, c Command) Result {
 }
 
 func TestNode_ReplicatesAndRestarts(t *testing.T) {
-	c := TestClusterWith(t, 3, ClusterOptions{Configure: relaxed})
+	c := newTestClusterWith(t, 3, ClusterOptions{Configure: relaxed})
 	ctx := t.Context()
 	leader := c.Leader(ctx)
 	mustApply(t, leader, &CreateBucket{Bucket: "mlflow", Time: 1})
@@ -74,7 +74,7 @@ func TestNode_ReplicatesAndRestarts(t *testing.T) {
 // bytes that do not decode (they would stop every node at Apply) and
 // commands whose context is already done.
 func TestNode_ApplyRefused(t *testing.T) {
-	n := TestNode(t)
+	n := newTestNode(t)
 	mustApply(t, n, &CreateBucket{Bucket: "bkt"})
 	before := n.State().Applied()
 	if _, err := n.ApplyEncoded(t.Context(), []byte{byte(OpPutObject), '{'}); !errors.Is(err, ErrInvalidCommand) {

@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"cairn/bench/load"
 	"cairn/client/cli"
 )
 
@@ -23,8 +22,6 @@ func main() {
 	switch {
 	case len(os.Args) > 1 && os.Args[1] == "serve":
 		err = serve(ctx, os.Args[2:])
-	case len(os.Args) > 1 && os.Args[1] == "bench":
-		err = load.Main(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	default:
 		err = cli.Run(ctx, os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Getenv: os.Getenv, Version: version})
 	}

@@ -1,0 +1,23 @@
+// Command cairn-bench measures cairn against other stores with an
+// MLflow-shaped workload; see package cairn/bench/load. It is a command of
+// its own so that the server binary does not link the S3 SDK the
+// benchmark drives other stores with.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"cairn/bench/load"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := load.Main(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "cairn-bench:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,126 @@
+package core
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+
+	"cairn/cas/chunk"
+	"cairn/daemon/internal/apierr"
+	"cairn/daemon/mlmodel"
+	"cairn/raftfsm"
+)
+
+// CommitRequest makes a key point to a file whose chunks the client cut,
+// hashed and uploaded itself.
+type CommitRequest struct {
+	Bucket, Key string
+	Digest      chunk.Digest // of the whole file
+	Size        int64
+	Recipe      chunk.Recipe
+	Meta        raftfsm.ObjectMeta
+	Conditions  raftfsm.Conditions
+}
+
+// Commit commits a file the client chunked and uploaded. Every chunk must
+// be present; unless the state already holds this exact file, the whole
+// content is read back to check the file digest (and to compute the MD5
+// ETag) before anything is committed.
+func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error) {
+	if err := CheckKey(req.Key); err != nil {
+		return PutResult{}, err
+	}
+	recipe := req.Recipe
+	if len(recipe) > raftfsm.MaxChunksPerFile {
+		return PutResult{}, fmt.Errorf("%w: %d chunks", ErrTooLarge, len(recipe))
+	}
+	for _, c := range recipe {
+		if c.Size == 0 || int(c.Size) > n.store.Params().MaxSize {
+			return PutResult{}, apierr.BadRequest("InvalidRequest", "chunk %s has size %d", c.Digest.Short(), c.Size)
+		}
+	}
+	if recipe.Size() != req.Size {
+		return PutResult{}, apierr.BadRequest("InvalidRequest", "chunks add up to %d bytes, size is %d", recipe.Size(), req.Size)
+	}
+	if err := n.checkBucket(ctx, req.Bucket); err != nil {
+		return PutResult{}, err
+	}
+	missing, err := n.store.Missing(ctx, recipe.Distinct())
+	if err != nil {
+		return PutResult{}, err
+	}
+	if len(missing) > 0 {
+		return PutResult{}, apierr.New(http.StatusBadRequest, "MissingChunks", "%d chunks are not uploaded, the first %s", len(missing), missing[0])
+	}
+	// The chunks are all here; those that a concurrent writer stored may
+	// still wait for its sync, and this node counts as a copy of them.
+	if err := n.store.SyncWrites(); err != nil {
+		return PutResult{}, err
+	}
+	etag, known := n.knownFile(req.Digest, recipe)
+	var head []byte
+	isModel := IsMLmodel(req.Key)
+	if !known || isModel {
+		// Read the content back: to check that the chunks hash to the
+		// digest, to compute the MD5 ETag, and to parse an MLmodel.
+		h, sum := chunk.NewHasher(), md5.New()
+		rd := n.store.Open(ctx, recipe)
+		_, err = io.Copy(io.MultiWriter(h, sum, &cappedWriter{w: (*byteSink)(&head), n: mlmodel.MaxSize + 1}), rd)
+		rd.Close()
+		if err != nil {
+			return PutResult{}, err
+		}
+		if h.Digest() != req.Digest {
+			return PutResult{}, apierr.BadRequest("BadDigest", "the chunks hash to %s, not %s", h.Digest(), req.Digest)
+		}
+		etag = `"` + hex.EncodeToString(sum.Sum(nil)) + `"`
+	}
+	meta := req.Meta
+	meta.ETag = etag
+	cmd := &raftfsm.PutObject{
+		Bucket: req.Bucket, Key: req.Key,
+		File: raftfsm.File{Digest: req.Digest, Size: req.Size, Recipe: recipe},
+		Meta: meta, Time: n.Now().UnixNano(), Conditions: req.Conditions,
+	}
+	if isModel {
+		cmd.Model = mlmodel.Index(head)
+	}
+	if err := n.replicate(ctx, recipe, nil); err != nil {
+		return PutResult{}, err
+	}
+	res, err := n.Propose(ctx, cmd)
+	if err != nil {
+		return PutResult{}, err
+	}
+	return PutResult{Object: *res.Object, Chunks: len(recipe)}, nil
+}
+
+// knownFile reports whether the state already holds this exact file:
+// the same digest with the same recipe. Its digest was verified when it
+// was first committed, so a commit of it needs only the chunks present;
+// the MD5 ETag comes from a single-part object of the same content.
+func (n *Node) knownFile(d chunk.Digest, recipe chunk.Recipe) (string, bool) {
+	st := n.State()
+	rec, err := st.File(d)
+	if err != nil || !slices.Equal(rec.Recipe, recipe) {
+		return "", false
+	}
+	uses, err := st.FileUses(d, 16)
+	if err != nil {
+		return "", false
+	}
+	for _, u := range uses {
+		if o, _, err := st.Object(u.Bucket, u.Key); err == nil && o.Meta.Parts == 0 && o.Digest == d {
+			return o.Meta.ETag, true
+		}
+	}
+	return "", false
+}
+
+type byteSink []byte
+
+func (b *byteSink) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }

@@ -1,0 +1,114 @@
+package core
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"cairn/cas"
+	"cairn/daemon/cluster"
+	"cairn/daemon/internal/metrics"
+	"cairn/raftfsm"
+)
+
+// Config wires a Node to the parts of its process. Every field is
+// required but Now and Logger.
+type Config struct {
+	ID    string // this node's ID in the cluster
+	Addr  string // this node's cluster address
+	Store *cas.Store
+	Raft  *raftfsm.Node
+	Peers *cluster.Client
+	// MaxObjectSize bounds one object, whatever the surface.
+	MaxObjectSize int64
+	Metrics       *metrics.Metrics
+	// Now is the clock of the times written into commands (default
+	// time.Now).
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Node stores and reads objects for every surface of one cairn node. It
+// is safe for concurrent use. Close stops its background pushes; the
+// stores it was given stay open, for their owner to close.
+type Node struct {
+	cfg     Config
+	store   *cas.Store
+	raft    *raftfsm.Node
+	peers   *cluster.Client
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	bg      sync.WaitGroup // pushes that go on after a write returned
+	bgCtx   context.Context
+	stop    context.CancelFunc
+	closed  atomic.Bool
+}
+
+// New returns a Node over the given stores.
+func New(cfg Config) *Node {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	n := &Node{cfg: cfg, store: cfg.Store, raft: cfg.Raft, peers: cfg.Peers, metrics: cfg.Metrics, log: cfg.Logger}
+	n.bgCtx, n.stop = context.WithCancel(context.Background())
+	return n
+}
+
+// Close makes writes fail with ErrShuttingDown, stops the pushes still
+// going on in the background and waits for them. It is safe to call more
+// than once.
+func (n *Node) Close() {
+	n.closed.Store(true)
+	n.stop()
+	n.bg.Wait()
+}
+
+// Closing reports whether Close was called.
+func (n *Node) Closing() bool { return n.closed.Load() }
+
+// ID returns this node's ID.
+func (n *Node) ID() string { return n.cfg.ID }
+
+// State returns the replicated state as this node has applied it.
+func (n *Node) State() *raftfsm.State { return n.raft.State() }
+
+// Raft returns the Raft node.
+func (n *Node) Raft() *raftfsm.Node { return n.raft }
+
+// Store returns this node's chunk store.
+func (n *Node) Store() *cas.Store { return n.store }
+
+// Peers returns the client of the other nodes' peer protocol.
+func (n *Node) Peers() *cluster.Client { return n.peers }
+
+// Metrics returns the node's counters.
+func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
+
+// Now returns the time to write into a command.
+func (n *Node) Now() time.Time { return n.cfg.Now() }
+
+// MaxObjectSize is the largest object the node takes.
+func (n *Node) MaxObjectSize() int64 { return n.cfg.MaxObjectSize }
+
+// Others returns the other members of the cluster, voters first.
+func (n *Node) Others() (voters, others []raftfsm.Member, err error) {
+	members, err := n.raft.Members()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, m := range members {
+		switch {
+		case m.ID == n.cfg.ID:
+		case m.Voter:
+			voters = append(voters, m)
+		default:
+			others = append(others, m)
+		}
+	}
+	return voters, others, nil
+}

@@ -1,0 +1,115 @@
+package nativeapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"cairn/cas"
+	"cairn/cas/chunk"
+	"cairn/client"
+	"cairn/daemon/cluster"
+	"cairn/daemon/core"
+	"cairn/daemon/internal/apierr"
+	"cairn/daemon/internal/httpx"
+	"cairn/raftfsm"
+)
+
+// chunks serves POST chunks/missing, PUT|GET|HEAD chunks/{digest}: what a
+// client that chunks on its side uploads before it commits.
+func (a *API) chunks(w http.ResponseWriter, r *http.Request, rest string) error {
+	ctx := r.Context()
+	store := a.node.Store()
+	if rest == "missing" {
+		if r.Method != http.MethodPost {
+			return apierr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST")
+		}
+		var req client.MissingRequest
+		if err := httpx.DecodeJSON(r, &req); err != nil {
+			return err
+		}
+		if len(req.Digests) > cluster.MaxAsk {
+			return apierr.BadRequest("InvalidRequest", "at most %d digests per question", cluster.MaxAsk)
+		}
+		missing, err := store.Missing(ctx, req.Digests)
+		if err != nil {
+			return err
+		}
+		// "Not missing" must mean "on disk": the client will commit
+		// without sending them, and a chunk another writer stored a
+		// moment ago may still wait for that writer's sync.
+		if len(missing) < len(req.Digests) {
+			if err := store.SyncWrites(); err != nil {
+				return err
+			}
+		}
+		if missing == nil {
+			missing = []chunk.Digest{}
+		}
+		httpx.WriteJSON(w, http.StatusOK, client.MissingResult{Missing: missing})
+		return nil
+	}
+	d, err := chunk.ParseDigest(rest)
+	if err != nil {
+		return apierr.BadRequest("InvalidDigest", "%v", err)
+	}
+	switch r.Method {
+	case http.MethodPut:
+		max := int64(store.Params().MaxSize)
+		if r.ContentLength > max {
+			return fmt.Errorf("%w: chunk of %d bytes", cas.ErrTooLarge, r.ContentLength)
+		}
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return fmt.Errorf("%w: chunk over %d bytes", cas.ErrTooLarge, max)
+			}
+			return fmt.Errorf("%w: %v", core.ErrShortBody, err)
+		}
+		added, err := store.PutChunk(ctx, d, b)
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(w, http.StatusOK, client.ChunkPutResult{Digest: d, Added: added})
+	case http.MethodGet, http.MethodHead:
+		b, err := a.node.Chunk(ctx, d)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.Header().Set("X-Cairn-Digest", d.String())
+		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodGet {
+			w.Write(b)
+		}
+	default:
+		return apierr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "%s not allowed on a chunk", r.Method)
+	}
+	return nil
+}
+
+// commit makes a key point to a file the client chunked and uploaded (see
+// core.Node.Commit).
+func (a *API) commit(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	if r.Method != http.MethodPost {
+		return apierr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST")
+	}
+	var req client.CommitRequest
+	if err := httpx.DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	res, err := a.node.Commit(r.Context(), core.CommitRequest{
+		Bucket: bucket, Key: key, Digest: req.Digest, Size: req.Size, Recipe: chunk.Recipe(req.Chunks),
+		Meta:       raftfsm.ObjectMeta{ContentType: req.ContentType, User: req.Meta},
+		Conditions: raftfsm.Conditions{IfMatch: req.IfMatch, IfNoneMatch: req.IfNoneMatch},
+	})
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, client.PutResult{Object: wireObject(res.Object), Chunks: res.Chunks})
+	return nil
+}

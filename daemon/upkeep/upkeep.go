@@ -1,0 +1,77 @@
+package upkeep
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"cairn/daemon/core"
+)
+
+// Config sets what the loops of Run do and how often.
+type Config struct {
+	// GCInterval is how often GC runs; 0 or negative: never on its own.
+	GCInterval time.Duration
+	// GCGrace is how long an unreferenced chunk that a writer touched is
+	// kept.
+	GCGrace time.Duration
+	// UploadExpiry is how long after its creation an unfinished upload is
+	// aborted; 0 or negative: never.
+	UploadExpiry time.Duration
+	// RepairInterval is how often the node looks for chunks it lacks.
+	RepairInterval time.Duration
+	// RepairRate bounds repair's fetching, in bytes a second.
+	RepairRate int64
+	Logger     *slog.Logger
+}
+
+// Upkeep runs a node's background work. Its methods are safe for
+// concurrent use; each also runs on demand (the admin API).
+type Upkeep struct {
+	cfg  Config
+	node *core.Node
+	log  *slog.Logger
+}
+
+// New returns the upkeep of node.
+func New(node *core.Node, cfg Config) *Upkeep {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Upkeep{cfg: cfg, node: node, log: cfg.Logger}
+}
+
+// Run runs GC, upload expiry and repair on their schedules until ctx
+// ends, and returns once they have stopped.
+func (u *Upkeep) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	if u.cfg.GCInterval > 0 {
+		wg.Go(func() { every(ctx, u.cfg.GCInterval, func() { u.GC(ctx) }) })
+	}
+	if u.cfg.UploadExpiry > 0 {
+		d := max(min(u.cfg.UploadExpiry/4, time.Hour), time.Second)
+		wg.Go(func() {
+			every(ctx, d, func() {
+				if _, err := u.ExpireUploads(ctx); err != nil && ctx.Err() == nil {
+					u.log.Warn("multipart upload expiry", "err", err)
+				}
+			})
+		})
+	}
+	wg.Go(func() { every(ctx, u.cfg.RepairInterval, func() { u.Repair(ctx) }) })
+	wg.Wait()
+}
+
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			fn()
+		case <-ctx.Done():
+			return
+		}
+	}
+}
