@@ -13,6 +13,7 @@ import (
 
 	"cairn/bench/boosters"
 	"cairn/cas/chunk"
+	"cairn/daemon/internal/proctest"
 )
 
 // BenchmarkCluster_LargePut guards the cost of replication: PUTs of 64 MiB
@@ -117,13 +118,13 @@ func BenchmarkCluster_CatchUp(b *testing.B) {
 			putBytes(b, l, "data", fmt.Sprintf("o%04d", i), content(fmt.Sprintf("catch-up %d", i), 16<<20))
 		}
 		refs, _ := l.Node().State().ChunkRefs(chunk.Digest{}, 0)
-		cfg := clusterConfig(b, "node3", freeAddr(b), c.net)
+		ports := proctest.Listen(b)
+		cfg := clusterConfig(b, "node3", ports, c.net)
 		cfg.Join = l.Addr()
 		if v := os.Getenv("CAIRN_BENCH_REPAIR_RATE"); v != "" {
 			fmt.Sscan(v, &cfg.RepairRate)
 		}
-		c.cfgs = append(c.cfgs, cfg)
-		c.nodes, c.stops, c.dones = append(c.nodes, nil), append(c.stops, nil), append(c.dones, nil)
+		c.add(cfg, ports)
 		b.StartTimer()
 		n := c.start(3)
 		ds := make([]chunk.Digest, len(refs))

@@ -13,6 +13,7 @@ import (
 
 	"cairn/cas/chunk"
 	"cairn/client"
+	"cairn/daemon/internal/proctest"
 )
 
 // TestCluster_ProcessesKillLeader runs three cairn serve processes,
@@ -24,20 +25,23 @@ func TestCluster_ProcessesKillLeader(t *testing.T) {
 		t.Skip("starts real processes")
 	}
 	const n = 3
-	type member struct{ id, http, raft, dir string }
+	type member struct {
+		id, dir string
+		ports   *proctest.Ports
+	}
 	var ms []member
 	var peers []string
 	for i := range n {
-		m := member{id: fmt.Sprintf("n%d", i), http: freeAddr(t), raft: freeAddr(t), dir: t.TempDir()}
+		m := member{id: fmt.Sprintf("n%d", i), dir: t.TempDir(), ports: proctest.Listen(t)}
 		ms = append(ms, m)
-		peers = append(peers, m.id+"="+m.raft)
+		peers = append(peers, m.id+"="+m.ports.ClusterAddr)
 	}
 	args := func(m member) []string {
 		return []string{"--node-id", m.id, "--bootstrap", strings.Join(peers, ","), "--cluster-secret", "proc-secret"}
 	}
 	procs := make([]*proc, n)
 	for i, m := range ms {
-		procs[i] = launchProc(t, m.dir, m.http, m.raft, args(m)...)
+		procs[i] = launchProc(t, m.dir, m.ports, args(m)...)
 	}
 	for _, p := range procs {
 		waitReady(t, p.url)
@@ -117,7 +121,7 @@ func TestCluster_ProcessesKillLeader(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	m := ms[leader]
-	restarted := launchProc(t, m.dir, m.http, m.raft, args(m)...)
+	restarted := launchProc(t, m.dir, m.ports, args(m)...)
 	waitReady(t, restarted.url)
 	procs[leader] = restarted
 	for i, p := range procs {

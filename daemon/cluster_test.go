@@ -16,6 +16,7 @@ import (
 
 	"cairn/cas/chunk"
 	"cairn/client"
+	"cairn/daemon/internal/proctest"
 )
 
 // netsim cuts connections between nodes, the way a partition does: an
@@ -23,6 +24,7 @@ import (
 type netsim struct {
 	mu       sync.Mutex
 	isolated map[string]bool
+	cuts     map[[2]string]bool // pairs of addresses that cannot reach each other
 	conns    map[*simConn]bool
 }
 
@@ -32,13 +34,13 @@ type simConn struct {
 }
 
 func newNetsim() *netsim {
-	return &netsim{isolated: map[string]bool{}, conns: map[*simConn]bool{}}
+	return &netsim{isolated: map[string]bool{}, cuts: map[[2]string]bool{}, conns: map[*simConn]bool{}}
 }
 
 func (n *netsim) dialer(self string) func(context.Context, string) (net.Conn, error) {
 	return func(ctx context.Context, addr string) (net.Conn, error) {
 		n.mu.Lock()
-		cut := n.isolated[self] || n.isolated[addr]
+		cut := n.isolated[self] || n.isolated[addr] || n.cuts[[2]string{self, addr}]
 		n.mu.Unlock()
 		if cut {
 			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
@@ -73,10 +75,24 @@ func (n *netsim) isolate(addr string) {
 	}
 }
 
+// cut cuts a and b off from each other, both ways.
+func (n *netsim) cut(a, b string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cuts[[2]string{a, b}], n.cuts[[2]string{b, a}] = true, true
+	for c := range n.conns {
+		if c.from == a && c.to == b || c.from == b && c.to == a {
+			c.Conn.Close()
+			delete(n.conns, c)
+		}
+	}
+}
+
 func (n *netsim) heal() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.isolated = map[string]bool{}
+	n.cuts = map[[2]string]bool{}
 }
 
 // testCluster is n in-process nodes talking over real TCP on 127.0.0.1.
@@ -84,6 +100,7 @@ type testCluster struct {
 	t     testing.TB
 	net   *netsim
 	cfgs  []Config
+	ports []*proctest.Ports // each node's sockets, at the same addresses across restarts
 	nodes []*Server
 	stops []context.CancelFunc
 	dones []chan error
@@ -91,18 +108,21 @@ type testCluster struct {
 
 func newTestCluster(t testing.TB, n int, mutate ...func(*Config)) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, net: newNetsim(), nodes: make([]*Server, n), stops: make([]context.CancelFunc, n), dones: make([]chan error, n)}
+	c := &testCluster{t: t, net: newNetsim()}
 	var peers []Peer
+	var ports []*proctest.Ports
 	for i := range n {
-		peers = append(peers, Peer{ID: fmt.Sprintf("node%d", i), RaftAddr: freeAddr(t)})
+		p := proctest.Listen(t)
+		ports = append(ports, p)
+		peers = append(peers, Peer{ID: fmt.Sprintf("node%d", i), RaftAddr: p.ClusterAddr})
 	}
 	for i := range n {
-		cfg := clusterConfig(t, peers[i].ID, peers[i].RaftAddr, c.net)
+		cfg := clusterConfig(t, peers[i].ID, ports[i], c.net)
 		cfg.Bootstrap = peers
 		for _, m := range mutate {
 			m(&cfg)
 		}
-		c.cfgs = append(c.cfgs, cfg)
+		c.add(cfg, ports[i])
 	}
 	for i := range n {
 		c.start(i)
@@ -118,9 +138,16 @@ func newTestCluster(t testing.TB, n int, mutate ...func(*Config)) *testCluster {
 	return c
 }
 
-func clusterConfig(t testing.TB, id, raftAddr string, ns *netsim) Config {
+// add makes room for a node that start starts.
+func (c *testCluster) add(cfg Config, p *proctest.Ports) {
+	c.cfgs, c.ports = append(c.cfgs, cfg), append(c.ports, p)
+	c.nodes, c.stops, c.dones = append(c.nodes, nil), append(c.stops, nil), append(c.dones, nil)
+}
+
+func clusterConfig(t testing.TB, id string, p *proctest.Ports, ns *netsim) Config {
+	raftAddr := p.ClusterAddr
 	return Config{
-		DataDir: t.TempDir(), HTTPAddr: freeAddr(t), RaftAddr: raftAddr, NodeID: id,
+		DataDir: t.TempDir(), HTTPAddr: p.HTTPAddr, RaftAddr: raftAddr, NodeID: id,
 		ClusterSecret:    "test-cluster-secret",
 		S3Keys:           []S3Key{{AccessKey: "testkey", SecretKey: "testsecret"}},
 		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
@@ -131,7 +158,9 @@ func clusterConfig(t testing.TB, id, raftAddr string, ns *netsim) Config {
 }
 
 func (c *testCluster) start(i int) *Server {
-	srv, err := New(c.cfgs[i])
+	cfg := c.cfgs[i]
+	cfg.HTTPListener, cfg.ClusterListener = c.ports[i].Take(c.t)
+	srv, err := New(cfg)
 	if err != nil {
 		c.t.Fatalf("start node %d: %v", i, err)
 	}

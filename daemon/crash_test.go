@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,10 +13,10 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"cairn/cas/chunk"
 	"cairn/client"
+	"cairn/daemon/internal/proctest"
 )
 
 var (
@@ -50,16 +49,6 @@ func cairnBinary(t testing.TB) string {
 	return binPath
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // proc is a cairn serve process. done is closed when it exits, after
 // err is set.
 type proc struct {
@@ -75,24 +64,24 @@ func (p *proc) wait() error {
 	return p.err
 }
 
-func startProc(t testing.TB, dataDir, httpAddr, raftAddr string, extra ...string) *proc {
+func startProc(t testing.TB, dataDir string, ports *proctest.Ports, extra ...string) *proc {
 	t.Helper()
-	p := launchProc(t, dataDir, httpAddr, raftAddr, extra...)
+	p := launchProc(t, dataDir, ports, extra...)
 	waitReady(t, p.url)
 	return p
 }
 
-// launchProc starts a process without waiting for it to be ready: a
-// cluster member is ready only once a quorum runs.
-func launchProc(t testing.TB, dataDir, httpAddr, raftAddr string, extra ...string) *proc {
+// launchProc starts a process on the test's sockets without waiting for
+// it to be ready: a cluster member is ready only once a quorum runs.
+func launchProc(t testing.TB, dataDir string, ports *proctest.Ports, extra ...string) *proc {
 	t.Helper()
-	args := append([]string{"serve", "--data-dir", dataDir, "--http-addr", httpAddr, "--raft-addr", raftAddr, "--log-level", "warn"}, extra...)
+	args := append([]string{"serve", "--data-dir", dataDir, "--http-addr", ports.HTTPAddr, "--raft-addr", ports.ClusterAddr, "--log-level", "warn"}, extra...)
 	cmd := exec.Command(cairnBinary(t), args...)
 	cmd.Stdout, cmd.Stderr = t.Output(), t.Output()
-	if err := cmd.Start(); err != nil {
+	if err := ports.Start(t, cmd); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, url: "http://" + httpAddr, done: make(chan struct{})}
+	p := &proc{cmd: cmd, url: "http://" + ports.HTTPAddr, done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
@@ -115,8 +104,8 @@ func TestCrash_KillDuringUploads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
-	dataDir, httpAddr, raftAddr := t.TempDir(), freeAddr(t), freeAddr(t)
-	p := startProc(t, dataDir, httpAddr, raftAddr)
+	dataDir, ports := t.TempDir(), proctest.Listen(t)
+	p := startProc(t, dataDir, ports)
 	if st := call(t, http.MethodPut, p.url+"/v1/buckets/crash", nil, nil); st != 200 {
 		t.Fatalf("create bucket: %d", st)
 	}
@@ -160,16 +149,7 @@ func TestCrash_KillDuringUploads(t *testing.T) {
 		})
 	}
 	// Kill once a good number of writes were acknowledged.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		mu.Lock()
-		n := len(done)
-		mu.Unlock()
-		if n >= 40 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(done) >= 40 })
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +160,7 @@ func TestCrash_KillDuringUploads(t *testing.T) {
 		t.Fatalf("only %d writes acknowledged before the kill", len(done))
 	}
 
-	p2 := startProc(t, dataDir, httpAddr, raftAddr)
+	p2 := startProc(t, dataDir, ports)
 	for _, a := range done {
 		resp, err := http.Get(p2.url + "/v1/objects/crash/" + a.key)
 		if err != nil {
@@ -207,8 +187,8 @@ func TestGracefulShutdown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
-	dataDir, httpAddr, raftAddr := t.TempDir(), freeAddr(t), freeAddr(t)
-	p := startProc(t, dataDir, httpAddr, raftAddr)
+	dataDir, ports := t.TempDir(), proctest.Listen(t)
+	p := startProc(t, dataDir, ports)
 	call(t, http.MethodPut, p.url+"/v1/buckets/grace", nil, nil)
 	var res client.PutResult
 	call(t, http.MethodPut, p.url+"/v1/objects/grace/k", bytes.NewReader([]byte("kept")), &res)
@@ -216,7 +196,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if err := p.wait(); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
-	p2 := startProc(t, dataDir, httpAddr, raftAddr)
+	p2 := startProc(t, dataDir, ports)
 	resp, err := http.Get(p2.url + "/v1/objects/grace/k")
 	if err != nil {
 		t.Fatal(err)

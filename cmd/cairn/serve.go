@@ -118,6 +118,10 @@ func serve(ctx context.Context, args []string) error {
 		}
 		cfg.ClusterTLS = tc
 	}
+	var err error
+	if cfg.HTTPListener, cfg.ClusterListener, err = inheritedListeners(); err != nil {
+		return err
+	}
 	srv, err := daemon.New(cfg)
 	if err != nil {
 		return err

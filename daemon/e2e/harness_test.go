@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,6 +23,7 @@ import (
 
 	"cairn/cas/chunk"
 	"cairn/client"
+	"cairn/daemon/internal/proctest"
 )
 
 // The S3 key pair every node of these tests accepts.
@@ -62,6 +62,7 @@ type Node struct {
 	DataDir  string
 	HTTPAddr string
 	RaftAddr string
+	ports    *proctest.Ports
 	Args     []string // extra serve flags
 	cmd      *exec.Cmd
 	done     chan struct{}
@@ -86,23 +87,13 @@ func (l *logBuffer) String() string {
 	return l.b.String()
 }
 
-// FreeAddr returns a loopback address with a free port.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // StartNode starts a single-node cluster from the binary in $CAIRN_BIN
 // and waits until it is ready. The test's cleanup kills it; its log is
 // printed if the test failed.
 func StartNode(t testing.TB, args ...string) *Node {
 	t.Helper()
-	n := &Node{t: t, DataDir: t.TempDir(), HTTPAddr: FreeAddr(t), RaftAddr: FreeAddr(t), Args: args}
+	ports := proctest.Listen(t)
+	n := &Node{t: t, DataDir: t.TempDir(), HTTPAddr: ports.HTTPAddr, RaftAddr: ports.ClusterAddr, Args: args, ports: ports}
 	t.Cleanup(func() {
 		n.Kill()
 		if t.Failed() && n.log != nil {
@@ -124,7 +115,7 @@ func (n *Node) Start() {
 		n.log = &logBuffer{}
 	}
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
-	if err := n.cmd.Start(); err != nil {
+	if err := n.ports.Start(n.t, n.cmd); err != nil {
 		n.t.Fatalf("start cairn: %v", err)
 	}
 	done := make(chan struct{})
