@@ -18,6 +18,7 @@ import (
 	"cairn/client"
 	"cairn/daemon/cluster"
 	"cairn/daemon/core"
+	"cairn/daemon/internal/proctest"
 )
 
 func TestCluster_WriteFollowerReadOther(t *testing.T) {
@@ -332,11 +333,10 @@ func TestCluster_Membership(t *testing.T) {
 		close(done)
 	}()
 	// A fourth node joins under load through any member.
-	raftAddr := freeAddr(t)
-	cfg := clusterConfig(t, "node3", raftAddr, c.net)
+	ports := proctest.Listen(t)
+	cfg := clusterConfig(t, "node3", ports, c.net)
 	cfg.Join = c.nodes[c.follower()].Addr()
-	c.cfgs = append(c.cfgs, cfg)
-	c.nodes, c.stops, c.dones = append(c.nodes, nil), append(c.stops, nil), append(c.dones, nil)
+	c.add(cfg, ports)
 	c.start(3)
 	waitFor(t, func() bool {
 		members, err := c.nodes[c.leader()].Node().Members()

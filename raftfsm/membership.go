@@ -119,3 +119,21 @@ func (n *Node) timeout(ctx context.Context) time.Duration {
 	}
 	return n.cfg.ApplyTimeout
 }
+
+// TransferLeadership makes this node, the leader, hand its leadership to
+// the voter to and step down, as an operator does before restarting it.
+func (n *Node) TransferLeadership(ctx context.Context, to Member) error {
+	if !n.IsLeader() {
+		return ErrNotLeader
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- n.raft.LeadershipTransferToServer(raft.ServerID(to.ID), raft.ServerAddress(to.Addr)).Error()
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
