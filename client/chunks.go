@@ -14,7 +14,7 @@ import (
 // not returned.
 func (c *Client) GetChunk(ctx context.Context, d chunk.Digest, size uint32) ([]byte, error) {
 	limit := int64(max(int(size), chunk.DefaultMaxSize)) + 1
-	resp, err := c.do(ctx, call{method: http.MethodGet, path: "/v1/chunks/" + d.String(), idempotent: true, maxBody: limit})
+	resp, err := c.conn.do(ctx, call{method: http.MethodGet, path: "/v1/chunks/" + d.String(), idempotent: true, maxBody: limit})
 	if err != nil {
 		return nil, fmt.Errorf("get chunk %s: %w", d, err)
 	}

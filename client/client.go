@@ -73,6 +73,14 @@ type Config struct {
 // concurrent use; it holds no resources beyond idle HTTP connections,
 // which CloseIdleConnections releases.
 type Client struct {
+	cfg  Config
+	conn *conn
+	log  *slog.Logger
+}
+
+// conn sends the native API's calls: it picks the endpoint, fails over
+// and retries (transport.go). It is safe for concurrent use.
+type conn struct {
 	cfg       Config
 	endpoints []*url.URL
 	hc        *http.Client
@@ -109,20 +117,21 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger.With("component", "client")}
+	log := cfg.Logger.With("component", "client")
+	cn := &conn{cfg: cfg, log: log}
 	for _, e := range cfg.Endpoints {
 		u, err := parseEndpoint(e)
 		if err != nil {
 			return nil, err
 		}
-		c.endpoints = append(c.endpoints, u)
+		cn.endpoints = append(cn.endpoints, u)
 	}
 	hc, err := httpClient(cfg)
 	if err != nil {
 		return nil, err
 	}
-	c.hc = hc
-	return c, nil
+	cn.hc = hc
+	return &Client{cfg: cfg, conn: cn, log: log}, nil
 }
 
 // parseEndpoint accepts a base URL or a bare host:port.
@@ -172,8 +181,8 @@ func httpClient(cfg Config) (*http.Client, error) {
 
 // Endpoints returns the endpoints the client uses, in order.
 func (c *Client) Endpoints() []string {
-	out := make([]string, len(c.endpoints))
-	for i, u := range c.endpoints {
+	out := make([]string, len(c.conn.endpoints))
+	for i, u := range c.conn.endpoints {
 		out[i] = u.String()
 	}
 	return out
@@ -181,7 +190,7 @@ func (c *Client) Endpoints() []string {
 
 // CloseIdleConnections closes the keep-alive connections of the
 // underlying HTTP client.
-func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+func (c *Client) CloseIdleConnections() { c.conn.hc.CloseIdleConnections() }
 
 // sleep waits d or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) error {
@@ -200,7 +209,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // backoff returns the wait before retry round n (1-based): full jitter
 // over an exponentially growing cap, and never less than retryAfter.
-func (c *Client) backoff(n int, retryAfter time.Duration) time.Duration {
+func (c *conn) backoff(n int, retryAfter time.Duration) time.Duration {
 	ceiling := c.cfg.BackoffMax
 	if n <= 30 && c.cfg.BackoffBase<<(n-1) < ceiling {
 		ceiling = c.cfg.BackoffBase << (n - 1)

@@ -45,4 +45,8 @@
 // Error answers are *APIError values, which errors.Is matches against the
 // sentinels of errors.go: ErrNotFound, ErrConflict, ErrPreconditionFailed,
 // ErrUnknownOutcome, ErrUnavailable, ErrUnauthorized, ErrDigestMismatch.
+//
+// It knows HTTP and the leaf format package cas/chunk; it must not import
+// the chunk store, Raft or the daemon, so that a program importing it
+// never pulls in Badger.
 package client

@@ -68,10 +68,10 @@ func (c *Client) GetFile(ctx context.Context, bucket, key, dest string, opts *Ge
 	if err != nil {
 		return Download{Key: key, Path: dest}, err
 	}
-	return c.download(ctx, newLimiter(c.cfg.Parallelism), st, dest, orNoProgress(opts.Progress))
+	return newTransfer(c).download(ctx, st, dest, orNoProgress(opts.Progress))
 }
 
-func (c *Client) download(ctx context.Context, lim limiter, st Stat, dest string, p Progress) (Download, error) {
+func (tr *transfer) download(ctx context.Context, st Stat, dest string, p Progress) (Download, error) {
 	d := Download{Key: st.Key, Path: dest, Digest: st.Digest, Size: st.Size,
 		GetStats: GetStats{Files: 1, Bytes: st.Size, Chunks: len(st.Recipe)}}
 	fail := func(err error) (Download, error) {
@@ -118,7 +118,7 @@ func (c *Client) download(ctx context.Context, lim limiter, st Stat, dest string
 	for _, cp := range plan.copies {
 		p.Advance(int64(cp.size))
 	}
-	n, b, err := c.fetchInto(ctx, lim, f, plan.fetch, p)
+	n, b, err := tr.fetchInto(ctx, f, plan.fetch, p)
 	d.FetchedChunks, d.FetchedBytes = n, b
 	if err != nil {
 		return fail(err)
@@ -144,7 +144,8 @@ func (c *Client) download(ctx context.Context, lim limiter, st Stat, dest string
 
 // fetchInto downloads the planned chunks in parallel and writes each,
 // verified, at its offsets.
-func (c *Client) fetchInto(ctx context.Context, lim limiter, f *os.File, fetch []chunkDest, p Progress) (int, int64, error) {
+func (tr *transfer) fetchInto(ctx context.Context, f *os.File, fetch []chunkDest, p Progress) (int, int64, error) {
+	c, lim := tr.c, tr.lim
 	var chunks, bytes atomic.Int64
 	g, gctx := newGroup(ctx)
 	for _, cd := range fetch {

@@ -79,7 +79,7 @@ func (c *Client) GetDir(ctx context.Context, bucket, prefix, dest string, opts *
 	if len(objs) == 0 {
 		return out, fmt.Errorf("get %s/%s: %w: no objects under the prefix", bucket, prefix, ErrNotFound)
 	}
-	lim := newLimiter(c.cfg.Parallelism)
+	tr := newTransfer(c)
 	work := make(chan Object)
 	var mu sync.Mutex
 	g, gctx := newGroup(ctx)
@@ -91,7 +91,7 @@ func (c *Client) GetDir(ctx context.Context, bucket, prefix, dest string, opts *
 				if err != nil {
 					return err
 				}
-				d, err := c.download(gctx, lim, st, dst, p)
+				d, err := tr.download(gctx, st, dst, p)
 				if err != nil {
 					return err
 				}

@@ -61,6 +61,7 @@ func (l limiter) release() { <-l }
 // on chunk transfers in flight, and the chunks being or already uploaded,
 // so that two files with a chunk in common send it once.
 type transfer struct {
+	c    *Client
 	lim  limiter
 	mu   sync.Mutex
 	sent map[chunk.Digest]*sending
@@ -71,8 +72,8 @@ type sending struct {
 	err  error
 }
 
-func (c *Client) newTransfer() *transfer {
-	return &transfer{lim: newLimiter(c.cfg.Parallelism), sent: map[chunk.Digest]*sending{}}
+func newTransfer(c *Client) *transfer {
+	return &transfer{c: c, lim: newLimiter(c.cfg.Parallelism), sent: map[chunk.Digest]*sending{}}
 }
 
 // claim returns the upload of d and whether the caller owns it: the owner

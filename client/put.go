@@ -63,7 +63,7 @@ func (c *Client) Put(ctx context.Context, bucket, key string, r io.ReaderAt, siz
 	if opts == nil {
 		opts = &PutOptions{}
 	}
-	return c.put(ctx, c.newTransfer(), bucket, key, r, size, opts)
+	return newTransfer(c).put(ctx, bucket, key, r, size, opts)
 }
 
 // PutFile logs the file at path under bucket/key, as Put does.
@@ -71,10 +71,10 @@ func (c *Client) PutFile(ctx context.Context, bucket, key, path string, opts *Pu
 	if opts == nil {
 		opts = &PutOptions{}
 	}
-	return c.putFile(ctx, c.newTransfer(), bucket, key, path, opts)
+	return newTransfer(c).putFile(ctx, bucket, key, path, opts)
 }
 
-func (c *Client) putFile(ctx context.Context, tr *transfer, bucket, key, path string, opts *PutOptions) (Upload, error) {
+func (tr *transfer) putFile(ctx context.Context, bucket, key, path string, opts *PutOptions) (Upload, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Upload{}, fmt.Errorf("put %s: %w", path, err)
@@ -87,12 +87,12 @@ func (c *Client) putFile(ctx context.Context, tr *transfer, bucket, key, path st
 	if !fi.Mode().IsRegular() {
 		return Upload{}, fmt.Errorf("put %s: %w: not a regular file", path, ErrInvalidRequest)
 	}
-	u, err := c.put(ctx, tr, bucket, key, f, fi.Size(), opts)
+	u, err := tr.put(ctx, bucket, key, f, fi.Size(), opts)
 	u.Path = path
 	return u, err
 }
 
-func (c *Client) put(ctx context.Context, tr *transfer, bucket, key string, r io.ReaderAt, size int64, opts *PutOptions) (Upload, error) {
+func (tr *transfer) put(ctx context.Context, bucket, key string, r io.ReaderAt, size int64, opts *PutOptions) (Upload, error) {
 	p := orNoProgress(opts.Progress)
 	fh, err := hashWith(ctx, r, size, p)
 	if err != nil {
@@ -107,16 +107,16 @@ func (c *Client) put(ctx context.Context, tr *transfer, bucket, key string, r io
 	// A chunk that the server had when asked may be collected before the
 	// commit; the second round sends what went missing.
 	for round := 0; ; round++ {
-		n, b, err := c.sendMissing(ctx, tr, r, fh.Recipe, p)
+		n, b, err := tr.sendMissing(ctx, r, fh.Recipe, p)
 		st.SentChunks += n
 		st.SentBytes += b
 		if err != nil {
 			return Upload{Object: Object{Bucket: bucket, Key: key}, PutStats: st}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
 		}
-		res, err := c.commit(ctx, bucket, key, req)
+		res, err := tr.c.commit(ctx, bucket, key, req)
 		var ae *APIError
 		if round == 0 && errors.As(err, &ae) && ae.Code == "MissingChunks" {
-			tr = &transfer{lim: tr.lim, sent: map[chunk.Digest]*sending{}}
+			tr = &transfer{c: tr.c, lim: tr.lim, sent: map[chunk.Digest]*sending{}}
 			continue
 		}
 		if err != nil {
@@ -131,7 +131,7 @@ func (c *Client) put(ctx context.Context, tr *transfer, bucket, key string, r io
 func (c *Client) commit(ctx context.Context, bucket, key string, req CommitRequest) (PutResult, error) {
 	var out PutResult
 	cl := call{method: http.MethodPost, path: objectPath("commit", bucket, key), idempotent: req.IfMatch == "" && req.IfNoneMatch == ""}
-	err := c.callJSON(ctx, cl, req, &out)
+	err := c.conn.callJSON(ctx, cl, req, &out)
 	return out, err
 }
 
@@ -143,7 +143,7 @@ func (c *Client) Missing(ctx context.Context, ds []chunk.Digest) ([]chunk.Digest
 		n := min(len(ds), MaxMissingBatch)
 		var res MissingResult
 		cl := call{method: http.MethodPost, path: "/v1/chunks/missing", idempotent: true}
-		if err := c.callJSON(ctx, cl, MissingRequest{Digests: ds[:n]}, &res); err != nil {
+		if err := c.conn.callJSON(ctx, cl, MissingRequest{Digests: ds[:n]}, &res); err != nil {
 			return nil, fmt.Errorf("ask for missing chunks: %w", err)
 		}
 		out = append(out, res.Missing...)
@@ -156,7 +156,7 @@ func (c *Client) Missing(ctx context.Context, ds []chunk.Digest) ([]chunk.Digest
 // idempotent.
 func (c *Client) PutChunk(ctx context.Context, d chunk.Digest, b []byte) error {
 	cl := call{method: http.MethodPut, path: "/v1/chunks/" + d.String(), body: b, contentType: "application/octet-stream", idempotent: true}
-	if _, err := c.do(ctx, cl); err != nil {
+	if _, err := c.conn.do(ctx, cl); err != nil {
 		return fmt.Errorf("put chunk %s: %w", d, err)
 	}
 	return nil

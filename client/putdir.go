@@ -37,14 +37,14 @@ func (c *Client) PutDir(ctx context.Context, bucket, prefix, dir string, opts *P
 	if err != nil {
 		return out, fmt.Errorf("put %s: %w", dir, err)
 	}
-	tr := c.newTransfer()
+	tr := newTransfer(c)
 	work := make(chan string)
 	var mu sync.Mutex
 	g, gctx := newGroup(ctx)
 	for range min(c.cfg.Parallelism, len(files)) {
 		g.Go(func() error {
 			for rel := range work {
-				u, err := c.putFile(gctx, tr, bucket, prefix+rel, filepath.Join(dir, filepath.FromSlash(rel)), fopts)
+				u, err := tr.putFile(gctx, bucket, prefix+rel, filepath.Join(dir, filepath.FromSlash(rel)), fopts)
 				if err != nil {
 					return err
 				}

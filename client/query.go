@@ -46,7 +46,7 @@ func set(q url.Values, k, v string) {
 // List returns one page of the keys of a bucket.
 func (c *Client) List(ctx context.Context, bucket string, opts ListOptions) (ListResult, error) {
 	var out ListResult
-	err := c.callJSON(ctx, call{method: http.MethodGet, path: "/v1/objects/" + url.PathEscape(bucket) + "/", query: opts.values(), idempotent: true}, nil, &out)
+	err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: "/v1/objects/" + url.PathEscape(bucket) + "/", query: opts.values(), idempotent: true}, nil, &out)
 	if err != nil {
 		return out, fmt.Errorf("list %s/%s: %w", bucket, opts.Prefix, err)
 	}
@@ -80,7 +80,7 @@ func (c *Client) ListAll(ctx context.Context, bucket string, opts ListOptions) i
 // Stat returns an object's metadata and recipe.
 func (c *Client) Stat(ctx context.Context, bucket, key string) (Stat, error) {
 	var out Stat
-	if err := c.callJSON(ctx, call{method: http.MethodGet, path: objectPath("stat", bucket, key), idempotent: true}, nil, &out); err != nil {
+	if err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: objectPath("stat", bucket, key), idempotent: true}, nil, &out); err != nil {
 		return out, fmt.Errorf("stat %s/%s: %w", bucket, key, err)
 	}
 	return out, nil
@@ -89,7 +89,7 @@ func (c *Client) Stat(ctx context.Context, bucket, key string) (Stat, error) {
 // Delete deletes a key and returns how many objects it deleted (0 or 1).
 func (c *Client) Delete(ctx context.Context, bucket, key string) (int, error) {
 	var out DeleteResult
-	if err := c.callJSON(ctx, call{method: http.MethodDelete, path: objectPath("objects", bucket, key), idempotent: true}, nil, &out); err != nil {
+	if err := c.conn.callJSON(ctx, call{method: http.MethodDelete, path: objectPath("objects", bucket, key), idempotent: true}, nil, &out); err != nil {
 		return 0, fmt.Errorf("delete %s/%s: %w", bucket, key, err)
 	}
 	return out.Deleted, nil
@@ -103,7 +103,7 @@ func (c *Client) DeletePrefix(ctx context.Context, bucket, prefix string) (int, 
 	}
 	var out DeleteResult
 	q := url.Values{"prefix": {prefix}}
-	if err := c.callJSON(ctx, call{method: http.MethodDelete, path: "/v1/objects/" + url.PathEscape(bucket) + "/", query: q, idempotent: true}, nil, &out); err != nil {
+	if err := c.conn.callJSON(ctx, call{method: http.MethodDelete, path: "/v1/objects/" + url.PathEscape(bucket) + "/", query: q, idempotent: true}, nil, &out); err != nil {
 		return 0, fmt.Errorf("delete %s/%s*: %w", bucket, prefix, err)
 	}
 	return out.Deleted, nil
@@ -112,7 +112,7 @@ func (c *Client) DeletePrefix(ctx context.Context, bucket, prefix string) (int, 
 // Buckets lists the buckets.
 func (c *Client) Buckets(ctx context.Context) ([]Bucket, error) {
 	var out []Bucket
-	if err := c.callJSON(ctx, call{method: http.MethodGet, path: "/v1/buckets/", idempotent: true}, nil, &out); err != nil {
+	if err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: "/v1/buckets/", idempotent: true}, nil, &out); err != nil {
 		return nil, fmt.Errorf("list buckets: %w", err)
 	}
 	return out, nil
@@ -121,7 +121,7 @@ func (c *Client) Buckets(ctx context.Context) ([]Bucket, error) {
 // Bucket describes one bucket.
 func (c *Client) Bucket(ctx context.Context, name string) (Bucket, error) {
 	var out Bucket
-	if err := c.callJSON(ctx, call{method: http.MethodGet, path: "/v1/buckets/" + url.PathEscape(name), idempotent: true}, nil, &out); err != nil {
+	if err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: "/v1/buckets/" + url.PathEscape(name), idempotent: true}, nil, &out); err != nil {
 		return out, fmt.Errorf("get bucket %s: %w", name, err)
 	}
 	return out, nil
@@ -142,7 +142,7 @@ func (c *Client) CreateBucket(ctx context.Context, name string, opts BucketOptio
 		cl.query = url.Values{"if_not_exists": {"true"}}
 	}
 	var out Bucket
-	if err := c.callJSON(ctx, cl, nil, &out); err != nil {
+	if err := c.conn.callJSON(ctx, cl, nil, &out); err != nil {
 		return out, fmt.Errorf("create bucket %s: %w", name, err)
 	}
 	return out, nil
@@ -150,7 +150,7 @@ func (c *Client) CreateBucket(ctx context.Context, name string, opts BucketOptio
 
 // DeleteBucket deletes an empty bucket.
 func (c *Client) DeleteBucket(ctx context.Context, name string) error {
-	if err := c.callJSON(ctx, call{method: http.MethodDelete, path: "/v1/buckets/" + url.PathEscape(name)}, nil, nil); err != nil {
+	if err := c.conn.callJSON(ctx, call{method: http.MethodDelete, path: "/v1/buckets/" + url.PathEscape(name)}, nil, nil); err != nil {
 		return fmt.Errorf("delete bucket %s: %w", name, err)
 	}
 	return nil
@@ -189,7 +189,7 @@ func (c *Client) Models(ctx context.Context, f ModelFilter) ([]Model, error) {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
 	var out []Model
-	if err := c.callJSON(ctx, call{method: http.MethodGet, path: "/v1/models/", query: q, idempotent: true}, nil, &out); err != nil {
+	if err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: "/v1/models/", query: q, idempotent: true}, nil, &out); err != nil {
 		return nil, fmt.Errorf("list models: %w", err)
 	}
 	return out, nil
@@ -198,7 +198,7 @@ func (c *Client) Models(ctx context.Context, f ModelFilter) ([]Model, error) {
 // Model returns the model with the given model_id or model_uuid.
 func (c *Client) Model(ctx context.Context, id string) (Model, error) {
 	var out Model
-	if err := c.callJSON(ctx, call{method: http.MethodGet, path: "/v1/models/" + url.PathEscape(id), idempotent: true}, nil, &out); err != nil {
+	if err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: "/v1/models/" + url.PathEscape(id), idempotent: true}, nil, &out); err != nil {
 		return out, fmt.Errorf("get model %s: %w", id, err)
 	}
 	return out, nil
@@ -222,7 +222,7 @@ func (c *Client) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
 	var out []Run
-	if err := c.callJSON(ctx, call{method: http.MethodGet, path: "/v1/runs/", query: q, idempotent: true}, nil, &out); err != nil {
+	if err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: "/v1/runs/", query: q, idempotent: true}, nil, &out); err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	return out, nil
@@ -231,7 +231,7 @@ func (c *Client) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
 // Run returns a run by id: one entry per bucket that holds its artifacts.
 func (c *Client) Run(ctx context.Context, id string) ([]Run, error) {
 	var out []Run
-	if err := c.callJSON(ctx, call{method: http.MethodGet, path: "/v1/runs/" + url.PathEscape(id), idempotent: true}, nil, &out); err != nil {
+	if err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: "/v1/runs/" + url.PathEscape(id), idempotent: true}, nil, &out); err != nil {
 		return nil, fmt.Errorf("get run %s: %w", id, err)
 	}
 	return out, nil
@@ -242,7 +242,7 @@ func (c *Client) Artifacts(ctx context.Context, runID, path string) ([]Artifact,
 	q := url.Values{}
 	set(q, "path", path)
 	var out []Artifact
-	if err := c.callJSON(ctx, call{method: http.MethodGet, path: "/v1/runs/" + url.PathEscape(runID) + "/artifacts", query: q, idempotent: true}, nil, &out); err != nil {
+	if err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: "/v1/runs/" + url.PathEscape(runID) + "/artifacts", query: q, idempotent: true}, nil, &out); err != nil {
 		return nil, fmt.Errorf("list artifacts of run %s: %w", runID, err)
 	}
 	return out, nil
@@ -256,7 +256,7 @@ func (c *Client) Stats(ctx context.Context, top int) (Stats, error) {
 		q.Set("top", strconv.Itoa(top))
 	}
 	var out Stats
-	if err := c.callJSON(ctx, call{method: http.MethodGet, path: "/v1/stats", query: q, idempotent: true}, nil, &out); err != nil {
+	if err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: "/v1/stats", query: q, idempotent: true}, nil, &out); err != nil {
 		return out, fmt.Errorf("get stats: %w", err)
 	}
 	return out, nil
@@ -269,7 +269,7 @@ func (c *Client) Resolve(ctx context.Context, uri string) (Resolved, error) {
 	if _, err := ParseURI(uri); err != nil {
 		return out, err
 	}
-	if err := c.callJSON(ctx, call{method: http.MethodGet, path: "/v1/resolve", query: url.Values{"uri": {uri}}, idempotent: true}, nil, &out); err != nil {
+	if err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: "/v1/resolve", query: url.Values{"uri": {uri}}, idempotent: true}, nil, &out); err != nil {
 		return out, fmt.Errorf("resolve %s: %w", uri, err)
 	}
 	return out, nil

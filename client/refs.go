@@ -13,7 +13,7 @@ func (c *Client) Refs(ctx context.Context, prefix string) ([]Ref, error) {
 	q := url.Values{}
 	set(q, "prefix", prefix)
 	var out []Ref
-	if err := c.callJSON(ctx, call{method: http.MethodGet, path: "/v1/refs/", query: q, idempotent: true}, nil, &out); err != nil {
+	if err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: "/v1/refs/", query: q, idempotent: true}, nil, &out); err != nil {
 		return nil, fmt.Errorf("list refs: %w", err)
 	}
 	return out, nil
@@ -22,7 +22,7 @@ func (c *Client) Refs(ctx context.Context, prefix string) ([]Ref, error) {
 // Ref returns a named ref.
 func (c *Client) Ref(ctx context.Context, name string) (Ref, error) {
 	var out Ref
-	if err := c.callJSON(ctx, call{method: http.MethodGet, path: "/v1/refs/" + url.PathEscape(name), idempotent: true}, nil, &out); err != nil {
+	if err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: "/v1/refs/" + url.PathEscape(name), idempotent: true}, nil, &out); err != nil {
 		return out, fmt.Errorf("get ref %s: %w", name, err)
 	}
 	return out, nil
@@ -35,7 +35,7 @@ func (c *Client) Ref(ctx context.Context, name string) (Ref, error) {
 func (c *Client) PutRef(ctx context.Context, name string, req RefRequest) (Ref, error) {
 	var out Ref
 	cl := call{method: http.MethodPut, path: "/v1/refs/" + url.PathEscape(name), idempotent: req.IfVersion == nil}
-	if err := c.callJSON(ctx, cl, req, &out); err != nil {
+	if err := c.conn.callJSON(ctx, cl, req, &out); err != nil {
 		return out, fmt.Errorf("put ref %s: %w", name, err)
 	}
 	return out, nil
@@ -48,7 +48,7 @@ func (c *Client) DeleteRef(ctx context.Context, name string, ifVersion *uint64) 
 	if ifVersion != nil {
 		cl.query = url.Values{"if_version": {strconv.FormatUint(*ifVersion, 10)}}
 	}
-	if err := c.callJSON(ctx, cl, nil, nil); err != nil {
+	if err := c.conn.callJSON(ctx, cl, nil, nil); err != nil {
 		return fmt.Errorf("delete ref %s: %w", name, err)
 	}
 	return nil
@@ -58,7 +58,7 @@ func (c *Client) DeleteRef(ctx context.Context, name string, ifVersion *uint64) 
 // behind.
 func (c *Client) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
 	var out ClusterStatus
-	if err := c.callJSON(ctx, call{method: http.MethodGet, path: "/v1/cluster/status", idempotent: true}, nil, &out); err != nil {
+	if err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: "/v1/cluster/status", idempotent: true}, nil, &out); err != nil {
 		return out, fmt.Errorf("get cluster status: %w", err)
 	}
 	return out, nil
@@ -68,7 +68,7 @@ func (c *Client) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
 // secret. It is not retried when its outcome is unknown.
 func (c *Client) AddNode(ctx context.Context, secret string, req JoinRequest) error {
 	cl := call{method: http.MethodPost, path: "/v1/cluster/join", auth: secret}
-	if err := c.callJSON(ctx, cl, req, nil); err != nil {
+	if err := c.conn.callJSON(ctx, cl, req, nil); err != nil {
 		return fmt.Errorf("add node %s: %w", req.ID, err)
 	}
 	return nil
@@ -78,7 +78,7 @@ func (c *Client) AddNode(ctx context.Context, secret string, req JoinRequest) er
 // cluster secret. It is not retried when its outcome is unknown.
 func (c *Client) RemoveNode(ctx context.Context, secret, id string) error {
 	cl := call{method: http.MethodPost, path: "/v1/cluster/remove", auth: secret}
-	if err := c.callJSON(ctx, cl, JoinRequest{ID: id}, nil); err != nil {
+	if err := c.conn.callJSON(ctx, cl, JoinRequest{ID: id}, nil); err != nil {
 		return fmt.Errorf("remove node %s: %w", id, err)
 	}
 	return nil

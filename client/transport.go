@@ -66,7 +66,7 @@ type attempt struct {
 // Retries more rounds. A call whose outcome is unknown is retried only when
 // it is idempotent, and otherwise returned wrapping ErrUnknownOutcome. A
 // definite error answer comes back as an *APIError.
-func (c *Client) do(ctx context.Context, cl call) (*response, error) {
+func (c *conn) do(ctx context.Context, cl call) (*response, error) {
 	n := len(c.endpoints)
 	for round := 0; ; round++ {
 		start := int(c.preferred.Load()) % n
@@ -101,7 +101,7 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 }
 
 // try makes one attempt on endpoint ep.
-func (c *Client) try(ctx context.Context, ep int, cl call) attempt {
+func (c *conn) try(ctx context.Context, ep int, cl call) attempt {
 	var sent atomic.Bool
 	tctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		WroteRequest: func(i httptrace.WroteRequestInfo) { sent.Store(i.Err == nil) },
@@ -143,7 +143,7 @@ func (c *Client) try(ctx context.Context, ep int, cl call) attempt {
 }
 
 // lost classifies an attempt that got no complete answer.
-func (c *Client) lost(ctx context.Context, cl call, sent bool, err error) attempt {
+func (c *conn) lost(ctx context.Context, cl call, sent bool, err error) attempt {
 	if ctx.Err() != nil {
 		if sent && !cl.idempotent {
 			err = fmt.Errorf("%s %s: %w: %w", cl.method, cl.path, ErrUnknownOutcome, ctx.Err())
@@ -158,7 +158,7 @@ func (c *Client) lost(ctx context.Context, cl call, sent bool, err error) attemp
 	return attempt{kind: uncertain, err: err}
 }
 
-func (c *Client) newRequest(ctx context.Context, ep int, cl call) (*http.Request, error) {
+func (c *conn) newRequest(ctx context.Context, ep int, cl call) (*http.Request, error) {
 	u := *c.endpoints[ep]
 	u.RawPath = u.EscapedPath() + cl.path
 	p, err := url.PathUnescape(u.RawPath)
@@ -234,7 +234,7 @@ func retryAfter(h http.Header) time.Duration {
 
 // callJSON sends a call with in (if not nil) as its JSON body and decodes
 // the answer into out (if not nil).
-func (c *Client) callJSON(ctx context.Context, cl call, in, out any) error {
+func (c *conn) callJSON(ctx context.Context, cl call, in, out any) error {
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {

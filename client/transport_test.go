@@ -110,8 +110,8 @@ func TestClient_Failover(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if c.preferred.Load() != 1 {
-			t.Fatalf("preferred endpoint %d, want the live one", c.preferred.Load())
+		if c.conn.preferred.Load() != 1 {
+			t.Fatalf("preferred endpoint %d, want the live one", c.conn.preferred.Load())
 		}
 	})
 	t.Run("RefusedNonIdempotentIsSafe", func(t *testing.T) {
@@ -256,11 +256,11 @@ func TestClient_Backoff(t *testing.T) {
 	for n := 1; n <= 40; n++ {
 		ceiling := min(time.Second, 100*time.Millisecond<<min(n-1, 20))
 		for range 50 {
-			if d := c.backoff(n, 0); d < 0 || d > ceiling {
+			if d := c.conn.backoff(n, 0); d < 0 || d > ceiling {
 				t.Fatalf("round %d: %v outside [0, %v]", n, d, ceiling)
 			}
 		}
-		if d := c.backoff(n, 7*time.Second); d < 7*time.Second {
+		if d := c.conn.backoff(n, 7*time.Second); d < 7*time.Second {
 			t.Fatalf("round %d: %v below Retry-After", n, d)
 		}
 	}

@@ -33,7 +33,8 @@ func spans(recipe chunk.Recipe) map[chunk.Digest]chunkSpan {
 // question per file unless the recipe is over MaxMissingBatch chunks) and
 // uploads those, reading each range of r again and checking it still
 // hashes to its digest. It returns how many chunks and bytes it sent.
-func (c *Client) sendMissing(ctx context.Context, tr *transfer, r io.ReaderAt, recipe chunk.Recipe, p Progress) (int, int64, error) {
+func (tr *transfer) sendMissing(ctx context.Context, r io.ReaderAt, recipe chunk.Recipe, p Progress) (int, int64, error) {
+	c := tr.c
 	if len(recipe) == 0 {
 		return 0, 0, nil
 	}

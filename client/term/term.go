@@ -1,6 +1,3 @@
-// Package term draws for people at a terminal: whether a writer is one,
-// byte counts in binary units, and a progress bar with throughput and ETA.
-// The CLI's transfers and the bench's phases use it.
 package term
 
 import (
