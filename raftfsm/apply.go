@@ -329,9 +329,9 @@ func (x *txn) deletePrefix(c *DeletePrefix) (Result, error) {
 	if len(keys) > limit {
 		keys, r.More = keys[:limit], true
 	}
-	writes, bytes := x.writes, x.bytes
+	writes, bytes := x.tally.writes, x.tally.bytes
 	for _, k := range keys {
-		if x.writes-writes >= deletePrefixWrites || x.bytes-bytes >= deletePrefixBytes {
+		if x.tally.writes-writes >= deletePrefixWrites || x.tally.bytes-bytes >= deletePrefixBytes {
 			r.More = true // the rest would make the transaction too large
 			break
 		}

@@ -222,7 +222,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	var t *txn
 	first := 0 // first entry of the open transaction
 	open := func(i int) {
-		t = &txn{t: db.NewTransaction(true), maxWrites: maxWrites, maxBytes: maxBytes}
+		t = &txn{t: db.NewTransaction(true), tally: tally{maxWrites: maxWrites, maxBytes: maxBytes}}
 		first = i
 	}
 	// committed is the applied index and term the database holds.
@@ -233,7 +233,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			return nil
 		}
 		defer func() { t.t.Discard(); t = nil }()
-		t.maxWrites = 0 // the reserve is for these two writes
+		t.tally.maxWrites = 0 // the reserve is for these two writes
 		if err := t.saveStats(); err != nil {
 			return err
 		}
@@ -268,7 +268,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			results[i] = Result{Index: l.Index}
 			continue
 		}
-		if t != nil && (i == split || t.writes > batchWrites || t.bytes > batchBytes) {
+		if t != nil && (i == split || t.tally.writes > batchWrites || t.tally.bytes > batchBytes) {
 			if err := commit(i); err != nil {
 				return fail(i, err)
 			}

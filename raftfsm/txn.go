@@ -14,23 +14,29 @@ import (
 type txn struct {
 	t      *badger.Txn
 	index  uint64 // Raft index of the entry being applied
-	writes int    // entries written, to split batches before Badger's limit
-	bytes  int    // their size as Badger counts it against the same limit
+	tally  tally
+	stats  Stats
+	loaded bool
+}
+
+// tally counts a transaction's writes, to split batches before Badger's
+// limits.
+type tally struct {
+	writes int // entries written
+	bytes  int // their size as Badger counts it against its limit
 	// maxWrites and maxBytes, when set, are the limits past which a write
 	// fails with errTxnFull.
 	maxWrites, maxBytes int
-	stats               Stats
-	loaded              bool
 }
 
 // errTxnFull means a write would take a transaction past its limits.
 var errTxnFull = errors.New("raftfsm: state transaction full")
 
-// count adds a write to the transaction's tally.
-func (x *txn) count(k, v []byte) error {
-	x.writes++
-	x.bytes += txnEntrySize(k, v)
-	if x.maxWrites > 0 && (x.writes > x.maxWrites || x.bytes > x.maxBytes) {
+// count adds a write to the tally.
+func (t *tally) count(k, v []byte) error {
+	t.writes++
+	t.bytes += txnEntrySize(k, v)
+	if t.maxWrites > 0 && (t.writes > t.maxWrites || t.bytes > t.maxBytes) {
 		return errTxnFull
 	}
 	return nil
@@ -73,7 +79,7 @@ func (x *txn) get(k []byte, v any) (bool, error) {
 }
 
 func (x *txn) set(k, v []byte) error {
-	if err := x.count(k, v); err != nil {
+	if err := x.tally.count(k, v); err != nil {
 		return err
 	}
 	if err := x.t.Set(k, v); err != nil {
@@ -91,7 +97,7 @@ func (x *txn) put(k []byte, v any) error {
 }
 
 func (x *txn) del(k []byte) error {
-	if err := x.count(k, nil); err != nil {
+	if err := x.tally.count(k, nil); err != nil {
 		return err
 	}
 	if err := x.t.Delete(k); err != nil {

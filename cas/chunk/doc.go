@@ -22,4 +22,8 @@
 //
 // A Recipe is the ordered list of a file's chunks with their lengths. Its
 // binary form is what the replicated state stores.
+//
+// It knows BLAKE3 and the chunker; it must not do I/O (no disk, no
+// network), so that the client chunks exactly as the server does without
+// the store.
 package chunk

@@ -1,5 +1,3 @@
-// Command cairn runs a cairn node (cairn serve) and talks to one (every
-// other subcommand). See cairn help.
 package main
 
 import (

@@ -102,8 +102,8 @@ type completion struct {
 }
 
 // planCompletion checks the client's part list against the parts stored
-// and concatenates their recipes.
-func (n *Node) planCompletion(parts []CompletePart, stored []raftfsm.Part) (completion, error) {
+// and concatenates their recipes, which st holds.
+func planCompletion(st *raftfsm.State, maxSize int64, parts []CompletePart, stored []raftfsm.Part) (completion, error) {
 	var c completion
 	byNumber := make(map[int]raftfsm.Part, len(stored))
 	for _, p := range stored {
@@ -122,7 +122,7 @@ func (n *Node) planCompletion(parts []CompletePart, stored []raftfsm.Part) (comp
 		if i < len(parts)-1 && p.Size < raftfsm.MinPartSize {
 			return c, apierr.BadRequest("EntityTooSmall", "your proposed upload is smaller than the minimum allowed size: part %d is %d bytes, every part but the last takes at least %d", p.Number, p.Size, raftfsm.MinPartSize)
 		}
-		rec, err := n.State().File(p.Digest)
+		rec, err := st.File(p.Digest)
 		if errors.Is(err, raftfsm.ErrNotFound) {
 			return c, apierr.BadRequest("InvalidPart", "part %d was replaced during completion", p.Number)
 		}
@@ -136,7 +136,7 @@ func (n *Node) planCompletion(parts []CompletePart, stored []raftfsm.Part) (comp
 	if len(c.recipe) > raftfsm.MaxChunksPerFile {
 		return c, fmt.Errorf("%w: %d chunks", ErrTooLarge, len(c.recipe))
 	}
-	if c.recipe.Size() > n.cfg.MaxObjectSize {
+	if c.recipe.Size() > maxSize {
 		return c, fmt.Errorf("%w: %d bytes", ErrTooLarge, c.recipe.Size())
 	}
 	return c, nil
@@ -148,7 +148,7 @@ func (n *Node) planCompletion(parts []CompletePart, stored []raftfsm.Part) (comp
 // verified). The command carries the part digests it read, so that Apply
 // refuses it if a part was replaced meanwhile.
 func (n *Node) FillCompletion(ctx context.Context, cmd *raftfsm.CompleteUpload, parts []CompletePart, stored []raftfsm.Part) error {
-	plan, err := n.planCompletion(parts, stored)
+	plan, err := planCompletion(n.State(), n.cfg.MaxObjectSize, parts, stored)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,12 @@ func (n *Node) FillCompletion(ctx context.Context, cmd *raftfsm.CompleteUpload, 
 	if IsMLmodel(cmd.Key) {
 		head = mlmodel.MaxSize + 1
 	}
-	digest, crc, first, err := n.hashContent(ctx, plan.recipe, fullCRC64, head)
+	rd, err := n.Content(ctx, plan.recipe, 0)
+	if err != nil {
+		return err
+	}
+	digest, crc, first, err := hashContent(rd, fullCRC64, head)
+	rd.Close()
 	if err != nil {
 		return err
 	}
@@ -205,15 +210,9 @@ func compositeChecksums(parts []raftfsm.Part) (sums map[string]string, fullCRC64
 	return sums, fullCRC64
 }
 
-// hashContent streams a file from the chunk store, every chunk verified,
-// and returns its BLAKE3 digest, its CRC64NVME when asked, and its first
-// head bytes.
-func (n *Node) hashContent(ctx context.Context, recipe cas.Recipe, crc64 bool, head int64) (chunk.Digest, string, []byte, error) {
-	rd, err := n.Content(ctx, recipe, 0)
-	if err != nil {
-		return chunk.Digest{}, "", nil, err
-	}
-	defer rd.Close()
+// hashContent reads a file to its end and returns its BLAKE3 digest, its
+// CRC64NVME when asked, and its first head bytes.
+func hashContent(rd io.Reader, crc64 bool, head int64) (chunk.Digest, string, []byte, error) {
 	h := chunk.NewHasher()
 	ws := []io.Writer{h}
 	var crc hash.Hash

@@ -83,9 +83,6 @@ func (n *Node) Raft() *raftfsm.Node { return n.raft }
 // Store returns this node's chunk store.
 func (n *Node) Store() *cas.Store { return n.store }
 
-// Peers returns the client of the other nodes' peer protocol.
-func (n *Node) Peers() *cluster.Client { return n.peers }
-
 // Metrics returns the node's counters.
 func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
 

@@ -59,16 +59,6 @@ func (n *Node) Content(ctx context.Context, recipe cas.Recipe, start int64) (*ca
 	return rd, nil
 }
 
-// ReadHead returns the first max bytes of a file, verified.
-func (n *Node) ReadHead(ctx context.Context, recipe cas.Recipe, max int64) ([]byte, error) {
-	rd, err := n.Content(ctx, recipe, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	return io.ReadAll(io.LimitReader(rd, max))
-}
-
 // EnsureLocal makes sure this node holds every chunk of a recipe,
 // fetching the missing ones from peers (each verified before it is kept).
 func (n *Node) EnsureLocal(ctx context.Context, recipe cas.Recipe) error {

@@ -61,12 +61,6 @@ func (n *Node) replicate(ctx context.Context, recipe cas.Recipe, pp *prePush) er
 	return nil
 }
 
-// Replicate makes sure a write quorum holds every chunk of recipe, as a
-// write of new content does before it is committed.
-func (n *Node) Replicate(ctx context.Context, recipe cas.Recipe) error {
-	return n.replicate(ctx, recipe, nil)
-}
-
 // pushTo sends a peer the chunks it lacks, in batches, two at a time.
 func (n *Node) pushTo(ctx context.Context, addr string, digests []chunk.Digest) error {
 	for len(digests) > 0 {

@@ -116,7 +116,12 @@ func (a *API) copyObject(w http.ResponseWriter, q *s3Request) error {
 		SrcIfMatch: r.Header.Get("X-Amz-Copy-Source-If-Match"), Conditions: writeConditions(r.Header),
 	}
 	if _, base := path.Split(q.key); base == "MLmodel" {
-		b, err := a.node.ReadHead(r.Context(), rec.Recipe, mlmodel.MaxSize+1)
+		rd, err := a.node.Content(r.Context(), rec.Recipe, 0)
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(io.LimitReader(rd, mlmodel.MaxSize+1))
+		rd.Close()
 		if err != nil {
 			return err
 		}

@@ -1,10 +1,3 @@
-// Package metrics counts what a node does, for /metrics: requests per
-// surface, and the counters of replication, repair, GC and upload expiry.
-// The daemon adds the gauges it reads off the stores when it writes the
-// page.
-//
-// It knows Prometheus' text format; it must not know the stores or HTTP
-// routing.
 package metrics
 
 import (

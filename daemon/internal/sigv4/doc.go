@@ -44,4 +44,7 @@
 //
 // Every error wraps one sentinel of errors.go, named after the S3 error
 // code it stands for; the daemon maps sentinels to codes and HTTP statuses.
+//
+// It knows AWS Signature Version 4, its payload framings and S3's
+// checksums; it must not know the stores or how errors are answered.
 package sigv4
