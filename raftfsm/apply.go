@@ -1,6 +1,7 @@
 package raftfsm
 
 import (
+	"errors"
 	"strings"
 	"unicode/utf8"
 )
@@ -56,6 +57,8 @@ func (x *txn) apply(c Command) (Result, error) {
 		r, err = x.createBucket(c)
 	case *DeleteBucket:
 		r, err = x.deleteBucket(c)
+	case *DeleteBucketAndUploads:
+		r, err = x.deleteBucketAndUploads(c)
 	case *PutObject:
 		r, err = x.putObject(c)
 	case *CopyObject:
@@ -144,16 +147,27 @@ func (x *txn) createBucket(c *CreateBucket) (Result, error) {
 	return Result{Bucket: b}, x.put(key(tBucket, c.Bucket), b)
 }
 
-func (x *txn) deleteBucket(c *DeleteBucket) (Result, error) {
-	b, err := x.bucket(c.Bucket)
-	if err != nil {
-		return Result{}, err
+// emptyBucket returns a bucket that holds no object; rej is the
+// rejection when it is missing or holds one, err a storage failure.
+func (x *txn) emptyBucket(name string) (b *Bucket, rej, err error) {
+	if b, err = x.bucket(name); err != nil {
+		return nil, nil, err
 	}
 	if b == nil {
-		return reject(rejectf(ErrNoSuchBucket, "%s", c.Bucket))
+		return nil, rejectf(ErrNoSuchBucket, "%s", name), nil
 	}
 	if b.Objects > 0 {
-		return reject(rejectf(ErrBucketNotEmpty, "%s holds %d objects", c.Bucket, b.Objects))
+		return nil, rejectf(ErrBucketNotEmpty, "%s holds %d objects", name, b.Objects), nil
+	}
+	return b, nil, nil
+}
+
+// deleteBucket deletes a bucket that holds no object and no upload in
+// progress: what op 2 has always done, kept for the entries that carry it.
+func (x *txn) deleteBucket(c *DeleteBucket) (Result, error) {
+	b, rej, err := x.emptyBucket(c.Bucket)
+	if err != nil || rej != nil {
+		return Result{Err: rej}, err
 	}
 	ups, err := x.uploadsOf(c.Bucket, 1)
 	if err != nil {
@@ -166,6 +180,40 @@ func (x *txn) deleteBucket(c *DeleteBucket) (Result, error) {
 	return Result{Bucket: b}, x.del(key(tBucket, c.Bucket))
 }
 
+// deleteBucketAndUploads deletes a bucket that holds no object. Uploads
+// in progress do not keep it: they are aborted with it, as S3 does, and
+// their parts lose their references. Aborting writes for every part and
+// every chunk whose last reference goes, so a command stops, with More set
+// and the bucket still there, once it has written the budget of a
+// DeletePrefix (it always aborts one upload, which fits a transaction as
+// an AbortUpload does); the caller repeats it, and the bucket goes with
+// the last upload. Each command checks again that the bucket holds no
+// object.
+func (x *txn) deleteBucketAndUploads(c *DeleteBucketAndUploads) (Result, error) {
+	b, rej, err := x.emptyBucket(c.Bucket)
+	if err != nil || rej != nil {
+		return Result{Err: rej}, err
+	}
+	ups, err := x.uploadsOf(c.Bucket, 0)
+	if err != nil {
+		return Result{}, err
+	}
+	r := Result{Bucket: b}
+	writes, bytes := x.tally.writes, x.tally.bytes
+	for _, u := range ups {
+		if x.tally.writes-writes >= deletePrefixWrites || x.tally.bytes-bytes >= deletePrefixBytes {
+			r.More = true // the rest would make the transaction too large
+			return r, nil
+		}
+		if err := x.dropUpload(&u); err != nil {
+			return Result{}, err
+		}
+		r.Deleted++
+	}
+	x.stats.Buckets--
+	return r, x.del(key(tBucket, c.Bucket))
+}
+
 func (x *txn) object(bucket, k string) (*Object, error) {
 	var o Object
 	ok, err := x.get(objectKey(bucket, k), &o)
@@ -176,10 +224,15 @@ func (x *txn) object(bucket, k string) (*Object, error) {
 }
 
 // checkConditions applies If-Match and If-None-Match to the current
-// object (nil when the key is absent).
+// object (nil when the key is absent). If-Match on an absent key is
+// ErrNotFound, as S3 answers a conditional write: only here, in Apply, can
+// absent and present be told apart without a race.
 func checkConditions(cond Conditions, cur *Object) error {
 	if cond.IfMatch != "" {
-		if cur == nil || !etagMatch(cond.IfMatch, cur.Meta.ETag) {
+		if cur == nil {
+			return rejectf(ErrNotFound, "If-Match %s: the key does not exist", cond.IfMatch)
+		}
+		if !etagMatch(cond.IfMatch, cur.Meta.ETag) {
 			return rejectf(ErrPreconditionFailed, "If-Match %s", cond.IfMatch)
 		}
 	}
@@ -300,6 +353,11 @@ func (x *txn) copyObject(c *CopyObject) (Result, error) {
 
 func (x *txn) deleteObject(c *DeleteObject) (Result, error) {
 	b, cur, rej, err := x.destination(c.Bucket, c.Key, c.Conditions)
+	if errors.Is(rej, ErrNotFound) {
+		// A delete of an absent key is not an error, but its If-Match
+		// did not hold.
+		rej = rejectf(ErrPreconditionFailed, "If-Match %s: the key does not exist", c.Conditions.IfMatch)
+	}
 	if err != nil || rej != nil {
 		return Result{Err: rej}, err
 	}

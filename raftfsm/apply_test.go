@@ -58,6 +58,8 @@ func TestApply_Rejected(t *testing.T) {
 		{"DeleteBucket/Missing", &DeleteBucket{Bucket: "nope"}, ErrNoSuchBucket},
 		{"DeleteBucket/NotEmpty", &DeleteBucket{Bucket: "bk1"}, ErrBucketNotEmpty},
 		{"DeleteBucket/UploadInProgress", &DeleteBucket{Bucket: "bk2"}, ErrBucketNotEmpty},
+		{"DeleteBucketAndUploads/Missing", &DeleteBucketAndUploads{Bucket: "nope"}, ErrNoSuchBucket},
+		{"DeleteBucketAndUploads/NotEmpty", &DeleteBucketAndUploads{Bucket: "bk1"}, ErrBucketNotEmpty},
 		{"Put/NoBucket", &PutObject{Bucket: "nope", Key: "k", File: smallFile("x")}, ErrNoSuchBucket},
 		{"Put/EmptyKey", &PutObject{Bucket: "bk1", Key: "", File: smallFile("x")}, ErrInvalidCommand},
 		{"Put/NULKey", &PutObject{Bucket: "bk1", Key: "a\x00b", File: smallFile("x")}, ErrInvalidCommand},
@@ -66,16 +68,19 @@ func TestApply_Rejected(t *testing.T) {
 		{"Put/IfNoneMatchStar", &PutObject{Bucket: "bk1", Key: "k", File: smallFile("x"), Conditions: Conditions{IfNoneMatch: "*"}}, ErrPreconditionFailed},
 		{"Put/IfNoneMatchETag", &PutObject{Bucket: "bk1", Key: "k", File: smallFile("x"), Conditions: Conditions{IfNoneMatch: `"zz", "e1"`}}, ErrPreconditionFailed},
 		{"Put/IfMatchWrong", &PutObject{Bucket: "bk1", Key: "k", File: smallFile("x"), Conditions: Conditions{IfMatch: `"e2"`}}, ErrPreconditionFailed},
-		{"Put/IfMatchAbsent", &PutObject{Bucket: "bk1", Key: "absent", File: smallFile("x"), Conditions: Conditions{IfMatch: `"e1"`}}, ErrPreconditionFailed},
+		{"Put/IfMatchAbsent", &PutObject{Bucket: "bk1", Key: "absent", File: smallFile("x"), Conditions: Conditions{IfMatch: `"e1"`}}, ErrNotFound},
+		{"Put/IfMatchStarAbsent", &PutObject{Bucket: "bk1", Key: "absent", File: smallFile("x"), Conditions: Conditions{IfMatch: "*"}}, ErrNotFound},
 		{"Copy/SourceMissing", &CopyObject{SrcBucket: "bk1", SrcKey: "absent", Bucket: "bk1", Key: "c"}, ErrNotFound},
 		{"Copy/SourceBucketMissing", &CopyObject{SrcBucket: "nope", SrcKey: "k", Bucket: "bk1", Key: "c"}, ErrNotFound},
 		{"Copy/DestBucketMissing", &CopyObject{SrcBucket: "bk1", SrcKey: "k", Bucket: "nope", Key: "c"}, ErrNoSuchBucket},
 		{"Copy/SourceIfMatch", &CopyObject{SrcBucket: "bk1", SrcKey: "k", Bucket: "bk1", Key: "c", SrcIfMatch: `"other"`}, ErrPreconditionFailed},
 		{"Copy/DestIfNoneMatch", &CopyObject{SrcBucket: "bk1", SrcKey: "k", Bucket: "bk1", Key: "k", ReplaceMeta: true, Conditions: Conditions{IfNoneMatch: "*"}}, ErrPreconditionFailed},
+		{"Copy/DestIfMatchAbsent", &CopyObject{SrcBucket: "bk1", SrcKey: "k", Bucket: "bk1", Key: "absent", Conditions: Conditions{IfMatch: `"e1"`}}, ErrNotFound},
 		{"Copy/BadKey", &CopyObject{SrcBucket: "bk1", SrcKey: "k", Bucket: "bk1", Key: ""}, ErrInvalidCommand},
 		{"Delete/NoBucket", &DeleteObject{Bucket: "nope", Key: "k"}, ErrNoSuchBucket},
 		{"Delete/NoBucketIfMatch", &DeleteObject{Bucket: "nope", Key: "k", Conditions: Conditions{IfMatch: `"e1"`}}, ErrNoSuchBucket},
 		{"Delete/IfMatchWrong", &DeleteObject{Bucket: "bk1", Key: "k", Conditions: Conditions{IfMatch: `"e9"`}}, ErrPreconditionFailed},
+		{"Delete/IfMatchAbsent", &DeleteObject{Bucket: "bk1", Key: "absent", Conditions: Conditions{IfMatch: `"e1"`}}, ErrPreconditionFailed},
 		{"DeletePrefix/NoBucket", &DeletePrefix{Bucket: "nope", Prefix: ""}, ErrNoSuchBucket},
 		{"PutRef/EmptyName", &PutRef{Name: "", Target: "x"}, ErrInvalidCommand},
 		{"PutRef/LongName", &PutRef{Name: strings.Repeat("r", MaxRefNameLength+1), Target: "x"}, ErrInvalidCommand},
@@ -102,6 +107,8 @@ func TestApply_Rejected(t *testing.T) {
 		{"Complete/MissingPart", complete([]CompletePart{{1, `"p1"`, p1.Digest}, {7, `"p2"`, p2.Digest}}, concat(p1, p2)), ErrInvalidPart},
 		{"Complete/SmallBeforeLast", complete([]CompletePart{{2, `"p2"`, p2.Digest}, {3, `"p3"`, p3.Digest}}, concat(p2, p3)), ErrTooSmall},
 		{"Complete/DigestChanged", complete([]CompletePart{{1, `"p1"`, p2.Digest}, {2, `"p2"`, p2.Digest}}, concat(p1, p2)), ErrInvalidPart},
+		{"Complete/IfMatchAbsent", &CompleteUpload{UploadID: "up", Bucket: "bk2", Key: "big", Parts: []CompletePart{{1, `"p1"`, p1.Digest}, {2, `"p2"`, p2.Digest}},
+			File: concat(p1, p2), ETag: `"done-2"`, Time: 9, Conditions: Conditions{IfMatch: `"done-2"`}}, ErrNotFound},
 		{"Complete/SizeMismatch", complete([]CompletePart{{1, `"p1"`, p1.Digest}, {2, `"p2"`, p2.Digest}}, concat(p1)), ErrInvalidCommand},
 		{"Abort/NoUpload", &AbortUpload{UploadID: "nope"}, ErrNoSuchUpload},
 	}
@@ -159,6 +166,36 @@ func TestApply_Bucket(t *testing.T) {
 		h.ok(t, &CreateBucket{Bucket: "bkt2"})
 		h.ok(t, &CreateUpload{UploadID: "u2", Bucket: "bkt2", Key: "k"})
 		h.ok(t, &DeleteBucket{Bucket: "bkt"})
+	})
+	t.Run("UploadsAreAborted", func(t *testing.T) {
+		// Uploads in progress do not keep a bucket: S3 deletes it and
+		// aborts them. Their parts lose their references.
+		h := newTestFSM(t)
+		h.ok(t, &CreateBucket{Bucket: "bkt"})
+		h.ok(t, &CreateBucket{Bucket: "bkt2"})
+		h.ok(t, &CreateUpload{UploadID: "u", Bucket: "bkt", Key: "k"})
+		h.ok(t, &PutPart{UploadID: "u", Number: 1, File: smallFile("part")})
+		h.ok(t, &CreateUpload{UploadID: "u2", Bucket: "bkt2", Key: "k"})
+		h.ok(t, &PutPart{UploadID: "u2", Number: 1, File: smallFile("other")})
+		h.ok(t, &PutObject{Bucket: "bkt", Key: "obj", File: smallFile("obj")})
+		h.reject(t, &DeleteBucketAndUploads{Bucket: "bkt"}, ErrBucketNotEmpty) // the upload stays too
+		h.ok(t, &DeleteObject{Bucket: "bkt", Key: "obj"})
+		if r := h.ok(t, &DeleteBucketAndUploads{Bucket: "bkt"}); r.Deleted != 1 || r.More {
+			t.Fatalf("delete bucket: %+v", r)
+		}
+		if _, _, err := h.s.Upload("u"); !errors.Is(err, ErrNoSuchUpload) {
+			t.Fatalf("upload of the deleted bucket: %v", err)
+		}
+		// Recreated, the bucket has no upload; the other bucket's is kept.
+		h.ok(t, &CreateBucket{Bucket: "bkt"})
+		if ups, _ := h.s.Uploads("bkt", ""); len(ups) != 0 {
+			t.Fatalf("uploads of the recreated bucket: %+v", ups)
+		}
+		h.reject(t, &PutPart{UploadID: "u", Number: 2, File: smallFile("late")}, ErrNoSuchUpload)
+		if fileRefs(t, h.s, smallFile("part").Digest) != 0 || fileRefs(t, h.s, smallFile("other").Digest) != 1 {
+			t.Fatal("part references after the delete")
+		}
+		checkStats(t, h.s, Stats{Buckets: 2, Uploads: 1, Files: 1, FileBytes: 5, Chunks: 1, ChunkBytes: 5})
 	})
 }
 

@@ -76,3 +76,71 @@ func TestApply_LargeValues(t *testing.T) {
 		t.Fatalf("%d models, %v", len(ms), err)
 	}
 }
+
+// TestApply_DeleteBucketBudget proves that a DeleteBucketAndUploads of a bucket
+// with more uploads than one transaction may abort stops at the write
+// budget of a DeletePrefix with More set and the bucket still there, that
+// repeating it aborts the rest and deletes the bucket, that an object
+// written between two rounds makes the next one refuse (and keep the
+// uploads it has not reached), and that fsms fed the same log in other
+// batches agree on every byte. It writes some 300,000 entries: seconds,
+// and a minute with the race detector, which skips it.
+func TestApply_DeleteBucketBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	h := newTestFSM(t)
+	h.ok(t, &CreateBucket{Bucket: "bkt"})
+	const uploads, chunks = 6, 12000 // about 24,000 writes to abort each
+	var logs []*raft.Log
+	add := func(c Command) {
+		l := entry(t, h.next(), 1, c)
+		h.log = append(h.log, l)
+		logs = append(logs, l)
+	}
+	for u := range uploads {
+		id := fmt.Sprintf("u%02d", u)
+		refs := make([]cas.Ref, chunks)
+		for i := range refs {
+			refs[i] = chunkOf(fmt.Sprint(id, "/", i), 1)
+		}
+		add(&CreateUpload{UploadID: id, Bucket: "bkt", Key: "k"})
+		add(&PutPart{UploadID: id, Number: 1, File: fileOf(refs...)})
+	}
+	feedBatches(t, h, logs, 2)
+
+	first := h.ok(t, &DeleteBucketAndUploads{Bucket: "bkt"})
+	if !first.More || first.Deleted == 0 || first.Deleted == uploads {
+		t.Fatalf("first round: %+v", first)
+	}
+	h.ok(t, &PutObject{Bucket: "bkt", Key: "late", File: smallFile("late")})
+	h.reject(t, &DeleteBucketAndUploads{Bucket: "bkt"}, ErrBucketNotEmpty)
+	if st := mustStats(t, h.s); st.Uploads != int64(uploads-first.Deleted) {
+		t.Fatalf("%d uploads left after aborting %d of %d", st.Uploads, first.Deleted, uploads)
+	}
+	h.ok(t, &DeleteObject{Bucket: "bkt", Key: "late"})
+	rounds, total := 1, first.Deleted
+	for {
+		r := h.ok(t, &DeleteBucketAndUploads{Bucket: "bkt"})
+		rounds++
+		total += r.Deleted
+		if !r.More {
+			break
+		}
+		if _, err := h.s.Bucket("bkt"); err != nil {
+			t.Fatalf("round %d: the bucket went before its last upload: %v", rounds, err)
+		}
+	}
+	if total != uploads || rounds < 3 {
+		t.Fatalf("aborted %d uploads in %d rounds", total, rounds)
+	}
+	checkStats(t, h.s, Stats{})
+	want := h.dump(t)
+	for _, size := range []int{7, 0} {
+		b := newTestFSM(t)
+		feedBatches(t, b, h.log, size)
+		if got := b.dump(t); got != want {
+			t.Fatalf("batches of %d: state differs:\n%s", size, diffDump(want, got))
+		}
+	}
+}

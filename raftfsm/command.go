@@ -24,6 +24,9 @@ const (
 	OpCompleteUpload Op = 10
 	OpAbortUpload    Op = 11
 	OpCopyObject     Op = 12
+	// OpDeleteBucketAndUploads aborts the uploads that OpDeleteBucket
+	// refuses for: a new op, so that no node applies one entry two ways.
+	OpDeleteBucketAndUploads Op = 13
 )
 
 var opNames = map[Op]string{
@@ -32,6 +35,7 @@ var opNames = map[Op]string{
 	OpPutRef: "put-ref", OpDeleteRef: "delete-ref",
 	OpCreateUpload: "create-upload", OpPutPart: "put-part", OpCompleteUpload: "complete-upload",
 	OpAbortUpload: "abort-upload", OpCopyObject: "copy-object",
+	OpDeleteBucketAndUploads: "delete-bucket-and-uploads",
 }
 
 func (o Op) String() string {
@@ -55,8 +59,17 @@ type CreateBucket struct {
 	Time        int64  `json:"time"` // unix nanoseconds, set by the proposer
 }
 
-// DeleteBucket deletes an empty bucket.
+// DeleteBucket deletes a bucket that holds no object and no upload in
+// progress. The daemon proposes DeleteBucketAndUploads instead; this one
+// stays for the entries that carry it.
 type DeleteBucket struct {
+	Bucket string `json:"bucket"`
+}
+
+// DeleteBucketAndUploads deletes a bucket that holds no object, aborting
+// its uploads in progress. With many uploads it may stop with More set,
+// the bucket still there: the caller repeats it.
+type DeleteBucketAndUploads struct {
 	Bucket string `json:"bucket"`
 }
 
@@ -178,18 +191,19 @@ type DeleteRef struct {
 	IfVersion *uint64 `json:"if_version,omitempty"`
 }
 
-func (CreateBucket) Op() Op   { return OpCreateBucket }
-func (DeleteBucket) Op() Op   { return OpDeleteBucket }
-func (PutObject) Op() Op      { return OpPutObject }
-func (CopyObject) Op() Op     { return OpCopyObject }
-func (DeleteObject) Op() Op   { return OpDeleteObject }
-func (DeletePrefix) Op() Op   { return OpDeletePrefix }
-func (PutRef) Op() Op         { return OpPutRef }
-func (DeleteRef) Op() Op      { return OpDeleteRef }
-func (CreateUpload) Op() Op   { return OpCreateUpload }
-func (PutPart) Op() Op        { return OpPutPart }
-func (CompleteUpload) Op() Op { return OpCompleteUpload }
-func (AbortUpload) Op() Op    { return OpAbortUpload }
+func (CreateBucket) Op() Op           { return OpCreateBucket }
+func (DeleteBucket) Op() Op           { return OpDeleteBucket }
+func (DeleteBucketAndUploads) Op() Op { return OpDeleteBucketAndUploads }
+func (PutObject) Op() Op              { return OpPutObject }
+func (CopyObject) Op() Op             { return OpCopyObject }
+func (DeleteObject) Op() Op           { return OpDeleteObject }
+func (DeletePrefix) Op() Op           { return OpDeletePrefix }
+func (PutRef) Op() Op                 { return OpPutRef }
+func (DeleteRef) Op() Op              { return OpDeleteRef }
+func (CreateUpload) Op() Op           { return OpCreateUpload }
+func (PutPart) Op() Op                { return OpPutPart }
+func (CompleteUpload) Op() Op         { return OpCompleteUpload }
+func (AbortUpload) Op() Op            { return OpAbortUpload }
 
 // Encode returns the wire form of c: its Op byte and its JSON.
 func Encode(c Command) ([]byte, error) {
@@ -211,6 +225,8 @@ func Decode(b []byte) (Command, error) {
 		c = &CreateBucket{}
 	case OpDeleteBucket:
 		c = &DeleteBucket{}
+	case OpDeleteBucketAndUploads:
+		c = &DeleteBucketAndUploads{}
 	case OpPutObject:
 		c = &PutObject{}
 	case OpCopyObject:

@@ -31,6 +31,7 @@ func sampleCommands() []Command {
 	return []Command{
 		&CreateBucket{Bucket: "bkt", IfNotExists: true, Time: 1},
 		&DeleteBucket{Bucket: "bkt"},
+		&DeleteBucketAndUploads{Bucket: "bkt"},
 		&PutObject{Bucket: "bkt", Key: "1/" + runA + "/artifacts/model/MLmodel", File: f, Meta: meta, Time: 2, Model: model,
 			Conditions: Conditions{IfMatch: `"x"`, IfNoneMatch: "*"}},
 		&PutObject{Bucket: "bkt", Key: "empty", File: fileOf()},

@@ -69,8 +69,10 @@ func (w *workload) next(tb testing.TB) Command {
 	switch n := w.r.IntN(100); {
 	case n < 6:
 		return &CreateBucket{Bucket: b, IfNotExists: w.r.IntN(2) == 0, Time: int64(n)}
-	case n < 8:
+	case n < 7:
 		return &DeleteBucket{Bucket: b}
+	case n < 8:
+		return &DeleteBucketAndUploads{Bucket: b}
 	case n < 38:
 		c := &PutObject{Bucket: b, Key: k, File: w.file(), Meta: ObjectMeta{ETag: fmt.Sprintf(`"%d"`, w.r.IntN(4))}, Time: int64(n)}
 		switch w.r.IntN(8) {

@@ -46,7 +46,8 @@ func (n *Node) Propose(ctx context.Context, c raftfsm.Command) (raftfsm.Result, 
 // through on a nearly full disk, since they are how space is freed.
 func frees(c raftfsm.Command) bool {
 	switch c.(type) {
-	case *raftfsm.DeleteObject, *raftfsm.DeletePrefix, *raftfsm.DeleteBucket, *raftfsm.DeleteRef, *raftfsm.AbortUpload:
+	case *raftfsm.DeleteObject, *raftfsm.DeletePrefix, *raftfsm.DeleteBucket, *raftfsm.DeleteBucketAndUploads,
+		*raftfsm.DeleteRef, *raftfsm.AbortUpload:
 		return true
 	}
 	return false
