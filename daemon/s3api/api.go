@@ -79,6 +79,7 @@ type API struct {
 	node     *core.Node
 	verifier *sigv4.Verifier
 	log      *slog.Logger
+	hostID   string // the node's id: x-amz-id-2, and HostId in error bodies
 }
 
 // New returns the S3 API of node.
@@ -87,7 +88,7 @@ func New(node *core.Node, cfg Config) *API {
 		cfg.Logger = slog.Default()
 	}
 	return &API{
-		cfg: cfg, node: node, log: cfg.Logger,
+		cfg: cfg, node: node, log: cfg.Logger, hostID: node.ID(),
 		verifier: &sigv4.Verifier{Lookup: cfg.Keys, Region: cfg.Region, Now: cfg.Now},
 	}
 }
@@ -97,6 +98,7 @@ func New(node *core.Node, cfg Config) *API {
 // and subresource. Errors are answered in S3's XML form.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amz-Request-Id", httpx.RequestID(r.Context()))
+	w.Header().Set("X-Amz-Id-2", a.hostID)
 	q := &s3Request{query: r.URL.Query(), body: &trackedBody{rc: r.Body}}
 	// The handlers get a copy of the request reading through the tracked
 	// body; the server's own request keeps its body, so that it still
@@ -108,10 +110,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		q.r = r
 	}
+	// The bucket and key need no credentials: split them first, so that
+	// every error names them, those of authentication too.
+	splitErr := q.split(a.cfg.Domain)
 	auth, err := a.verifier.Verify(q.r)
 	if err == nil {
-		q.auth = auth
-		err = q.split(a.cfg.Domain)
+		q.auth, err = auth, splitErr
 	}
 	if err == nil {
 		err = s3Route(q)(a, w, q)
@@ -159,49 +163,82 @@ func (q *s3Request) split(domain string) error {
 // value.
 func (q *s3Request) has(name string) bool { return q.query.Has(name) }
 
-// resource is the path of the bucket or object the request names.
+// resource is the path of the bucket or object the request names, ""
+// for none (ListBuckets, or a request that did not split).
 func (q *s3Request) resource() string {
 	switch {
 	case q.bucket == "":
-		return "/"
+		return ""
 	case q.key == "":
 		return "/" + q.bucket
 	}
 	return "/" + q.bucket + "/" + q.key
 }
 
-// s3Error is S3's XML error body.
+// s3Error is S3's XML error body: the code and message, the elements
+// that say what the error concerns and what was wrong, then the ids.
 type s3Error struct {
-	XMLName          xml.Name `xml:"Error"`
-	Code             string   `xml:"Code"`
-	Message          string   `xml:"Message"`
-	Key              string   `xml:"Key,omitempty"`
-	BucketName       string   `xml:"BucketName,omitempty"`
-	Resource         string   `xml:"Resource,omitempty"`
-	CanonicalRequest string   `xml:"CanonicalRequest,omitempty"`
-	StringToSign     string   `xml:"StringToSign,omitempty"`
-	RequestID        string   `xml:"RequestId"`
+	XMLName   xml.Name `xml:"Error"`
+	Code      string   `xml:"Code"`
+	Message   string   `xml:"Message"`
+	Elems     []xmlElem
+	Resource  string `xml:"Resource,omitempty"`
+	RequestID string `xml:"RequestId"`
+	HostID    string `xml:"HostId,omitempty"`
 }
 
-// writeError answers in S3's XML error form, naming the bucket and key
-// of the request; a server error is logged once, with the request id. A
-// HEAD answer has the status and headers only.
+// xmlElem is one element of an error body, named by its XMLName.
+type xmlElem struct {
+	XMLName xml.Name
+	Value   string `xml:",chardata"`
+}
+
+// requestElems are the elements an error of a code names from the
+// request itself, unless the error names another (the source of a copy
+// names its own bucket and key).
+func requestElems(code string, q *s3Request) []apierr.Elem {
+	switch code {
+	case "NoSuchKey", "NoSuchVersion":
+		return []apierr.Elem{{Name: "Key", Value: q.key}}
+	case "NoSuchBucket", "BucketNotEmpty", "BucketAlreadyOwnedByYou", "InvalidBucketName":
+		return []apierr.Elem{{Name: "BucketName", Value: q.bucket}}
+	case "NoSuchUpload", "InvalidPart", "InvalidPartOrder":
+		if id := q.query.Get("uploadId"); id != "" {
+			return []apierr.Elem{{Name: "UploadId", Value: id}}
+		}
+	}
+	return nil
+}
+
+// writeError answers in S3's XML error form: the elements the error
+// carries (apierr.With), those its code names from the request, and the
+// resource; a server error is logged once, with the request id. A HEAD
+// answer has the status and headers only.
 func (a *API) writeError(w http.ResponseWriter, q *s3Request, err error) {
 	e := apierr.Classify(err)
 	id := httpx.RequestID(q.r.Context())
 	if e.Status >= 500 {
 		a.log.Error("s3 request failed", "request_id", id, "method", q.r.Method, "resource", q.resource(), "status", e.Status, "err", err)
 	}
-	body := s3Error{Code: e.Code, Message: e.Message, Resource: q.resource(), RequestID: id}
-	switch e.Code {
-	case "NoSuchKey":
-		body.Key = q.key
-	case "NoSuchBucket", "BucketNotEmpty", "BucketAlreadyOwnedByYou", "InvalidBucketName":
-		body.BucketName = q.bucket
+	body := s3Error{Code: e.Code, Message: e.Message, Resource: q.resource(), RequestID: id, HostID: a.hostID}
+	elems := apierr.Elems(err)
+	for _, el := range requestElems(e.Code, q) {
+		if _, ok := apierr.ElemOf(err, el.Name); !ok {
+			elems = append(elems, el)
+		}
 	}
 	var se *sigv4.SignatureError
 	if errors.As(err, &se) {
-		body.CanonicalRequest, body.StringToSign = se.CanonicalRequest, se.StringToSign
+		elems = append(elems, apierr.Elem{Name: "CanonicalRequest", Value: se.CanonicalRequest}, apierr.Elem{Name: "StringToSign", Value: se.StringToSign})
+	}
+	for _, el := range elems {
+		if el.Name == "Resource" {
+			body.Resource = el.Value
+			continue
+		}
+		if el.Value != "" {
+			body.Elems = append(body.Elems, xmlElem{XMLName: xml.Name{Local: el.Name}, Value: el.Value})
+		}
 	}
 	b, _ := xml.Marshal(body)
 	b = append([]byte(xml.Header), b...)

@@ -174,7 +174,15 @@ func objectRoute(q *s3Request) s3Handler {
 
 // methodNotAllowed refuses a method the resource does not take.
 func methodNotAllowed(_ *API, w http.ResponseWriter, q *s3Request) error {
-	return apierr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "%s is not allowed on %s", q.r.Method, q.resource())
+	kind := "OBJECT"
+	switch {
+	case q.bucket == "":
+		kind = "SERVICE"
+	case q.key == "":
+		kind = "BUCKET"
+	}
+	err := apierr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "the specified method is not allowed against this resource")
+	return apierr.With(err, apierr.Elem{Name: "Method", Value: q.r.Method}, apierr.Elem{Name: "ResourceType", Value: kind})
 }
 
 // notImplemented returns a handler refusing what cairn does not do.
