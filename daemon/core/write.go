@@ -15,10 +15,13 @@ import (
 
 // PutRequest is one object write, whichever surface it came from.
 type PutRequest struct {
-	Bucket     string
-	Key        string
-	Body       io.Reader
-	Length     int64 // declared length, -1 when unknown
+	Bucket string
+	Key    string
+	Body   io.Reader
+	Length int64 // declared length, -1 when unknown
+	// Limit, if set and below the node's maximum object size, is the
+	// most the body may hold; a body of unknown length is cut off past it.
+	Limit      int64
 	Meta       raftfsm.ObjectMeta
 	Conditions raftfsm.Conditions
 	// BodyMD5, if set, returns the MD5 of a body that computes its own
@@ -51,7 +54,11 @@ func (n *Node) Put(ctx context.Context, p PutRequest) (PutResult, error) {
 	if err := n.checkBucket(ctx, p.Bucket); err != nil {
 		return PutResult{}, err
 	}
-	if p.Length > n.cfg.MaxObjectSize {
+	limit := n.cfg.MaxObjectSize
+	if p.Limit > 0 {
+		limit = min(limit, p.Limit)
+	}
+	if p.Length > limit {
 		return PutResult{}, fmt.Errorf("%w: %d bytes", ErrTooLarge, p.Length)
 	}
 	if err := n.RoomFor(p.Length); err != nil {
@@ -63,7 +70,7 @@ func (n *Node) Put(ctx context.Context, p PutRequest) (PutResult, error) {
 		model = &bytes.Buffer{}
 		r = io.TeeReader(r, &cappedWriter{w: model, n: mlmodel.MaxSize + 1})
 	}
-	sc, err := n.StoreContent(ctx, r, p.Length, n.cfg.MaxObjectSize, p.BodyMD5, p.Finish)
+	sc, err := n.StoreContent(ctx, r, p.Length, limit, p.BodyMD5, p.Finish)
 	if err != nil {
 		return PutResult{}, fmt.Errorf("%s/%s: %w", p.Bucket, p.Key, err)
 	}
@@ -105,16 +112,21 @@ func (n *Node) checkBucket(ctx context.Context, bucket string) error {
 	return err
 }
 
-// CheckKey refuses keys that cannot name an object, and keys with "." or
-// ".." segments, which tools that map keys to paths would resolve outside
-// their folder.
+// CheckKey refuses keys that cannot name an object: longer than 1024
+// bytes (KeyTooLongError, as S3), empty, with a NUL byte or not UTF-8
+// (InvalidArgument). It also refuses keys with "." or ".." segments, which
+// S3 stores: tools that map keys to paths would resolve them outside their
+// folder (InvalidArgument).
 func CheckKey(key string) error {
+	if len(key) > raftfsm.MaxKeyLength {
+		return apierr.BadRequest("KeyTooLongError", "your key is too long: %d bytes, at most %d", len(key), raftfsm.MaxKeyLength)
+	}
 	if why := raftfsm.ValidKey(key); why != "" {
-		return apierr.BadRequest("InvalidKey", "%s", why)
+		return apierr.InvalidArgument("key", key, "%s", why)
 	}
 	for _, seg := range splitSegments(key) {
 		if seg == ".." || seg == "." {
-			return apierr.BadRequest("InvalidKey", "key %q has a %q segment", key, seg)
+			return apierr.InvalidArgument("key", key, "key %q has a %q segment, which cairn refuses: tools that map keys to paths would leave their folder", key, seg)
 		}
 	}
 	return nil

@@ -119,6 +119,9 @@ func (a *API) artifact(w http.ResponseWriter, r *http.Request, key string) error
 	ctx := r.Context()
 	switch r.Method {
 	case http.MethodPut:
+		if err := checkArtifactPath(key); err != nil {
+			return err
+		}
 		_, err := a.node.Put(ctx, core.PutRequest{
 			Bucket: a.cfg.Bucket, Key: key, Body: r.Body, Length: r.ContentLength,
 			Meta: raftfsm.ObjectMeta{ContentType: r.Header.Get("Content-Type")},
@@ -165,6 +168,19 @@ func (a *API) artifact(w http.ResponseWriter, r *http.Request, key string) error
 	return nil
 }
 
+// checkArtifactPath refuses a path that names no file of an artifact
+// tree: one with an empty segment (a leading or trailing "/", or "//").
+// MLflow never sends one; stored, it would show in listings as a "."
+// folder, through this API and through MLflow's S3 artifact repository.
+func checkArtifactPath(p string) error {
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" {
+			return apierr.InvalidArgument("path", p, "artifact path %q has an empty segment", p)
+		}
+	}
+	return nil
+}
+
 // file is one entry of an artifact listing.
 type file struct {
 	Path     string `json:"path"`
@@ -196,12 +212,20 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, p string) error {
 		if err != nil {
 			return err
 		}
+		// An entry with an empty name, the folder itself, is left out:
+		// MLflow would show it as a "." folder. S3 clients can write one:
+		// a folder marker (a key ending in "/" that is the folder's own
+		// prefix), or a key with an empty segment ("a//b") below it.
 		for _, cp := range page.CommonPrefixes {
-			files = append(files, file{Path: path.Base(strings.TrimSuffix(cp, "/")), IsDir: true})
+			if name := strings.TrimSuffix(strings.TrimPrefix(cp, prefix), "/"); name != "" {
+				files = append(files, file{Path: name, IsDir: true})
+			}
 		}
 		for _, o := range page.Objects {
 			size := o.Size
-			files = append(files, file{Path: strings.TrimPrefix(o.Key, prefix), FileSize: &size})
+			if name := strings.TrimPrefix(o.Key, prefix); name != "" {
+				files = append(files, file{Path: name, FileSize: &size})
+			}
 		}
 		if !page.Truncated {
 			break

@@ -79,7 +79,13 @@ func mpuKey(dir, localPath string) (string, error) {
 	if localPath == "" || base == "." || base == "/" || base == ".." {
 		return "", apierr.BadRequest("InvalidParameterValue", "path %q names no file", localPath)
 	}
-	key := strings.Trim(dir, "/") + "/" + base
+	key := base
+	if dir = strings.Trim(dir, "/"); dir != "" {
+		key = dir + "/" + base
+	}
+	if err := checkArtifactPath(key); err != nil {
+		return "", err
+	}
 	return key, core.CheckKey(key)
 }
 
