@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -21,10 +22,13 @@ import (
 	"cairn/raftfsm"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/minio/minio-go/v7"
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 )
@@ -282,3 +286,59 @@ func s3Escape(key string) string {
 
 // s3Digest returns the BLAKE3 digest b3sum prints for b.
 func s3Digest(b []byte) string { return chunk.Sum(b).String() }
+
+// s3Header returns a header of the HTTP answer behind an SDK result.
+func s3Header(md middleware.Metadata, name string) string {
+	resp, ok := awsmiddleware.GetRawResponse(md).(*smithyhttp.Response)
+	if !ok {
+		return ""
+	}
+	return resp.Header.Get(name)
+}
+
+// s3ErrorElems parses an XML error body into its elements by name, and
+// fails the test if it is not one.
+func s3ErrorElems(t testing.TB, b []byte) map[string]string {
+	t.Helper()
+	var doc struct {
+		XMLName xml.Name
+		Elems   []struct {
+			XMLName xml.Name
+			Value   string `xml:",chardata"`
+		} `xml:",any"`
+	}
+	if err := xml.Unmarshal(b, &doc); err != nil || doc.XMLName.Local != "Error" {
+		t.Fatalf("not an XML error (%v): %s", err, b)
+	}
+	out := map[string]string{}
+	for _, e := range doc.Elems {
+		if _, dup := out[e.XMLName.Local]; dup {
+			t.Fatalf("element %s twice: %s", e.XMLName.Local, b)
+		}
+		out[e.XMLName.Local] = e.Value
+	}
+	return out
+}
+
+// wantElems fails unless an error body has the elements of want, and
+// none of those want maps to "" (which must be absent).
+func wantElems(t testing.TB, b []byte, want map[string]string) {
+	t.Helper()
+	got := s3ErrorElems(t, b)
+	for k, v := range want {
+		if g, ok := got[k]; v == "" && ok || v != "" && g != v {
+			t.Fatalf("element %s: got %q (present %v), want %q in %s", k, g, ok, v, b)
+		}
+	}
+}
+
+// s3StatusOf returns the HTTP status of the answer behind an SDK result.
+func s3StatusOf(md middleware.Metadata) int {
+	resp, ok := awsmiddleware.GetRawResponse(md).(*smithyhttp.Response)
+	if !ok {
+		return 0
+	}
+	return resp.StatusCode
+}
+
+func itoa(n int) string { return fmt.Sprint(n) }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"encoding/xml"
 	"net/url"
 	"slices"
@@ -230,4 +231,107 @@ func TestS3_ListObjectsV1AndVersions(t *testing.T) {
 	}
 	_, err = c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String("list"), VersionIdMarker: aws.String("null")})
 	wantS3Error(t, err, "InvalidArgument", 400)
+}
+
+// TestS3_ListEncodingEveryField checks, on the wire, that encoding-type=url
+// encodes every field of the four listings that holds a key or part of
+// one (Prefix, Delimiter, StartAfter, Marker, NextMarker, KeyMarker,
+// NextKeyMarker, Key, CommonPrefixes) and leaves the opaque ones alone;
+// that the SDK's listing with a newline in its prefix decodes back to it;
+// and that an empty encoding-type is refused, as S3 refuses it.
+func TestS3_ListEncodingEveryField(t *testing.T) {
+	srv := newTestServer(t)
+	c := s3SDK(t, srv)
+	s3MakeBucket(t, c, "enc")
+	for _, k := range []string{"p\nxéy", "p\nz+1", "p\nz+2"} {
+		s3Put(t, c, "enc", k, []byte(k))
+		s3CreateUpload(t, c, "enc", k)
+	}
+	list := func(t *testing.T, v url.Values) map[string][]string {
+		t.Helper()
+		v.Set("encoding-type", "url")
+		st, _, body := s3Raw(t, srv, "GET", "/enc?"+v.Encode(), nil, nil)
+		if st != 200 {
+			t.Fatalf("list %v: %d %s", v, st, body)
+		}
+		return xmlFields(t, body)
+	}
+	const enc = "p%0A" // "p\n"
+	for _, tc := range []struct {
+		name  string
+		query url.Values
+		want  map[string][]string
+	}{
+		{"V2", url.Values{"list-type": {"2"}, "prefix": {"p\n"}, "delimiter": {"é"}, "start-after": {"p\n"}, "max-keys": {"1"}},
+			map[string][]string{"Prefix": {enc, enc + "x%C3%A9"}, "Delimiter": {"%C3%A9"}, "StartAfter": {enc}, "EncodingType": {"url"}}},
+		{"V2Keys", url.Values{"list-type": {"2"}, "prefix": {"p\nz"}},
+			map[string][]string{"Prefix": {enc + "z"}, "Key": {enc + "z%2B1", enc + "z%2B2"}}},
+		{"V1", url.Values{"prefix": {"p\n"}, "delimiter": {"é"}, "marker": {"p\nxé"}, "max-keys": {"1"}},
+			map[string][]string{"Prefix": {enc}, "Delimiter": {"%C3%A9"}, "Marker": {enc + "x%C3%A9"}, "Key": {enc + "z%2B1"}, "NextMarker": {enc + "z%2B1"}}},
+		{"Versions", url.Values{"versions": {""}, "prefix": {"p\n"}, "delimiter": {"é"}, "key-marker": {"p\nxé"}, "max-keys": {"1"}},
+			map[string][]string{"Prefix": {enc}, "Delimiter": {"%C3%A9"}, "KeyMarker": {enc + "x%C3%A9"}, "Key": {enc + "z%2B1"},
+				"NextKeyMarker": {enc + "z%2B1"}, "NextVersionIdMarker": {"null"}}},
+		{"UploadsPrefixes", url.Values{"uploads": {""}, "prefix": {"p\n"}, "delimiter": {"é"}, "key-marker": {"p\n"}, "max-uploads": {"1"}},
+			map[string][]string{"Prefix": {enc, enc + "x%C3%A9"}, "Delimiter": {"%C3%A9"}, "KeyMarker": {enc}, "NextKeyMarker": {enc + "x%C3%A9"}}},
+		{"Uploads", url.Values{"uploads": {""}, "prefix": {"p\n"}, "key-marker": {"p\nxéy"}, "max-uploads": {"1"}},
+			map[string][]string{"Prefix": {enc}, "KeyMarker": {enc + "x%C3%A9y"}, "Key": {enc + "z%2B1"}, "NextKeyMarker": {enc + "z%2B1"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := list(t, tc.query)
+			for name, want := range tc.want {
+				if !slices.Equal(got[name], want) {
+					t.Errorf("%s: %q, want %q", name, got[name], want)
+				}
+			}
+		})
+	}
+	t.Run("SDKNewlinePrefix", func(t *testing.T) {
+		out, err := c.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: aws.String("enc"), Prefix: aws.String("p\n"),
+			Delimiter: aws.String("é"), EncodingType: types.EncodingTypeUrl})
+		if err != nil || len(out.CommonPrefixes) != 1 || len(out.Contents) != 2 {
+			t.Fatalf("list: %v %+v", err, out)
+		}
+		if unescape(t, aws.ToString(out.Prefix)) != "p\n" || unescape(t, aws.ToString(out.Delimiter)) != "é" ||
+			unescape(t, aws.ToString(out.CommonPrefixes[0].Prefix)) != "p\nxé" || unescape(t, aws.ToString(out.Contents[0].Key)) != "p\nz+1" {
+			t.Fatalf("decoded listing: %+v", out)
+		}
+	})
+	t.Run("EmptyEncodingType", func(t *testing.T) {
+		for _, q := range []string{"list-type=2&", "", "versions&", "uploads&"} {
+			st, _, body := s3Raw(t, srv, "GET", "/enc?"+q+"encoding-type=", nil, nil)
+			if st != 400 || s3ErrorCode(body) != "InvalidArgument" {
+				t.Fatalf("%sencoding-type=: %d %s", q, st, body)
+			}
+			wantElems(t, body, map[string]string{"ArgumentName": "encoding-type"})
+		}
+	})
+}
+
+// xmlFields collects the text of every element of an XML document by
+// element name, in document order.
+func xmlFields(t *testing.T, b []byte) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	var stack []string
+	var text strings.Builder
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		switch tk := tok.(type) {
+		case xml.StartElement:
+			stack = append(stack, tk.Name.Local)
+			text.Reset()
+		case xml.CharData:
+			text.Write(tk)
+		case xml.EndElement:
+			name := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			out[name] = append(out[name], text.String())
+			text.Reset()
+		}
+	}
+	return out
 }

@@ -252,7 +252,7 @@ func TestS3_Copy(t *testing.T) {
 		_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("dst"), Key: aws.String("x"), CopySource: aws.String("src/missing")})
 		wantS3Error(t, err, "NoSuchKey", 404)
 		_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("dst"), Key: aws.String("x"), CopySource: aws.String(source + "?versionId=v2")})
-		wantS3Error(t, err, "NoSuchVersion", 404)
+		wantS3Error(t, err, "InvalidArgument", 400)
 		_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("dst"), Key: aws.String("x"), CopySource: aws.String("nobucketkey")})
 		wantS3Error(t, err, "InvalidArgument", 400)
 	})

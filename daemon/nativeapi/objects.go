@@ -73,7 +73,6 @@ func (a *API) getObject(w http.ResponseWriter, r *http.Request, bucket, key stri
 		defer content.Close()
 	}
 	httpx.ObjectHeaders(h, o)
-	h.Set("X-Amz-Meta-Cairn-Blake3", o.Digest.String())
 	for k, v := range o.Meta.User {
 		h.Set("X-Cairn-Meta-"+k, v)
 	}
@@ -163,7 +162,7 @@ func (a *API) buckets(w http.ResponseWriter, r *http.Request, bucket string) err
 		}
 		httpx.WriteJSON(w, http.StatusOK, wireBucket(*res.Bucket))
 	case bucket != "" && r.Method == http.MethodDelete:
-		if _, err := a.node.Propose(r.Context(), &raftfsm.DeleteBucket{Bucket: bucket}); err != nil {
+		if _, err := a.node.DeleteBucket(r.Context(), bucket); err != nil {
 			return err
 		}
 		httpx.WriteJSON(w, http.StatusOK, struct{}{})

@@ -92,9 +92,10 @@ func (a *API) headBucket(w http.ResponseWriter, q *s3Request) error {
 	return nil
 }
 
-// deleteBucket deletes an empty bucket with no upload in progress.
+// deleteBucket deletes a bucket that holds no object; its uploads in
+// progress are aborted, as S3 does.
 func (a *API) deleteBucket(w http.ResponseWriter, q *s3Request) error {
-	if _, err := a.node.Propose(q.r.Context(), &raftfsm.DeleteBucket{Bucket: q.bucket}); err != nil {
+	if _, err := a.node.DeleteBucket(q.r.Context(), q.bucket); err != nil {
 		return err
 	}
 	writeEmpty(w, http.StatusNoContent)
@@ -125,7 +126,8 @@ func (a *API) getBucketVersioning(w http.ResponseWriter, q *s3Request) error {
 }
 
 // putBucketVersioning accepts suspending versioning, which changes
-// nothing on an unversioned bucket, and refuses to enable it.
+// nothing on an unversioned bucket, refuses to enable it, and refuses
+// any other status as S3 does, as a malformed document.
 func (a *API) putBucketVersioning(w http.ResponseWriter, q *s3Request) error {
 	body, err := s3Body(q, maxCreateBucketBody)
 	if err != nil {
@@ -138,8 +140,12 @@ func (a *API) putBucketVersioning(w http.ResponseWriter, q *s3Request) error {
 	if _, err := a.bucket(q.r.Context(), q.bucket); err != nil {
 		return err
 	}
-	if v.Status != "Suspended" {
+	switch v.Status {
+	case "", "Suspended": // no change to an unversioned bucket
+	case "Enabled":
 		return apierr.New(http.StatusNotImplemented, "NotImplemented", "cairn does not implement versioning")
+	default:
+		return apierr.BadRequest("MalformedXML", "the versioning Status is Enabled or Suspended, not %q", v.Status)
 	}
 	writeEmpty(w, http.StatusOK)
 	return nil
@@ -154,7 +160,8 @@ func probeHandler(name string) s3Handler {
 		}
 		code, _ := bucketProbe(name)
 		if code != "" {
-			return apierr.New(http.StatusNotFound, code, "the bucket has no %s configuration", name)
+			err := apierr.New(http.StatusNotFound, code, "the bucket has no %s configuration", name)
+			return apierr.With(err, apierr.Elem{Name: "BucketName", Value: q.bucket})
 		}
 		switch name {
 		case "logging":

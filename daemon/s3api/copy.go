@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -24,7 +25,7 @@ func parseCopySource(v string) (bucket, key string, err error) {
 	if query != "" {
 		vals, err := url.ParseQuery(query)
 		if err != nil {
-			return "", "", apierr.BadRequest("InvalidArgument", "invalid copy source query %q", query)
+			return "", "", apierr.InvalidArgument("x-amz-copy-source", v, "invalid copy source query %q", query)
 		}
 		if err := checkVersionID(vals.Get("versionId")); err != nil {
 			return "", "", err
@@ -32,54 +33,67 @@ func parseCopySource(v string) (bucket, key string, err error) {
 	}
 	p, err = url.PathUnescape(p)
 	if err != nil {
-		return "", "", apierr.BadRequest("InvalidArgument", "invalid copy source encoding: %v", err)
+		return "", "", apierr.InvalidArgument("x-amz-copy-source", v, "invalid copy source encoding: %v", err)
 	}
 	bucket, key, ok := strings.Cut(p, "/")
 	if !ok || bucket == "" || key == "" {
-		return "", "", apierr.BadRequest("InvalidArgument", "copy source must mention the source bucket and key: sourcebucket/sourcekey")
+		return "", "", apierr.InvalidArgument("x-amz-copy-source", v, "invalid copy source object key: it must name the source bucket and key, sourcebucket/sourcekey")
 	}
 	return bucket, key, nil
 }
 
 // copySourceConditions evaluates the x-amz-copy-source-if-* headers
 // against the source object, with the precedence of RFC 9110 that S3
-// follows; a condition that fails is PreconditionFailed.
+// follows; a condition that fails is PreconditionFailed, naming it.
 func copySourceConditions(h http.Header, etag string, mtime time.Time) error {
 	mtime = mtime.Truncate(time.Second)
-	failed := apierr.New(http.StatusPreconditionFailed, "PreconditionFailed", "at least one of the copy source preconditions you specified did not hold")
+	failed := func(cond string) error {
+		err := apierr.New(http.StatusPreconditionFailed, "PreconditionFailed", "at least one of the copy source preconditions you specified did not hold")
+		return apierr.With(err, apierr.Elem{Name: "Condition", Value: cond})
+	}
 	if im := h.Get("X-Amz-Copy-Source-If-Match"); im != "" {
 		if !httpx.ETagListMatch(im, etag) {
-			return failed
+			return failed("x-amz-copy-source-If-Match")
 		}
 	} else if ius := h.Get("X-Amz-Copy-Source-If-Unmodified-Since"); ius != "" {
 		if t, err := http.ParseTime(ius); err == nil && mtime.After(t) {
-			return failed
+			return failed("x-amz-copy-source-If-Unmodified-Since")
 		}
 	}
 	if inm := h.Get("X-Amz-Copy-Source-If-None-Match"); inm != "" {
 		if httpx.ETagListMatch(inm, etag) {
-			return failed
+			return failed("x-amz-copy-source-If-None-Match")
 		}
 	} else if ims := h.Get("X-Amz-Copy-Source-If-Modified-Since"); ims != "" {
 		if t, err := http.ParseTime(ims); err == nil && !mtime.After(t) {
-			return failed
+			return failed("x-amz-copy-source-If-Modified-Since")
 		}
 	}
 	return nil
 }
 
 // copySource reads the source of a copy: its object and file record,
-// after checking the source conditions.
+// after checking the source conditions. An error about the source names
+// the source's bucket and key, not the request's, as S3 does.
 func (a *API) copySource(q *s3Request) (raftfsm.Object, raftfsm.FileRecord, error) {
 	sb, sk, err := parseCopySource(q.r.Header.Get("X-Amz-Copy-Source"))
 	if err != nil {
 		return raftfsm.Object{}, raftfsm.FileRecord{}, err
 	}
 	src, rec, err := a.node.Lookup(q.r.Context(), sb, sk, a.cfg.ConsistentReads)
-	if err != nil {
-		return src, rec, err
+	if err == nil {
+		err = copySourceConditions(q.r.Header, src.Meta.ETag, time.Unix(0, src.MTime))
 	}
-	return src, rec, copySourceConditions(q.r.Header, src.Meta.ETag, time.Unix(0, src.MTime))
+	return src, rec, sourceError(err, sb, sk)
+}
+
+// sourceError makes an error about the source of a copy name it.
+func sourceError(err error, bucket, key string) error {
+	if err == nil {
+		return nil
+	}
+	return apierr.With(err, apierr.Elem{Name: "BucketName", Value: bucket}, apierr.Elem{Name: "Key", Value: key},
+		apierr.Elem{Name: "Resource", Value: "/" + bucket + "/" + key})
 }
 
 // copyObject points the key to the source's content through Raft: no
@@ -104,6 +118,10 @@ func (a *API) copyObject(w http.ResponseWriter, q *s3Request) error {
 	if src.Bucket == q.bucket && src.Key == q.key && directive != "REPLACE" {
 		return apierr.BadRequest("InvalidRequest", "this copy request is illegal because it is trying to copy an object to itself without changing the object's metadata")
 	}
+	cond, err := writeConditions(r.Header)
+	if err != nil {
+		return err
+	}
 	var meta raftfsm.ObjectMeta
 	if directive == "REPLACE" {
 		if meta, err = s3Meta(r.Header, r.Header.Get("Content-Encoding")); err != nil {
@@ -113,7 +131,7 @@ func (a *API) copyObject(w http.ResponseWriter, q *s3Request) error {
 	cmd := &raftfsm.CopyObject{
 		SrcBucket: src.Bucket, SrcKey: src.Key, Bucket: q.bucket, Key: q.key,
 		ReplaceMeta: directive == "REPLACE", Meta: meta, Time: a.node.Now().UnixNano(),
-		SrcIfMatch: r.Header.Get("X-Amz-Copy-Source-If-Match"), Conditions: writeConditions(r.Header),
+		SrcIfMatch: r.Header.Get("X-Amz-Copy-Source-If-Match"), Conditions: cond,
 	}
 	if _, base := path.Split(q.key); base == "MLmodel" {
 		rd, err := a.node.Content(r.Context(), rec.Recipe, 0)
@@ -131,30 +149,50 @@ func (a *API) copyObject(w http.ResponseWriter, q *s3Request) error {
 		}
 	}
 	res, err := a.node.Propose(r.Context(), cmd)
-	if err != nil {
-		return err
+	switch {
+	case errors.Is(err, raftfsm.ErrPreconditionFailed) && cond == (raftfsm.Conditions{}):
+		// Apply checks the source's ETag again: it changed meanwhile.
+		return apierr.With(sourceError(err, src.Bucket, src.Key), apierr.Elem{Name: "Condition", Value: "x-amz-copy-source-If-Match"})
+	case errors.Is(err, raftfsm.ErrNotFound) && cond.IfMatch == "":
+		return sourceError(err, src.Bucket, src.Key) // the source went meanwhile
+	case err != nil:
+		return failedCondition(err, cond)
 	}
 	writeXML(w, http.StatusOK, copyObjectResult{LastModified: s3Time(res.Object.MTime), ETag: res.Object.Meta.ETag})
 	return nil
 }
 
 // copySourceRange parses x-amz-copy-source-range, "bytes=first-last",
-// against a source of size bytes; no header means the whole source.
+// against a source of size bytes; no header means the whole source. As
+// S3: a range that does not parse, or whose last byte is past the end, is
+// InvalidArgument; one whose first byte is past the end InvalidRequest.
 func copySourceRange(h string, size int64) (httpx.Range, error) {
 	if h == "" {
 		return httpx.Range{Start: 0, End: size - 1}, nil
 	}
 	spec, ok := strings.CutPrefix(h, "bytes=")
 	first, last, ok2 := strings.Cut(spec, "-")
-	a, err1 := strconv.ParseInt(first, 10, 64)
-	b, err2 := strconv.ParseInt(last, 10, 64)
-	if !ok || !ok2 || err1 != nil || err2 != nil || a < 0 || b < a {
-		return httpx.Range{}, apierr.BadRequest("InvalidArgument", "the x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+	a, ok3 := parseOffset(first)
+	b, ok4 := parseOffset(last)
+	if !ok || !ok2 || !ok3 || !ok4 || b < a {
+		return httpx.Range{}, apierr.InvalidArgument("x-amz-copy-source-range", h, "the x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+	}
+	if a >= size {
+		return httpx.Range{}, apierr.BadRequest("InvalidRequest", "the specified copy range is invalid for the source object size")
 	}
 	if b >= size {
-		return httpx.Range{}, apierr.BadRequest("InvalidArgument", "range specified is not valid for source object of size: %d", size)
+		return httpx.Range{}, apierr.InvalidArgument("x-amz-copy-source-range", h, "range specified is not valid for source object of size: %d", size)
 	}
 	return httpx.Range{Start: a, End: b}, nil
+}
+
+// parseOffset parses a byte offset: decimal digits only, no sign.
+func parseOffset(s string) (int64, bool) {
+	if s == "" || strings.Trim(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }
 
 // isMD5ETag reports whether an ETag is the MD5 of the content, as the

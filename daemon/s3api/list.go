@@ -96,12 +96,13 @@ type listParams struct {
 // size (named maxName: max-keys or max-uploads).
 func readListParams(q *s3Request, maxName string) (listParams, error) {
 	p := listParams{prefix: q.query.Get("prefix"), delimiter: q.query.Get("delimiter")}
-	switch et := q.query.Get("encoding-type"); et {
-	case "":
-	case "url":
+	if q.has("encoding-type") {
+		// url is the one encoding; an empty value is refused too, as S3
+		// refuses it.
+		if et := q.query.Get("encoding-type"); et != "url" {
+			return p, apierr.InvalidArgument("encoding-type", et, "invalid encoding method specified in request: %q", et)
+		}
 		p.url = true
-	default:
-		return p, apierr.BadRequest("InvalidArgument", "invalid encoding method %q specified in request", et)
 	}
 	var err error
 	p.maxKeys, err = intParam(q, maxName, maxListKeys, maxListKeys)

@@ -2,6 +2,7 @@ package s3api
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"net/http"
 	"strconv"
@@ -14,9 +15,16 @@ import (
 )
 
 // upload returns an upload of bucket/key and its parts (see
-// core.Node.Upload).
+// core.Node.Upload). As S3, a request on an upload of a bucket that does
+// not exist is NoSuchBucket, not NoSuchUpload.
 func (a *API) upload(ctx context.Context, id, bucket, key string) (raftfsm.Upload, []raftfsm.Part, error) {
-	return a.node.Upload(ctx, id, bucket, key, a.cfg.ConsistentReads)
+	u, parts, err := a.node.Upload(ctx, id, bucket, key, a.cfg.ConsistentReads)
+	if errors.Is(err, raftfsm.ErrNoSuchUpload) {
+		if _, berr := a.node.State().Bucket(bucket); errors.Is(berr, raftfsm.ErrNoSuchBucket) {
+			return u, nil, berr
+		}
+	}
+	return u, parts, err
 }
 
 // partNumber reads the partNumber parameter of an upload request.
@@ -86,9 +94,8 @@ func (a *API) uploadPart(w http.ResponseWriter, q *s3Request) error {
 	if _, _, err := a.upload(r.Context(), id, q.bucket, q.key); err != nil {
 		return err
 	}
-	if r.ContentLength < 0 && !q.auth.Payload.Chunked() {
-		return apierr.New(http.StatusLengthRequired, "MissingContentLength", "you must provide the Content-Length HTTP header")
-	}
+	// A part of unknown length is taken as PutObject takes a body of
+	// unknown length: its size is checked as it is read.
 	body, err := q.auth.Body(r)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"errors"
 	"io"
 	"maps"
 	"net/http"
@@ -15,32 +16,19 @@ import (
 	"cairn/raftfsm"
 )
 
-// maxUserMeta bounds the x-amz-meta-* headers of an object, names and
-// values together, as S3 does.
-const maxUserMeta = 2 << 10
-
 // s3Meta reads an object's metadata from the request headers. The
 // Content-Encoding is the one the body had once aws-chunked was removed.
 func s3Meta(h http.Header, contentEncoding string) (raftfsm.ObjectMeta, error) {
-	m := raftfsm.ObjectMeta{
+	user, err := userMeta(h)
+	return raftfsm.ObjectMeta{
 		ContentType:        h.Get("Content-Type"),
 		ContentEncoding:    contentEncoding,
 		ContentDisposition: h.Get("Content-Disposition"),
 		ContentLanguage:    h.Get("Content-Language"),
 		CacheControl:       h.Get("Cache-Control"),
 		Expires:            h.Get("Expires"),
-		User:               httpx.UserMeta(h, "X-Amz-Meta-"),
-	}
-	// The digest cairn shows as metadata is derived, never stored.
-	delete(m.User, "cairn-blake3")
-	n := 0
-	for k, v := range m.User {
-		n += len(k) + len(v)
-	}
-	if n > maxUserMeta {
-		return m, apierr.BadRequest("MetadataTooLarge", "the user metadata takes %d bytes, over the %d allowed", n, maxUserMeta)
-	}
-	return m, nil
+		User:               user,
+	}, err
 }
 
 // checkWriteHeaders refuses the write options cairn does not implement,
@@ -52,27 +40,54 @@ func checkWriteHeaders(h http.Header) error {
 		"X-Amz-Website-Redirect-Location",
 	} {
 		if h.Get(name) != "" {
-			return apierr.New(http.StatusNotImplemented, "NotImplemented", "cairn does not implement %s", name)
+			return apierr.NotImplemented(name, "cairn does not implement %s", name)
 		}
 	}
 	if sc := h.Get("X-Amz-Storage-Class"); sc != "" && sc != "STANDARD" {
-		return apierr.BadRequest("InvalidStorageClass", "the storage class %q is not supported; cairn has STANDARD only", sc)
+		err := apierr.BadRequest("InvalidStorageClass", "the storage class %q is not supported; cairn has STANDARD only", sc)
+		return apierr.With(err, apierr.Elem{Name: "StorageClassRequested", Value: sc})
 	}
 	return nil
 }
 
-// checkVersionID accepts the only version an unversioned object has.
+// checkVersionID accepts the only version an unversioned object has,
+// "null". cairn gives no other version id, so any other is refused as
+// S3 refuses one it could not have given.
 func checkVersionID(v string) error {
 	if v == "" || v == "null" {
 		return nil
 	}
-	return apierr.New(http.StatusNotFound, "NoSuchVersion", "the version %q does not exist: the bucket is not versioned", v)
+	return apierr.InvalidArgument("versionId", v, "invalid version id specified")
 }
 
 // writeConditions are the conditions of a write on the key's current
-// object, checked atomically when the write applies.
-func writeConditions(h http.Header) raftfsm.Conditions {
-	return raftfsm.Conditions{IfMatch: h.Get("If-Match"), IfNoneMatch: h.Get("If-None-Match")}
+// object, checked atomically when the write applies. As S3, a write takes
+// If-None-Match: * or If-Match: <etag>, one of them: anything else is
+// NotImplemented.
+func writeConditions(h http.Header) (raftfsm.Conditions, error) {
+	c := raftfsm.Conditions{IfMatch: h.Get("If-Match"), IfNoneMatch: h.Get("If-None-Match")}
+	switch {
+	case c.IfMatch != "" && c.IfNoneMatch != "":
+		return c, apierr.NotImplemented("If-Match,If-None-Match", "a write takes If-Match or If-None-Match, not both")
+	case c.IfMatch == "*":
+		return c, apierr.NotImplemented("If-Match", "we don't accept the provided value of If-Match header for this API")
+	case c.IfNoneMatch != "" && c.IfNoneMatch != "*":
+		return c, apierr.NotImplemented("If-None-Match", "we don't accept the provided value of If-None-Match header for this API")
+	}
+	return c, nil
+}
+
+// failedCondition names, in a PreconditionFailed, the condition of a
+// write that did not hold.
+func failedCondition(err error, c raftfsm.Conditions) error {
+	if !errors.Is(err, raftfsm.ErrPreconditionFailed) {
+		return err
+	}
+	name := "If-Match"
+	if c.IfNoneMatch != "" {
+		name = "If-None-Match"
+	}
+	return apierr.With(err, apierr.Elem{Name: "Condition", Value: name})
 }
 
 // putObject stores the body, verified as it streams, and commits the
@@ -86,9 +101,13 @@ func (a *API) putObject(w http.ResponseWriter, q *s3Request) error {
 	if err := checkWriteHeaders(r.Header); err != nil {
 		return err
 	}
-	if r.ContentLength < 0 && !q.auth.Payload.Chunked() {
-		return apierr.New(http.StatusLengthRequired, "MissingContentLength", "you must provide the Content-Length HTTP header")
+	cond, err := writeConditions(r.Header)
+	if err != nil {
+		return err
 	}
+	// A body of unknown length (Transfer-Encoding: chunked, no
+	// aws-chunked framing) is taken, where S3 answers 501: its size is
+	// checked as it is read, and its SHA-256, when signed, at its end.
 	body, err := q.auth.Body(r)
 	if err != nil {
 		return err
@@ -103,14 +122,15 @@ func (a *API) putObject(w http.ResponseWriter, q *s3Request) error {
 	}
 	meta.Checksums = map[string]string{}
 	res, err := a.node.Put(r.Context(), core.PutRequest{
-		Bucket: q.bucket, Key: q.key, Body: body, Length: body.ExpectedLength(), Meta: meta,
-		Conditions: writeConditions(r.Header), BodyMD5: body.MD5,
+		Bucket: q.bucket, Key: q.key, Body: body, Length: body.ExpectedLength(), Limit: maxS3SinglePut, Meta: meta,
+		Conditions: cond, BodyMD5: body.MD5,
 		Finish: func() error { maps.Copy(meta.Checksums, body.Checksums()); return nil },
 	})
 	if err != nil {
-		return err
+		return failedCondition(err, cond)
 	}
 	w.Header().Set("ETag", res.Object.Meta.ETag)
+	w.Header().Set("X-Cairn-Blake3", res.Object.Digest.String())
 	for alg, v := range res.Object.Meta.Checksums {
 		w.Header().Set(sigv4.ChecksumHeader(alg), v)
 	}
@@ -131,7 +151,12 @@ func (a *API) getObject(w http.ResponseWriter, q *s3Request) error {
 	}
 	switch httpx.Preconditions(r, o.Meta.ETag, time.Unix(0, o.MTime)) {
 	case http.StatusPreconditionFailed:
-		return apierr.New(http.StatusPreconditionFailed, "PreconditionFailed", "at least one of the preconditions you specified did not hold")
+		cond := "If-Match"
+		if r.Header.Get("If-Match") == "" {
+			cond = "If-Unmodified-Since"
+		}
+		err := apierr.New(http.StatusPreconditionFailed, "PreconditionFailed", "at least one of the preconditions you specified did not hold")
+		return apierr.With(err, apierr.Elem{Name: "Condition", Value: cond})
 	case http.StatusNotModified:
 		w.Header().Set("ETag", o.Meta.ETag)
 		w.Header().Set("Last-Modified", time.Unix(0, o.MTime).UTC().Format(http.TimeFormat))
@@ -153,10 +178,8 @@ func (a *API) getObject(w http.ResponseWriter, q *s3Request) error {
 	httpx.ObjectHeaders(h, o)
 	// User metadata goes out in lower case, as S3 sends it: boto3 takes
 	// the names as they come.
-	h.Del("X-Amz-Meta-Cairn-Blake3")
-	h["x-amz-meta-cairn-blake3"] = []string{o.Digest.String()}
 	for k, v := range o.Meta.User {
-		h["x-amz-meta-"+k] = []string{v}
+		h["x-amz-meta-"+k] = []string{encodeMetaValue(v)}
 	}
 	for _, o := range []struct{ param, header string }{
 		{"response-content-type", "Content-Type"}, {"response-content-language", "Content-Language"},
@@ -188,7 +211,8 @@ func s3Span(q *s3Request, o raftfsm.Object, h http.Header) (httpx.Range, int, er
 		rng, partial, err := httpx.ParseRange(q.r.Header.Get("Range"), o.Size)
 		if err != nil {
 			h.Set("Content-Range", "bytes */"+strconv.FormatInt(o.Size, 10))
-			return rng, 0, err
+			return rng, 0, apierr.With(err, apierr.Elem{Name: "RangeRequested", Value: q.r.Header.Get("Range")},
+				apierr.Elem{Name: "ActualObjectSize", Value: strconv.FormatInt(o.Size, 10)})
 		}
 		if !partial {
 			return whole, http.StatusOK, nil
@@ -208,7 +232,9 @@ func s3Span(q *s3Request, o raftfsm.Object, h http.Header) (httpx.Range, int, er
 		sizes = []int64{o.Size}
 	}
 	if n > len(sizes) {
-		return whole, 0, apierr.New(http.StatusRequestedRangeNotSatisfiable, "InvalidPartNumber", "the object has %d parts, not %d", len(sizes), n)
+		err := apierr.New(http.StatusRequestedRangeNotSatisfiable, "InvalidPartNumber", "the requested partnumber is not satisfiable: the object has %d parts", len(sizes))
+		return whole, 0, apierr.With(err, apierr.Elem{Name: "PartNumberRequested", Value: strconv.Itoa(n)},
+			apierr.Elem{Name: "ActualPartCount", Value: strconv.Itoa(len(sizes))})
 	}
 	if o.Meta.Parts > 0 {
 		h.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(o.Meta.Parts))
@@ -218,8 +244,8 @@ func s3Span(q *s3Request, o raftfsm.Object, h http.Header) (httpx.Range, int, er
 		start += sz
 	}
 	rng := httpx.Range{Start: start, End: start + sizes[n-1] - 1}
-	if o.Meta.Parts == 0 || sizes[n-1] == 0 {
-		return rng, http.StatusOK, nil
+	if sizes[n-1] == 0 {
+		return rng, http.StatusOK, nil // no range describes an empty part
 	}
 	h.Set("Content-Range", rng.ContentRange(o.Size))
 	return rng, http.StatusPartialContent, nil

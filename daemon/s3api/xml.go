@@ -302,13 +302,19 @@ func decodeXML(b []byte, v any) error {
 }
 
 // parseCompleteXML decodes a CompleteMultipartUpload body. It checks the
-// shape only: at least one part, part numbers in range, an ETag on each.
+// shape only: at least one part (an empty body or list is InvalidRequest,
+// as S3 answers it), part numbers in range, an ETag on each.
 func parseCompleteXML(b []byte) ([]completePart, error) {
 	var c completeMultipartUpload
-	if err := decodeXML(b, &c); err != nil {
-		return nil, err
+	if len(bytes.TrimSpace(b)) > 0 {
+		if err := decodeXML(b, &c); err != nil {
+			return nil, err
+		}
 	}
-	if len(c.Parts) == 0 || len(c.Parts) > maxCompleteParts {
+	if len(c.Parts) == 0 {
+		return nil, apierr.BadRequest("InvalidRequest", "you must specify at least one part")
+	}
+	if len(c.Parts) > maxCompleteParts {
 		return nil, apierr.BadRequest("MalformedXML", "a CompleteMultipartUpload names 1 to %d parts, not %d", maxCompleteParts, len(c.Parts))
 	}
 	for _, p := range c.Parts {

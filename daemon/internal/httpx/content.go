@@ -12,8 +12,9 @@ import (
 )
 
 // ObjectHeaders sets the headers that describe an object on every
-// surface: ETag, Last-Modified, the content headers, and cairn's own
-// X-Cairn-Digest.
+// surface: ETag, Last-Modified, the content headers, and the object's
+// BLAKE3 digest in cairn's own headers, X-Cairn-Blake3 and its older name
+// X-Cairn-Digest (never among a surface's user metadata).
 func ObjectHeaders(h http.Header, o raftfsm.Object) {
 	m := o.Meta
 	h.Set("ETag", m.ETag)
@@ -32,6 +33,7 @@ func ObjectHeaders(h http.Header, o raftfsm.Object) {
 		}
 	}
 	h.Set("Accept-Ranges", "bytes")
+	h.Set("X-Cairn-Blake3", o.Digest.String())
 	h.Set("X-Cairn-Digest", o.Digest.String())
 }
 
