@@ -181,3 +181,44 @@ func TestS3_DeleteObjects(t *testing.T) {
 		t.Fatalf("left after deletes: %q", got)
 	}
 }
+
+// TestS3_ListProbesAndACLs checks the smaller answers S3 gives that
+// tools look at: the List… operations of configurations cairn keeps none
+// of answer an empty list (and a Get of one by id NoSuchConfiguration);
+// an ACL S3 would refuse (unknown canned ACL, canned ACL with grants,
+// malformed document) is refused, and a well-formed one still accepted.
+func TestS3_ListProbesAndACLs(t *testing.T) {
+	srv := newTestServer(t)
+	c := s3SDK(t, srv)
+	ctx := t.Context()
+	s3MakeBucket(t, c, "probe")
+	s3Put(t, c, "probe", "k", []byte("k"))
+	if out, err := c.ListBucketAnalyticsConfigurations(ctx, &s3.ListBucketAnalyticsConfigurationsInput{Bucket: aws.String("probe")}); err != nil || len(out.AnalyticsConfigurationList) != 0 {
+		t.Fatalf("analytics: %v %+v", err, out)
+	}
+	if out, err := c.ListBucketMetricsConfigurations(ctx, &s3.ListBucketMetricsConfigurationsInput{Bucket: aws.String("probe")}); err != nil || len(out.MetricsConfigurationList) != 0 {
+		t.Fatalf("metrics: %v %+v", err, out)
+	}
+	if out, err := c.ListBucketInventoryConfigurations(ctx, &s3.ListBucketInventoryConfigurationsInput{Bucket: aws.String("probe")}); err != nil || len(out.InventoryConfigurationList) != 0 {
+		t.Fatalf("inventory: %v %+v", err, out)
+	}
+	if out, err := c.ListBucketIntelligentTieringConfigurations(ctx, &s3.ListBucketIntelligentTieringConfigurationsInput{Bucket: aws.String("probe")}); err != nil || len(out.IntelligentTieringConfigurationList) != 0 {
+		t.Fatalf("intelligent tiering: %v %+v", err, out)
+	}
+	_, err := c.GetBucketAnalyticsConfiguration(ctx, &s3.GetBucketAnalyticsConfigurationInput{Bucket: aws.String("probe"), Id: aws.String("x")})
+	wantS3Error(t, err, "NoSuchConfiguration", 404)
+
+	if _, err := c.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: aws.String("probe"), Key: aws.String("k"), ACL: types.ObjectCannedACLPrivate}); err != nil {
+		t.Fatalf("canned private: %v", err)
+	}
+	_, err = c.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: aws.String("probe"), Key: aws.String("k"), ACL: "fake-acl"})
+	wantS3Error(t, err, "InvalidArgument", 400)
+	_, err = c.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: aws.String("probe"), ACL: types.BucketCannedACLPrivate, GrantRead: aws.String("id=x")})
+	wantS3Error(t, err, "InvalidRequest", 400)
+	st, _, b := s3Raw(t, srv, "PUT", "/probe/k?acl", nil, []byte("<AccessControlPolicy><Owner>"))
+	if st != 400 || s3ErrorCode(b) != "MalformedACLError" {
+		t.Fatalf("malformed ACL: %d %s", st, b)
+	}
+	_, err = c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("probe2"), ACL: "fake-acl"})
+	wantS3Error(t, err, "InvalidArgument", 400)
+}

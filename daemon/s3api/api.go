@@ -206,6 +206,8 @@ func requestElems(code string, q *s3Request) []apierr.Elem {
 		if id := q.query.Get("uploadId"); id != "" {
 			return []apierr.Elem{{Name: "UploadId", Value: id}}
 		}
+	case "InvalidDigest":
+		return []apierr.Elem{{Name: "Content-MD5", Value: q.r.Header.Get("Content-Md5")}}
 	}
 	return nil
 }

@@ -1,8 +1,11 @@
 package s3api
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"slices"
+	"strings"
 
 	"cairn/daemon/internal/apierr"
 	"cairn/raftfsm"
@@ -70,6 +73,9 @@ func (a *API) createBucket(w http.ResponseWriter, q *s3Request) error {
 	}
 	if loc != "" && a.cfg.Region != "" && loc != a.cfg.Region {
 		return apierr.BadRequest("InvalidLocationConstraint", "the location constraint %q is not this server's region %s", loc, a.cfg.Region)
+	}
+	if err := checkACL(q.r.Header, nil); err != nil {
+		return err
 	}
 	if q.r.Header.Get("X-Amz-Bucket-Object-Lock-Enabled") == "true" {
 		return apierr.New(http.StatusNotImplemented, "NotImplemented", "cairn does not implement object lock")
@@ -164,6 +170,12 @@ func probeHandler(name string) s3Handler {
 			return apierr.With(err, apierr.Elem{Name: "BucketName", Value: q.bucket})
 		}
 		switch name {
+		case "analytics", "metrics", "inventory", "intelligent-tiering":
+			if q.has("id") {
+				err := apierr.New(http.StatusNotFound, "NoSuchConfiguration", "the specified configuration does not exist")
+				return apierr.With(err, apierr.Elem{Name: "BucketName", Value: q.bucket})
+			}
+			writeXML(w, http.StatusOK, configurationList(name))
 		case "logging":
 			writeXML(w, http.StatusOK, emptyDoc("BucketLoggingStatus"))
 		case "notification":
@@ -198,16 +210,49 @@ func (a *API) getACL(w http.ResponseWriter, q *s3Request) error {
 	return nil
 }
 
-// putACL accepts an ACL and keeps none: cairn has no anonymous access
-// and one owner, so the only effective ACL is the owner's full control.
+// putACL accepts a well-formed ACL and keeps none: cairn has no
+// anonymous access and one owner, so the only effective ACL is the
+// owner's full control. What S3 would refuse, it refuses.
 func (a *API) putACL(w http.ResponseWriter, q *s3Request) error {
-	if _, err := s3Body(q, maxCreateBucketBody); err != nil {
+	body, err := s3Body(q, maxCreateBucketBody)
+	if err != nil {
+		return err
+	}
+	if err := checkACL(q.r.Header, body); err != nil {
 		return err
 	}
 	if err := a.exists(q); err != nil {
 		return err
 	}
 	writeEmpty(w, http.StatusOK)
+	return nil
+}
+
+// cannedACLs are the canned ACLs S3 knows, for buckets and objects.
+var cannedACLs = []string{"private", "public-read", "public-read-write", "authenticated-read", "aws-exec-read",
+	"bucket-owner-read", "bucket-owner-full-control", "log-delivery-write"}
+
+// checkACL refuses an ACL S3 would refuse: an unknown canned ACL
+// (InvalidArgument), a canned ACL with grants (InvalidRequest), or an
+// AccessControlPolicy document that does not parse (MalformedACLError).
+func checkACL(h http.Header, body []byte) error {
+	canned := h.Get("X-Amz-Acl")
+	if canned != "" && !slices.Contains(cannedACLs, canned) {
+		return apierr.InvalidArgument("x-amz-acl", canned, "the canned ACL %q is not one S3 knows", canned)
+	}
+	grants := len(bytes.TrimSpace(body)) > 0
+	for name := range h {
+		grants = grants || strings.HasPrefix(strings.ToLower(name), "x-amz-grant-")
+	}
+	if canned != "" && grants {
+		return apierr.BadRequest("InvalidRequest", "specifying both canned ACLs and header grants is not allowed")
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		var acl accessControlPolicy
+		if err := decodeXML(body, &acl); err != nil {
+			return apierr.BadRequest("MalformedACLError", "the XML you provided was not well-formed or did not validate against our published schema")
+		}
+	}
 	return nil
 }
 

@@ -44,6 +44,23 @@ func emptyDoc(name string) emptyDocument {
 	return emptyDocument{XMLName: xml.Name{Space: s3Namespace, Local: name}}
 }
 
+// configurationList is the answer of a listing of bucket configurations
+// cairn keeps none of (analytics, metrics, inventory, intelligent
+// tiering): an empty list under the root S3 gives it.
+func configurationList(name string) emptyList {
+	root := map[string]string{
+		"analytics": "ListBucketAnalyticsConfigurationResult", "metrics": "ListMetricsConfigurationsResult",
+		"inventory": "ListInventoryConfigurationsResult", "intelligent-tiering": "ListBucketIntelligentTieringConfigurationsOutput",
+	}[name]
+	return emptyList{XMLName: xml.Name{Space: s3Namespace, Local: root}}
+}
+
+// emptyList is a listing document with nothing in it.
+type emptyList struct {
+	XMLName     xml.Name
+	IsTruncated bool `xml:"IsTruncated"`
+}
+
 // The answer documents, named after their root elements.
 type requestPaymentConfiguration struct {
 	XMLName xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ RequestPaymentConfiguration"`
