@@ -3,8 +3,9 @@
 Usage: boto3_flow.py ENDPOINT BUCKET PREFIX DOWNLOAD_DIR FILE...
 
 Creates BUCKET, uploads each FILE under PREFIX with upload_file (s3transfer
-defaults: multipart from 8 MiB), heads and downloads each one with
-download_file (ranged parallel GETs from 8 MiB), and lists PREFIX with the
+defaults: multipart from 8 MiB), heads each one (its BLAKE3
+digest is in the x-cairn-blake3 header), downloads it with download_file
+(ranged parallel GETs from 8 MiB), and lists PREFIX with the
 ListObjectsV2 paginator and Delimiter='/', as list_artifacts does. Prints
 one JSON document describing what it saw.
 """
@@ -40,7 +41,9 @@ for path in files:
     out["objects"][key] = {
         "etag": head["ETag"],
         "size": head["ContentLength"],
-        "blake3": head["Metadata"].get("cairn-blake3"),
+        # cairn's own header, never among the user metadata.
+        "blake3": head["ResponseMetadata"]["HTTPHeaders"].get("x-cairn-blake3"),
+        "metadata": head["Metadata"],
         "downloaded": dst,
     }
 # list_artifacts: the paginator, one level at a time, two entries a page.
