@@ -9,6 +9,15 @@
 // code. Sentinels of the daemon's own layers are *Error values too, so
 // that errors.Is finds them and Classify needs no table entry for them.
 //
+// # Elements
+//
+// With attaches elements to an error: what it concerns (S3's Key,
+// BucketName, UploadId) or what was wrong (ArgumentName and
+// ArgumentValue, Condition, Header, ...). They travel up the chain with
+// the error, the outermost winning a repeated name, so that the caller
+// that knows better (the source of a copy) can name it. A surface writes
+// those its wire form has a place for.
+//
 // # Errors of the stores
 //
 // cas, raftfsm and sigv4 know nothing of HTTP. Classify maps their
