@@ -79,7 +79,7 @@ func TestS3_ErrorsNameResource(t *testing.T) {
 		if st != 404 || s3ErrorCode(b) != "NoSuchBucket" {
 			t.Fatalf("%d %s", st, b)
 		}
-		wantElems(t, b, map[string]string{"BucketName": "nobucket", "Resource": "/nobucket/dir/k"})
+		wantElems(t, b, map[string]string{"BucketName": "nobucket", "Resource": "/nobucket/dir/k", "Key": ""})
 		id := s3CreateUpload(t, c, "dst", "mpu")
 		st, _, b = s3Raw(t, srv, "PUT", "/dst/mpu?partNumber=1&uploadId="+id, http.Header{"X-Amz-Copy-Source": {"res/dir/gone"}}, nil)
 		if st != 404 || s3ErrorCode(b) != "NoSuchKey" {
@@ -92,7 +92,7 @@ func TestS3_ErrorsNameResource(t *testing.T) {
 		if st != 412 {
 			t.Fatalf("%d %s", st, b)
 		}
-		wantElems(t, b, map[string]string{"Condition": "x-amz-copy-source-If-Match", "Key": "dir/k"})
+		wantElems(t, b, map[string]string{"Condition": "x-amz-copy-source-If-Match", "Resource": "/res/dir/k", "Key": ""})
 	})
 	t.Run("UploadId", func(t *testing.T) {
 		st, _, b := s3Raw(t, srv, "GET", "/res/dir/k?uploadId=nope", nil, nil)

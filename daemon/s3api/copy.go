@@ -87,13 +87,21 @@ func (a *API) copySource(q *s3Request) (raftfsm.Object, raftfsm.FileRecord, erro
 	return src, rec, sourceError(err, sb, sk)
 }
 
-// sourceError makes an error about the source of a copy name it.
+// sourceError makes an error about the source of a copy name it: its
+// Resource, and the BucketName of a NoSuchBucket or the Key of a
+// NoSuchKey, which writeError would otherwise take from the request.
 func sourceError(err error, bucket, key string) error {
 	if err == nil {
 		return nil
 	}
-	return apierr.With(err, apierr.Elem{Name: "BucketName", Value: bucket}, apierr.Elem{Name: "Key", Value: key},
-		apierr.Elem{Name: "Resource", Value: "/" + bucket + "/" + key})
+	elems := []apierr.Elem{{Name: "Resource", Value: "/" + bucket + "/" + key}}
+	switch apierr.Classify(err).Code {
+	case "NoSuchBucket":
+		elems = append(elems, apierr.Elem{Name: "BucketName", Value: bucket})
+	case "NoSuchKey":
+		elems = append(elems, apierr.Elem{Name: "Key", Value: key})
+	}
+	return apierr.With(err, elems...)
 }
 
 // copyObject points the key to the source's content through Raft: no
