@@ -119,6 +119,11 @@ func TestS3_ErrorsNameResource(t *testing.T) {
 			t.Fatalf("malformed versionId: %d %s", st, b)
 		}
 		wantElems(t, b, map[string]string{"ArgumentName": "versionId", "ArgumentValue": "bogus"})
+		st, _, b = s3Raw(t, srv, "PUT", "/res/dir/k?partNumber=10001&uploadId=u", nil, []byte("x"))
+		if st != 400 || s3ErrorCode(b) != "InvalidArgument" {
+			t.Fatalf("part number: %d %s", st, b)
+		}
+		wantElems(t, b, map[string]string{"ArgumentName": "partNumber", "ArgumentValue": "10001"})
 		st, _, b = s3Raw(t, srv, "GET", "/res/dir/k", http.Header{"Range": {"bytes=10-20"}}, nil)
 		if st != 416 || s3ErrorCode(b) != "InvalidRange" {
 			t.Fatalf("range: %d %s", st, b)

@@ -117,7 +117,7 @@ func (a *API) copyObject(w http.ResponseWriter, q *s3Request) error {
 	}
 	directive := strings.ToUpper(r.Header.Get("X-Amz-Metadata-Directive"))
 	if directive != "" && directive != "COPY" && directive != "REPLACE" {
-		return apierr.BadRequest("InvalidArgument", "unknown metadata directive %q", directive)
+		return apierr.InvalidArgument("x-amz-metadata-directive", directive, "unknown metadata directive %q", directive)
 	}
 	src, rec, err := a.copySource(q)
 	if err != nil {

@@ -184,7 +184,7 @@ func encodeToken(next string) string { return base64.RawURLEncoding.EncodeToStri
 func decodeToken(tok string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil || len(b) > raftfsm.MaxKeyLength {
-		return "", apierr.BadRequest("InvalidArgument", "the continuation token provided is incorrect")
+		return "", apierr.InvalidArgument("continuation-token", tok, "the continuation token provided is incorrect")
 	}
 	return string(b), nil
 }
@@ -254,9 +254,9 @@ func (a *API) listObjectVersions(w http.ResponseWriter, q *s3Request) error {
 	km, vm := q.query.Get("key-marker"), q.query.Get("version-id-marker")
 	switch {
 	case vm != "" && km == "":
-		return apierr.BadRequest("InvalidArgument", "a version-id marker cannot be specified without a key marker")
+		return apierr.InvalidArgument("version-id-marker", vm, "a version-id marker cannot be specified without a key marker")
 	case vm != "" && vm != "null":
-		return apierr.BadRequest("InvalidArgument", "invalid version id specified")
+		return apierr.InvalidArgument("version-id-marker", vm, "invalid version id specified")
 	}
 	res, err := a.list(q.r.Context(), q.bucket, p, km)
 	if err != nil {

@@ -31,7 +31,7 @@ func (a *API) upload(ctx context.Context, id, bucket, key string) (raftfsm.Uploa
 func partNumber(q *s3Request) (int, error) {
 	n, err := strconv.Atoi(q.query.Get("partNumber"))
 	if err != nil || n < 1 || n > raftfsm.MaxPartNumber {
-		return 0, apierr.BadRequest("InvalidArgument", "part number must be an integer between 1 and %d, inclusive", raftfsm.MaxPartNumber)
+		return 0, apierr.InvalidArgument("partNumber", q.query.Get("partNumber"), "part number must be an integer between 1 and %d, inclusive", raftfsm.MaxPartNumber)
 	}
 	return n, nil
 }
@@ -146,7 +146,7 @@ func intParam(q *s3Request, name string, def, limit int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, apierr.BadRequest("InvalidArgument", "%s must be a non-negative integer, not %q", name, v)
+		return 0, apierr.InvalidArgument(name, v, "%s must be a non-negative integer, not %q", name, v)
 	}
 	return min(n, limit), nil
 }

@@ -225,7 +225,7 @@ func s3Span(q *s3Request, o raftfsm.Object, h http.Header) (httpx.Range, int, er
 	}
 	n, err := strconv.Atoi(pn)
 	if err != nil || n < 1 || n > raftfsm.MaxPartNumber {
-		return whole, 0, apierr.BadRequest("InvalidArgument", "part number must be an integer between 1 and %d", raftfsm.MaxPartNumber)
+		return whole, 0, apierr.InvalidArgument("partNumber", pn, "part number must be an integer between 1 and %d", raftfsm.MaxPartNumber)
 	}
 	sizes := o.Meta.PartSizes
 	if len(sizes) == 0 {
