@@ -98,7 +98,7 @@ func TestCluster_FollowerAnswersNotLeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	peers := cluster.NewClient(l.cfg.ClusterSecret, cluster.Dialer{TCP: l.cfg.Dial})
+	peers := cluster.NewClient(cluster.Dialer{TCP: l.cfg.Dial, Secret: l.cfg.ClusterSecret})
 	if _, err := peers.Apply(t.Context(), f.RaftAddr(), cmd); !errors.Is(err, raftfsm.ErrNotLeader) {
 		t.Fatalf("apply on a follower: %v, want ErrNotLeader", err)
 	}

@@ -20,13 +20,13 @@ import (
 // Client speaks the peer protocol to other nodes' cluster ports. It is
 // safe for concurrent use.
 type Client struct {
-	secret string
 	dialer Dialer
 	http   *http.Client
 }
 
-// NewClient returns a client that dials peers with d and sends secret.
-func NewClient(secret string, d Dialer) *Client {
+// NewClient returns a client that dials peers with d, which authenticates
+// every connection.
+func NewClient(d Dialer) *Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			return d.dial(ctx, addr, protoPeer)
@@ -34,7 +34,7 @@ func NewClient(secret string, d Dialer) *Client {
 		MaxIdleConnsPerHost: 8,
 		IdleConnTimeout:     time.Minute,
 	}
-	return &Client{secret: secret, dialer: d, http: &http.Client{Transport: tr}}
+	return &Client{dialer: d, http: &http.Client{Transport: tr}}
 }
 
 // Do sends a request to a node's cluster address and decodes a JSON
@@ -64,7 +64,6 @@ func (c *Client) send(ctx context.Context, method, addr, path string, body io.Re
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.secret)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("peer %s %s: %w", addr, path, err)
@@ -85,15 +84,16 @@ func jsonBody(v any) io.Reader {
 
 // applyResult carries a raftfsm.Result between nodes.
 type applyResult struct {
-	Index   uint64          `json:"index"`
-	Code    string          `json:"code,omitempty"`
-	Message string          `json:"message,omitempty"`
-	Object  *raftfsm.Object `json:"object,omitempty"`
-	Bucket  *raftfsm.Bucket `json:"bucket,omitempty"`
-	Ref     *raftfsm.Ref    `json:"ref,omitempty"`
-	Upload  *raftfsm.Upload `json:"upload,omitempty"`
-	Deleted int             `json:"deleted,omitempty"`
-	More    bool            `json:"more,omitempty"`
+	Index   uint64             `json:"index"`
+	Code    string             `json:"code,omitempty"`
+	Message string             `json:"message,omitempty"`
+	Object  *raftfsm.Object    `json:"object,omitempty"`
+	Bucket  *raftfsm.Bucket    `json:"bucket,omitempty"`
+	Ref     *raftfsm.Ref       `json:"ref,omitempty"`
+	Upload  *raftfsm.Upload    `json:"upload,omitempty"`
+	Key     *raftfsm.AccessKey `json:"key,omitempty"`
+	Deleted int                `json:"deleted,omitempty"`
+	More    bool               `json:"more,omitempty"`
 }
 
 // Apply asks the node at addr, the leader, to apply an encoded command,
@@ -104,7 +104,7 @@ func (c *Client) Apply(ctx context.Context, addr string, cmd []byte) (raftfsm.Re
 	if err := c.Do(ctx, http.MethodPost, addr, "/peer/apply", bytes.NewReader(cmd), &out); err != nil {
 		return raftfsm.Result{}, err
 	}
-	res := raftfsm.Result{Index: out.Index, Object: out.Object, Bucket: out.Bucket, Ref: out.Ref, Upload: out.Upload, Deleted: out.Deleted, More: out.More}
+	res := raftfsm.Result{Index: out.Index, Object: out.Object, Bucket: out.Bucket, Ref: out.Ref, Upload: out.Upload, Key: out.Key, Deleted: out.Deleted, More: out.More}
 	if out.Code != "" {
 		res.Err = raftfsm.FromCode(out.Code, out.Message)
 	}

@@ -19,8 +19,6 @@ var (
 	// ErrNoRoute is a peer that does not know a route: an older version,
 	// during a rolling upgrade.
 	ErrNoRoute = errors.New("cluster: the peer does not know this route")
-	// ErrUnauthorized is a request without the cluster's secret.
-	ErrUnauthorized = errors.New("cluster: wrong cluster secret")
 )
 
 // wireErrors are the errors, besides raftfsm's (which have codes of their
@@ -37,7 +35,6 @@ var wireErrors = []struct {
 	{cas.ErrClosed, "StoreClosed"},
 	{cas.ErrFailed, "StoreFailed"},
 	{ErrNoRoute, "NoSuchRoute"},
-	{ErrUnauthorized, "Unauthorized"},
 	{context.DeadlineExceeded, "DeadlineExceeded"},
 	{context.Canceled, "Canceled"},
 }
@@ -63,11 +60,7 @@ func wireCode(err error) string {
 // writeError is the peer protocol's one way of answering with an error:
 // the status a user-facing surface would give, and the error's wire code.
 func writeError(w http.ResponseWriter, err error) {
-	status := apierr.Classify(err).Status
-	if errors.Is(err, ErrUnauthorized) {
-		status = http.StatusUnauthorized
-	}
-	httpx.WriteJSON(w, status, client.Error{Code: wireCode(err), Message: err.Error()})
+	httpx.WriteJSON(w, apierr.Classify(err).Status, client.Error{Code: wireCode(err), Message: err.Error()})
 }
 
 // decodeError rebuilds the error a peer answered with: the sentinel its

@@ -1,12 +1,9 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"cairn/client"
@@ -153,22 +150,16 @@ func (m *Membership) waitCaughtUp(ctx context.Context, addr string) error {
 	}
 }
 
-// Join asks a member, at its HTTP address via, to add this node, with the
-// cluster secret, retrying until it succeeds or ctx ends.
-func (m *Membership) Join(ctx context.Context, via, secret string) {
-	body, _ := json.Marshal(client.JoinRequest{ID: m.id, RaftAddr: m.addr, Voter: true})
+// Join asks a member, at its cluster address via, to add this node as a
+// voter, over the authenticated cluster port, retrying until it succeeds
+// or ctx ends.
+func (m *Membership) Join(ctx context.Context, via string) {
+	req := client.JoinRequest{ID: m.id, RaftAddr: m.addr, Voter: true}
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+via+"/v1/cluster/join", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+secret)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
+		err := m.peers.ChangeMembership(ctx, via, "join", req)
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				m.log.Info("joined cluster", "via", via)
-				return
-			}
-			err = fmt.Errorf("join answered %s", resp.Status)
+			m.log.Info("joined cluster", "via", via)
+			return
 		}
 		m.log.Warn("join failed; retrying", "via", via, "err", err)
 		if Sleep(ctx, time.Second) != nil {

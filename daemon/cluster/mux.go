@@ -3,8 +3,8 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -12,31 +12,40 @@ import (
 	"cairn/raftfsm"
 )
 
-// The first byte of a connection to the cluster port says which protocol
-// it speaks.
+// After the handshake (handshake.go), the dialer's protocol byte says
+// which protocol a connection speaks.
 const (
 	protoRaft byte = 'R'
 	protoPeer byte = 'P'
 )
 
-// Mux accepts connections on the cluster port and sorts them by their
-// first byte. It is safe for concurrent use; Close stops it.
+// Mux accepts connections on the cluster port, authenticates them and
+// sorts them by protocol. It is safe for concurrent use; Close stops it.
 type Mux struct {
 	ln     net.Listener
 	dialer Dialer
+	key    []byte // the handshake key; nil refuses every connection
+	reject func(remote net.Addr, err error)
 	raft   *chanListener
 	peer   *chanListener
 	wg     sync.WaitGroup
 }
 
-// NewMux serves the cluster port on ln, which it owns from now on; with
-// tlsConf set, every connection must complete a TLS handshake first.
-// dialer reaches the other nodes' cluster ports.
-func NewMux(ln net.Listener, tlsConf *tls.Config, dialer Dialer) *Mux {
-	if tlsConf != nil {
-		ln = tls.NewListener(ln, tlsConf)
+// NewMux serves the cluster port on ln, which it owns from now on, with
+// dialer's TLS configuration (when set, every connection must first
+// complete a TLS handshake with a client certificate the cluster CA
+// signed) and cluster secret (every connection must then prove it holds
+// it; with no secret, every connection is refused). dialer also reaches
+// the other nodes' ports. reject, when not nil, hears of every connection
+// refused.
+func NewMux(ln net.Listener, dialer Dialer, reject func(remote net.Addr, err error)) *Mux {
+	if dialer.TLS != nil {
+		ln = tls.NewListener(ln, dialer.TLS)
 	}
-	m := &Mux{ln: ln, dialer: dialer, raft: newChanListener(ln.Addr()), peer: newChanListener(ln.Addr())}
+	m := &Mux{ln: ln, dialer: dialer, reject: reject, raft: newChanListener(ln.Addr()), peer: newChanListener(ln.Addr())}
+	if dialer.Secret != "" {
+		m.key = authKey(dialer.Secret)
+	}
 	m.wg.Go(m.run)
 	return m
 }
@@ -63,22 +72,44 @@ func (m *Mux) run() {
 	}
 }
 
+// handshakeTimeout bounds the TLS handshake and the cluster handshake of
+// one connection.
+const handshakeTimeout = 10 * time.Second
+
+// sort authenticates a connection and hands it to the listener of its
+// protocol; a connection that fails is closed before anything reads it.
 func (m *Mux) sort(c net.Conn) {
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var b [1]byte
-	if _, err := io.ReadFull(c, b[:]); err != nil {
+	refuse := func(err error) {
 		c.Close()
+		if m.reject != nil {
+			m.reject(c.RemoteAddr(), err)
+		}
+	}
+	if m.key == nil {
+		refuse(errors.New("cluster: this node has no cluster secret"))
 		return
 	}
-	c.SetReadDeadline(time.Time{})
+	c.SetDeadline(time.Now().Add(handshakeTimeout))
+	if tc, ok := c.(*tls.Conn); ok {
+		if err := tc.Handshake(); err != nil {
+			refuse(fmt.Errorf("tls handshake: %w", err))
+			return
+		}
+	}
+	proto, err := accept(c, m.key)
+	if err != nil {
+		refuse(err)
+		return
+	}
+	c.SetDeadline(time.Time{})
 	var dst *chanListener
-	switch b[0] {
+	switch proto {
 	case protoRaft:
 		dst = m.raft
 	case protoPeer:
 		dst = m.peer
 	default:
-		c.Close()
+		refuse(fmt.Errorf("cluster: unknown protocol %q", proto))
 		return
 	}
 	if !dst.deliver(c) {
@@ -93,16 +124,24 @@ func (m *Mux) Close() error {
 	return err
 }
 
-// Dialer connects to nodes' cluster ports.
+// Dialer connects to nodes' cluster ports, and holds what the ports need
+// to authenticate connections.
 type Dialer struct {
 	// TCP opens the connection (tests inject faults here).
 	TCP func(ctx context.Context, addr string) (net.Conn, error)
-	// TLS, when set, is the client side of the port's TLS.
+	// TLS, when set, runs mutual TLS on every connection, both ways: its
+	// certificate is this node's, RootCAs and ClientCAs the cluster CA.
 	TLS *tls.Config
+	// Secret is the cluster secret both ends prove they hold.
+	Secret string
 }
 
-// dial connects to a node's cluster port for the given protocol.
+// dial connects to a node's cluster port for the given protocol and
+// authenticates the connection.
 func (d Dialer) dial(ctx context.Context, addr string, proto byte) (net.Conn, error) {
+	if d.Secret == "" {
+		return nil, errors.New("cluster: no cluster secret to dial other nodes with")
+	}
 	c, err := d.TCP(ctx, addr)
 	if err != nil {
 		return nil, err
@@ -119,10 +158,16 @@ func (d Dialer) dial(ctx context.Context, addr string, proto byte) (net.Conn, er
 		}
 		c = tc
 	}
-	if _, err := c.Write([]byte{proto}); err != nil {
-		c.Close()
-		return nil, err
+	dl, ok := ctx.Deadline()
+	if !ok || time.Until(dl) > handshakeTimeout {
+		dl = time.Now().Add(handshakeTimeout)
 	}
+	c.SetDeadline(dl)
+	if err := connect(c, authKey(d.Secret), proto); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	c.SetDeadline(time.Time{})
 	return c, nil
 }
 

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -20,15 +19,15 @@ import (
 // MaxAsk bounds the digests of one missing-chunks question or fetch.
 const MaxAsk = raftfsm.MaxChunksPerFile
 
-// Server answers the peer protocol. Its fields are set before it serves.
+// Server answers the peer protocol on connections the Mux authenticated.
+// Its fields are set before it serves.
 type Server struct {
-	Secret  string
 	Store   *cas.Store
 	Node    *raftfsm.Node
 	Members *Membership
 }
 
-// ServeHTTP checks the cluster secret and routes a peer request.
+// ServeHTTP routes a peer request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := s.route(w, r); err != nil {
 		writeError(w, err)
@@ -36,10 +35,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) error {
-	got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if s.Secret == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.Secret)) != 1 {
-		return ErrUnauthorized
-	}
 	p := r.URL.Path
 	switch {
 	case p == "/peer/apply" && r.Method == http.MethodPost:
@@ -83,7 +78,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := applyResult{Index: res.Index, Object: res.Object, Bucket: res.Bucket, Ref: res.Ref, Upload: res.Upload, Deleted: res.Deleted, More: res.More}
+	out := applyResult{Index: res.Index, Object: res.Object, Bucket: res.Bucket, Ref: res.Ref, Upload: res.Upload, Key: res.Key, Deleted: res.Deleted, More: res.More}
 	if res.Err != nil {
 		out.Code, out.Message = raftfsm.Code(res.Err), res.Err.Error()
 	}

@@ -50,8 +50,8 @@ func servePeer(t *testing.T, h http.Handler) (cluster.Dialer, string) {
 		t.Fatal(err)
 	}
 	var d net.Dialer
-	dialer := cluster.Dialer{TCP: func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }}
-	m := cluster.NewMux(ln, nil, dialer)
+	dialer := cluster.Dialer{Secret: "s", TCP: func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }}
+	m := cluster.NewMux(ln, dialer, nil)
 	srv := &http.Server{Handler: h}
 	go srv.Serve(m.Peer())
 	t.Cleanup(func() { srv.Close(); m.Close() })
@@ -69,8 +69,8 @@ func TestFetch_OlderPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dialer, addr := servePeer(t, olderPeer(&cluster.Server{Secret: "s", Store: peerStore}))
-	n := New(Config{ID: "n", Store: testStore(t), Peers: cluster.NewClient("s", dialer), Metrics: metrics.New()})
+	dialer, addr := servePeer(t, olderPeer(&cluster.Server{Store: peerStore}))
+	n := New(Config{ID: "n", Store: testStore(t), Peers: cluster.NewClient(dialer), Metrics: metrics.New()})
 
 	ds := res.Recipe.Distinct()
 	nowhere := chunk.Sum([]byte("nowhere"))
