@@ -35,7 +35,8 @@ type Config struct {
 	// answered and fails over to the next one when a node refuses the
 	// connection or answers 503. A bare host:port means http://host:port.
 	Endpoints []string
-	// Token is sent as "Authorization: Bearer <Token>" when set.
+	// Token is sent as "Authorization: Bearer <Token>" when set: an
+	// access key as "id:secret" (or a node's configured token).
 	Token string
 	// HTTPClient sends the requests. Nil means a client built for the
 	// configuration (keep-alive connections enough for Parallelism, and

@@ -66,7 +66,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	st, err := c.ClusterStatus(context.Background())
+	st, err := c.Admin().ClusterStatus(context.Background())
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -53,33 +53,3 @@ func (c *Client) DeleteRef(ctx context.Context, name string, ifVersion *uint64) 
 	}
 	return nil
 }
-
-// ClusterStatus returns the members of the cluster and how far each is
-// behind.
-func (c *Client) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
-	var out ClusterStatus
-	if err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: "/v1/cluster/status", idempotent: true}, nil, &out); err != nil {
-		return out, fmt.Errorf("get cluster status: %w", err)
-	}
-	return out, nil
-}
-
-// AddNode asks the cluster to add a node, authenticated with the cluster
-// secret. It is not retried when its outcome is unknown.
-func (c *Client) AddNode(ctx context.Context, secret string, req JoinRequest) error {
-	cl := call{method: http.MethodPost, path: "/v1/cluster/join", auth: secret}
-	if err := c.conn.callJSON(ctx, cl, req, nil); err != nil {
-		return fmt.Errorf("add node %s: %w", req.ID, err)
-	}
-	return nil
-}
-
-// RemoveNode asks the cluster to remove a node, authenticated with the
-// cluster secret. It is not retried when its outcome is unknown.
-func (c *Client) RemoveNode(ctx context.Context, secret, id string) error {
-	cl := call{method: http.MethodPost, path: "/v1/cluster/remove", auth: secret}
-	if err := c.conn.callJSON(ctx, cl, JoinRequest{ID: id}, nil); err != nil {
-		return fmt.Errorf("remove node %s: %w", id, err)
-	}
-	return nil
-}

@@ -29,9 +29,7 @@ type call struct {
 	// others are retried only when they surely did not reach a server.
 	idempotent  bool
 	contentType string
-	// auth replaces the bearer token (the cluster secret).
-	auth    string
-	maxBody int64
+	maxBody     int64
 }
 
 // response is a whole answer, body included.
@@ -175,10 +173,7 @@ func (c *conn) newRequest(ctx context.Context, ep int, cl call) (*http.Request, 
 	if err != nil {
 		return nil, fmt.Errorf("build request %s: %w", cl.path, err)
 	}
-	switch {
-	case cl.auth != "":
-		req.Header.Set("Authorization", "Bearer "+cl.auth)
-	case c.cfg.Token != "":
+	if c.cfg.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
 	}
 	if cl.contentType != "" {

@@ -218,3 +218,24 @@ type JoinRequest struct {
 	RaftAddr string `json:"raft_addr,omitempty"`
 	Voter    bool   `json:"voter,omitempty"`
 }
+
+// AccessKey is a credential of the cluster, as GET /v1/keys shows it. Its
+// Secret is set only in the answer that created it.
+type AccessKey struct {
+	ID      string    `json:"id"`
+	Secret  string    `json:"secret,omitempty"`
+	Role    string    `json:"role"`
+	Buckets []string  `json:"buckets,omitempty"`
+	Name    string    `json:"name,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+// KeyRequest is the body of POST /v1/keys. ID and Secret are generated
+// when left empty.
+type KeyRequest struct {
+	ID      string   `json:"id,omitempty"`
+	Secret  string   `json:"secret,omitempty"`
+	Role    string   `json:"role"`
+	Buckets []string `json:"buckets,omitempty"`
+	Name    string   `json:"name,omitempty"`
+}

@@ -207,7 +207,7 @@ func TestCLI_ExitCodes(t *testing.T) {
 		{"PutMissingFile", env, []string{"put", filepath.Join(dir, "nope"), "test/x"}, cli.ExitError, "no such file"},
 		{"DeadEndpoint", cliEnv(clientDeadEndpoint(t)), []string{"--retries", "-1", "ls"}, cli.ExitError, "unavailable"},
 		{"UnknownOutcome", cliEnv(outcome.URL), []string{"mb", "newbucket"}, cli.ExitUnknownOutcome, "outcome unknown"},
-		{"ClusterAddNoSecret", env, []string{"cluster", "add", "node2", "127.0.0.1:1"}, cli.ExitError, "Unauthorized"},
+		{"ClusterAddNoKey", cliEnv(newTestServer(t, func(c *Config) { c.Anonymous = "" }).URL()), []string{"cluster", "add", "node2", "127.0.0.1:1"}, cli.ExitError, "Unauthorized"},
 		{"ClusterBadVerb", env, []string{"cluster", "grow"}, cli.ExitUsage, "want status"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -240,7 +240,7 @@ func TestClient_Failover(t *testing.T) {
 		"Models":  func() error { _, err := c.Models(ctx, client.ModelFilter{Flavor: "xgboost"}); return err },
 		"Runs":    func() error { _, err := c.Runs(ctx, client.RunFilter{}); return err },
 		"Stats":   func() error { _, err := c.Stats(ctx, 0); return err },
-		"Cluster": func() error { _, err := c.ClusterStatus(ctx); return err },
+		"Cluster": func() error { _, err := c.Admin().ClusterStatus(ctx); return err },
 		"Buckets": func() error { _, err := c.Buckets(ctx); return err },
 		"Ref": func() error {
 			_, err := c.PutRef(ctx, "best", client.RefRequest{Target: "runs:/" + clientTestRun, IfVersion: new(uint64)})

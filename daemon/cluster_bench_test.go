@@ -120,7 +120,7 @@ func BenchmarkCluster_CatchUp(b *testing.B) {
 		refs, _ := l.Node().State().ChunkRefs(chunk.Digest{}, 0)
 		ports := proctest.Listen(b)
 		cfg := clusterConfig(b, "node3", ports, c.net)
-		cfg.Join = l.Addr()
+		cfg.Join = l.RaftAddr()
 		if v := os.Getenv("CAIRN_BENCH_REPAIR_RATE"); v != "" {
 			fmt.Sscan(v, &cfg.RepairRate)
 		}

@@ -335,7 +335,7 @@ func TestCluster_Membership(t *testing.T) {
 	// A fourth node joins under load through any member.
 	ports := proctest.Listen(t)
 	cfg := clusterConfig(t, "node3", ports, c.net)
-	cfg.Join = c.nodes[c.follower()].Addr()
+	cfg.Join = c.nodes[c.follower()].RaftAddr()
 	c.add(cfg, ports)
 	c.start(3)
 	waitFor(t, func() bool {
@@ -358,7 +358,6 @@ func TestCluster_Membership(t *testing.T) {
 	gone := c.follower(3)
 	body := fmt.Sprintf(`{"id":%q}`, c.cfgs[gone].NodeID)
 	req, _ := http.NewRequest(http.MethodPost, c.nodes[3].URL()+"/v1/cluster/remove", bytes.NewReader([]byte(body)))
-	req.Header.Set("Authorization", "Bearer test-cluster-secret")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("remove: %v %v", err, resp.Status)

@@ -147,7 +147,7 @@ func (c *testCluster) add(cfg Config, p *proctest.Ports) {
 func clusterConfig(t testing.TB, id string, p *proctest.Ports, ns *netsim) Config {
 	raftAddr := p.ClusterAddr
 	return Config{
-		DataDir: t.TempDir(), HTTPAddr: p.HTTPAddr, RaftAddr: raftAddr, NodeID: id,
+		DataDir: t.TempDir(), HTTPAddr: p.HTTPAddr, RaftAddr: raftAddr, NodeID: id, Anonymous: "all",
 		ClusterSecret:    "test-cluster-secret",
 		S3Keys:           []S3Key{{AccessKey: "testkey", SecretKey: "testsecret"}},
 		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,

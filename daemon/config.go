@@ -46,6 +46,13 @@ const (
 	DefaultRepairRate = 64 << 20
 	// DefaultMaxObjectSize bounds one object (5 TiB, as S3).
 	DefaultMaxObjectSize = 5 << 40
+	// DefaultMaxUploads bounds the bodies stored at once.
+	DefaultMaxUploads = 64
+	// DefaultBodyTimeout is how long a request body may deliver less than
+	// 1 KiB before it is cut.
+	DefaultBodyTimeout = time.Minute
+	// DefaultMaxRestoreSize bounds a backup sent to admin/restore.
+	DefaultMaxRestoreSize = 64 << 30
 )
 
 // Peer is a member of the initial cluster.
@@ -68,6 +75,10 @@ type Config struct {
 	// HTTPListener, when set, is the HTTP listener to serve on instead of
 	// listening on HTTPAddr; the Server owns it from New on.
 	HTTPListener net.Listener
+	// TLSCert and TLSKey, when set, are the PEM files of the HTTP port's
+	// certificate: every surface is then served over TLS only.
+	// Server.ReloadTLS reads them again.
+	TLSCert, TLSKey string
 	// NodeID names this node in the cluster (default: "node1" for a
 	// single node).
 	NodeID string
@@ -81,39 +92,65 @@ type Config struct {
 	// Bootstrap lists the initial voters of a new cluster, this node
 	// included. Empty, with Join empty too, bootstraps a single node.
 	Bootstrap []Peer
-	// Join is the HTTP address of a member to join on first start.
+	// Join is the cluster address of a member to join on first start.
 	Join string
-	// ClusterSecret authenticates peer traffic between nodes.
+	// ClusterSecret authenticates every connection between nodes, and
+	// seals the access keys' secrets in the replicated state. A node alone
+	// generates one on first start, kept in the data folder
+	// (cluster-secret); a cluster needs it given, the same on every node.
 	ClusterSecret string
-	// ClusterTLS, when set, encrypts the cluster port: the listener
-	// serves ClusterTLS.Certificates and dialers verify peers against
-	// ClusterTLS.RootCAs.
+	// ClusterTLS, when set, runs mutual TLS on the cluster port: the node
+	// serves and presents ClusterTLS.Certificates, and peers' certificates
+	// must chain to the cluster CA (RootCAs and ClientCAs); see
+	// LoadClusterTLS.
 	ClusterTLS *tls.Config
 	// Dial opens connections to other nodes' cluster addresses (default
 	// net.Dialer); tests inject faults here.
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
 
-	// Token, when set, is the bearer token the native API requires.
+	// Token, when set, is a bearer token with the admin role on the
+	// native and MLflow APIs, besides the access keys.
 	Token string
-	// S3Keys are the access keys the S3 API accepts. When empty, a key
-	// pair is generated on first start and kept in the data folder.
-	S3Keys   []S3Key
-	S3Region string // "" accepts any region in signatures
+	// S3Keys seed admin access keys of the cluster: each is created, or
+	// updated to this secret, at start. Without any, the first start of a
+	// cluster creates one admin key and hands it to OnFirstKey.
+	S3Keys []S3Key
+	// OnFirstKey, when set, is told the admin key a new cluster created,
+	// and the file it is kept in: the one time its secret is shown.
+	OnFirstKey func(id, secret, path string)
+	// Anonymous is what requests without credentials may do: "" (nothing
+	// but /healthz and /readyz), "read" or "all". Only for a laptop.
+	Anonymous string
+	// MetricsOpen serves /metrics without credentials from anywhere; it is
+	// always open to loopback clients.
+	MetricsOpen bool
+	S3Region    string // "" accepts any region in signatures
 	// S3Domain enables virtual-host-style requests: <bucket>.<S3Domain>.
 	S3Domain string
 	// MLflowBucket holds what MLflow's proxied artifact API writes.
 	MLflowBucket string
-	// MLflowUsername/MLflowPassword enable basic auth on the MLflow API;
-	// Token is also accepted there as a bearer token.
+	// MLflowUsername/MLflowPassword are HTTP Basic credentials with the
+	// write role on the MLflow and native APIs, besides the access keys.
 	MLflowUsername string
 	MLflowPassword string
 
 	// ConsistentReads makes S3 and MLflow reads confirm leadership (or
 	// go through the leader) before answering.
 	ConsistentReads bool
-	MaxObjectSize   int64
-	GCInterval      time.Duration // 0: DefaultGCInterval; negative: no GC loop
-	GCGrace         time.Duration // how long an unreferenced chunk in use by a writer is kept
+	// MaxObjectSize bounds one object (default DefaultMaxObjectSize).
+	MaxObjectSize int64
+	// MaxUploads bounds the request bodies stored at once, objects and
+	// parts of every surface; more are refused with 503 SlowDown
+	// (default DefaultMaxUploads).
+	MaxUploads int
+	// BodyTimeout cuts a request body that delivers less than 1 KiB in
+	// that time (default DefaultBodyTimeout).
+	BodyTimeout time.Duration
+	// MaxRestoreSize bounds a backup sent to admin/restore (default
+	// DefaultMaxRestoreSize).
+	MaxRestoreSize int64
+	GCInterval     time.Duration // 0: DefaultGCInterval; negative: no GC loop
+	GCGrace        time.Duration // how long an unreferenced chunk in use by a writer is kept
 	// MinFreeSpace is the disk space, in bytes, that writes of new chunks
 	// and of commands other than deletes leave free on the chunk store's
 	// file system (0: DefaultMinFreeSpace; negative: no check).
@@ -169,6 +206,15 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxObjectSize == 0 {
 		c.MaxObjectSize = DefaultMaxObjectSize
+	}
+	if c.MaxUploads == 0 {
+		c.MaxUploads = DefaultMaxUploads
+	}
+	if c.BodyTimeout == 0 {
+		c.BodyTimeout = DefaultBodyTimeout
+	}
+	if c.MaxRestoreSize == 0 {
+		c.MaxRestoreSize = DefaultMaxRestoreSize
 	}
 	if c.GCInterval == 0 {
 		c.GCInterval = DefaultGCInterval
@@ -233,6 +279,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Join != "" && c.ClusterSecret == "" {
 		errs = append(errs, errors.New("joining a cluster needs the cluster secret"))
+	}
+	switch c.Anonymous {
+	case "", "read", "all":
+	default:
+		errs = append(errs, fmt.Errorf("anonymous access %q: want read or all (or nothing)", c.Anonymous))
+	}
+	if c.MaxObjectSize < 0 || c.MaxUploads < 0 || c.MaxRestoreSize < 0 {
+		errs = append(errs, errors.New("the maximum object size, uploads and restore size must be positive"))
 	}
 	if c.RepairRate < 0 || c.RepairInterval < 0 {
 		errs = append(errs, fmt.Errorf("repair rate %d and interval %v must be positive", c.RepairRate, c.RepairInterval))

@@ -75,7 +75,10 @@ func startProc(t testing.TB, dataDir string, ports *proctest.Ports, extra ...str
 // it to be ready: a cluster member is ready only once a quorum runs.
 func launchProc(t testing.TB, dataDir string, ports *proctest.Ports, extra ...string) *proc {
 	t.Helper()
-	args := append([]string{"serve", "--data-dir", dataDir, "--http-addr", ports.HTTPAddr, "--raft-addr", ports.ClusterAddr, "--log-level", "warn"}, extra...)
+	// As newTestServer's: these tests are about what a node does, not who
+	// may ask it.
+	args := append([]string{"serve", "--data-dir", dataDir, "--http-addr", ports.HTTPAddr, "--raft-addr", ports.ClusterAddr,
+		"--log-level", "warn", "--insecure-anonymous", "all"}, extra...)
 	cmd := exec.Command(cairnBinary(t), args...)
 	cmd.Stdout, cmd.Stderr = t.Output(), t.Output()
 	if err := ports.Start(t, cmd); err != nil {

@@ -22,11 +22,15 @@ import (
 )
 
 // newTestServer starts a single node on loopback with short Raft timeouts
-// and no GC loop, and waits until it is ready.
+// and no GC loop, and waits until it is ready. These tests are about what
+// a node does, not about who may ask it: requests without credentials may
+// do anything (Anonymous "all"), and S3 signs with the seeded admin key
+// testkey. The tests of who may do what (auth_test.go) set Anonymous back
+// to "".
 func newTestServer(t testing.TB, mutate ...func(*Config)) *Server {
 	t.Helper()
 	cfg := Config{
-		DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
+		DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", Anonymous: "all",
 		S3Keys:           []S3Key{{AccessKey: "testkey", SecretKey: "testsecret"}},
 		HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond,
 		GCInterval: -1,

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,81 +10,176 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
+
+	"cairn/daemon/auth"
+	"cairn/raftfsm"
 )
 
-// loadS3Keys takes the configured keys, or loads (creating it on first
-// start) the generated key pair kept in the data folder.
-func (s *Server) loadS3Keys() error {
-	s.s3keys = map[string]string{}
-	keys := s.cfg.S3Keys
-	if len(keys) == 0 {
-		k, err := generatedS3Key(s.cfg.DataDir)
-		if err != nil {
-			return err
+// Files of the data folder that hold secrets, each 0600.
+const (
+	secretFile   = "cluster-secret"      // the secret a node alone generated
+	adminKeyFile = "admin-key"           // the first admin key of a new cluster
+	legacyS3File = "s3-credentials.json" // the key earlier versions generated
+)
+
+// clusterSecret returns the configured cluster secret, or the one this
+// node generated alone on its first start (creating it if need be). A
+// node that generated one refuses another: the access keys in its state
+// are sealed under the first.
+func clusterSecret(cfg Config) (string, error) {
+	path := filepath.Join(cfg.DataDir, secretFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		kept := strings.TrimSpace(string(b))
+		if cfg.ClusterSecret != "" && cfg.ClusterSecret != kept {
+			return "", fmt.Errorf("the cluster secret given differs from the one this node generated, kept in %s, which sealed its access keys: give that one (every node of a cluster must have it)", path)
 		}
-		keys = []S3Key{k}
+		return kept, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return "", err
+	case cfg.ClusterSecret != "":
+		return cfg.ClusterSecret, nil
 	}
-	for _, k := range keys {
-		s.s3keys[k.AccessKey] = k.SecretKey
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	secret := hex.EncodeToString(raw)
+	return secret, writeSecretFile(path, []byte(secret+"\n"))
+}
+
+// writeSecretFile writes a file only its owner can read, atomically.
+func writeSecretFile(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// partKey is the key that signs MLflow part URLs: derived from the cluster
+// secret, so that every node accepts a URL any node signed.
+func partKey(secret string) []byte {
+	k := sha256.Sum256([]byte("cairn mlflow part urls\n" + secret))
+	return k[:]
+}
+
+// seeds returns the keys the configuration seeds: the configured S3 keys,
+// or the one an earlier version generated in the data folder.
+func (s *Server) seeds() ([]S3Key, error) {
+	if len(s.cfg.S3Keys) > 0 {
+		return s.cfg.S3Keys, nil
+	}
+	b, err := os.ReadFile(filepath.Join(s.cfg.DataDir, legacyS3File))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var k S3Key
+	if err := json.Unmarshal(b, &k); err != nil || k.AccessKey == "" {
+		return nil, fmt.Errorf("read %s: malformed", legacyS3File)
+	}
+	return []S3Key{k}, nil
+}
+
+// bootstrapKeys makes the cluster's access keys what the configuration
+// says, once a leader is known: each seeded key exists as an admin key
+// with its configured secret, and a cluster that has no key at all gets
+// one admin key, made by the leader, kept in its data folder and shown
+// once. It retries until it succeeds or ctx ends.
+func (s *Server) bootstrapKeys(ctx context.Context) {
+	for {
+		err := s.ensureKeys(ctx)
+		if err == nil {
+			s.keysSettled.Store(true)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Debug("access keys not settled yet; retrying", "err", err)
+		t := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+func (s *Server) ensureKeys(ctx context.Context) error {
+	if err := s.core.ReadBarrier(ctx); err != nil {
+		return err
+	}
+	seeds, err := s.seeds()
+	if err != nil {
+		return err
+	}
+	for _, k := range seeds {
+		if secret, ident, ok := s.keys.Lookup(k.AccessKey); ok && secret == k.SecretKey && ident.Role == auth.Admin && !ident.Scoped() {
+			continue
+		}
+		_, err := s.core.Propose(ctx, &raftfsm.PutKey{Replace: true, Key: raftfsm.AccessKey{
+			ID: k.AccessKey, Sealed: s.sealer.Seal(k.AccessKey, k.SecretKey), Role: raftfsm.RoleAdmin,
+			Name: "seeded by configuration", Created: s.cfg.Now().UnixNano(),
+		}})
+		if err != nil {
+			return fmt.Errorf("seed access key %s: %w", k.AccessKey, err)
+		}
+		s.log.Info("access key seeded", "id", k.AccessKey)
+	}
+	if len(seeds) > 0 || !s.raft.IsLeader() {
+		return nil
+	}
+	keys, err := s.raft.State().AccessKeys()
+	if err != nil || len(keys) > 0 {
+		return err
+	}
+	id, secret := auth.NewKey()
+	_, err = s.core.Propose(ctx, &raftfsm.PutKey{Key: raftfsm.AccessKey{
+		ID: id, Sealed: s.sealer.Seal(id, secret), Role: raftfsm.RoleAdmin,
+		Name: "first admin key", Created: s.cfg.Now().UnixNano(),
+	}})
+	if errors.Is(err, raftfsm.ErrConflict) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create the first admin key: %w", err)
+	}
+	// The key is in the state now: from here on, a failure must not make
+	// a retry create a second one.
+	path := filepath.Join(s.cfg.DataDir, adminKeyFile)
+	b, _ := json.MarshalIndent(map[string]string{"access_key": id, "secret_key": secret, "token": id + ":" + secret}, "", "  ")
+	if err := writeSecretFile(path, append(b, '\n')); err != nil {
+		s.log.Error("keep the first admin key", "id", id, "err", err)
+		path = ""
+	} else {
+		s.log.Info("first admin key created", "id", id, "file", path)
+	}
+	if s.cfg.OnFirstKey != nil {
+		s.cfg.OnFirstKey(id, secret, path)
 	}
 	return nil
 }
 
-// S3Credentials returns the first S3 access key pair.
-func (s *Server) S3Credentials() S3Key {
-	if len(s.cfg.S3Keys) > 0 {
-		return s.cfg.S3Keys[0]
-	}
-	k, _ := generatedS3Key(s.cfg.DataDir)
-	return k
-}
-
-const (
-	s3KeyFile   = "s3-credentials.json"
-	partKeyFile = "part-url-key"
-)
-
-// loadPartKey returns the key that signs MLflow part URLs: derived from
-// the cluster secret, so that every node accepts a URL any node signed,
-// or for a node without one, random and kept in the data folder.
-func loadPartKey(dir, secret string) ([]byte, error) {
-	if secret != "" {
-		k := sha256.Sum256([]byte("cairn mlflow part urls\n" + secret))
-		return k[:], nil
-	}
-	p := filepath.Join(dir, partKeyFile)
-	if b, err := os.ReadFile(p); err == nil && len(b) == 32 {
-		return b, nil
-	}
-	k := make([]byte, 32)
-	rand.Read(k)
-	if err := os.WriteFile(p, k, 0o600); err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
-func generatedS3Key(dir string) (S3Key, error) {
-	path := filepath.Join(dir, s3KeyFile)
-	var k S3Key
-	b, err := os.ReadFile(path)
-	if err == nil {
-		if err := json.Unmarshal(b, &k); err != nil || k.AccessKey == "" {
-			return k, fmt.Errorf("read %s: malformed", path)
+// AdminKey returns the first admin key of the cluster as this node keeps
+// it (adminKeyFile), or the first seeded key, for tests and the banner.
+func (s *Server) AdminKey() (S3Key, error) {
+	if seeds, err := s.seeds(); err != nil || len(seeds) > 0 {
+		if err != nil {
+			return S3Key{}, err
 		}
-		return k, nil
+		return seeds[0], nil
 	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return k, err
+	b, err := os.ReadFile(filepath.Join(s.cfg.DataDir, adminKeyFile))
+	if err != nil {
+		return S3Key{}, err
 	}
-	ak, sk := make([]byte, 10), make([]byte, 20)
-	rand.Read(ak)
-	rand.Read(sk)
-	k = S3Key{AccessKey: "CAIRN" + hex.EncodeToString(ak)[:15], SecretKey: hex.EncodeToString(sk)}
-	b, _ = json.MarshalIndent(map[string]string{"access_key": k.AccessKey, "secret_key": k.SecretKey}, "", "  ")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return k, err
-	}
-	return k, os.Rename(tmp, path)
+	var k S3Key
+	err = json.Unmarshal(b, &k)
+	return k, err
 }

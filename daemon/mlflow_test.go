@@ -100,7 +100,7 @@ func TestMLflow_Artifacts(t *testing.T) {
 }
 
 func TestMLflow_Auth(t *testing.T) {
-	srv := newTestServer(t, func(c *Config) { c.MLflowUsername, c.MLflowPassword, c.Token = "ml", "flow", "tok" })
+	srv := newTestServer(t, func(c *Config) { c.MLflowUsername, c.MLflowPassword, c.Token, c.Anonymous = "ml", "flow", "tok", "" })
 	if code, _, _ := mlflowReq(t, srv, "GET", "artifacts?path=x", nil, nil); code != 401 {
 		t.Fatalf("no credentials: %d", code)
 	}

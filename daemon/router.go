@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"cairn/daemon/auth"
+	"cairn/daemon/internal/apierr"
 	"cairn/daemon/internal/httpx"
 	"cairn/daemon/mlflowapi"
 	"cairn/daemon/nativeapi"
@@ -25,6 +28,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if surface != "s3" {
 		rec.Header().Set("X-Request-Id", id)
 	}
+	defer httpx.GuardBody(rec, r, s.cfg.BodyTimeout)()
 	h.ServeHTTP(rec, r)
 	s.metrics.Request(surface, r.Method, rec.Status, time.Since(start), rec.Bytes)
 }
@@ -63,7 +67,8 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveReady answers 200 when the node can take writes: it knows a
-// leader, its state and chunk stores work, and it is not shutting down.
+// leader, the access keys of its configuration exist, its state and chunk
+// stores work, and it is not shutting down.
 func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 	status := map[string]string{"status": "ready"}
 	code := http.StatusOK
@@ -73,6 +78,8 @@ func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 		status["status"], code = "shutting down", http.StatusServiceUnavailable
 	case leader == "":
 		status["status"], code = "no leader", http.StatusServiceUnavailable
+	case !s.keysSettled.Load():
+		status["status"], code = "access keys not settled", http.StatusServiceUnavailable
 	case s.raft.State().Err() != nil:
 		status["status"], code = s.raft.State().Err().Error(), http.StatusServiceUnavailable
 	default:
@@ -85,8 +92,21 @@ func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveMetrics writes the counters and the gauges of the stores and Raft
-// in Prometheus' text format.
+// in Prometheus' text format: to loopback clients, to anyone when the
+// operator opened it, and otherwise to keys that may read the whole
+// cluster.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if !s.cfg.MetricsOpen && !fromLoopback(r) {
+		id, err := s.keys.Authenticate(r)
+		if err == nil {
+			err = id.Require(auth.Read, "")
+		}
+		if err != nil {
+			e := apierr.Classify(err)
+			httpx.WriteJSON(w, e.Status, map[string]string{"code": e.Code, "message": e.Message})
+			return
+		}
+	}
 	var b strings.Builder
 	s.metrics.Write(&b)
 	s.writeGauges(r.Context(), &b)
@@ -122,4 +142,14 @@ func (s *Server) writeGauges(ctx context.Context, w io.Writer) {
 	}{{"term", st.Term}, {"commit_index", st.CommitIndex}, {"applied_index", st.AppliedIndex}, {"last_log_index", st.LastLogIndex}} {
 		fmt.Fprintf(w, "# TYPE cairn_raft_%s gauge\ncairn_raft_%s %d\n", g.name, g.name, g.v)
 	}
+}
+
+// fromLoopback reports whether a request came from this machine.
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

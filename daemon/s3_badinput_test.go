@@ -65,7 +65,7 @@ func TestS3_BadInput(t *testing.T) {
 	done := s3UploadParts(t, c, "bad", "mpu", id, [][]byte{[]byte("tiny part"), []byte("last part")}, "")
 	before := stateOf(snapshotState(t, srv))
 	digests := s3Digests(t, srv, "bad")
-	k := srv.S3Credentials()
+	k := s3Creds(t, srv)
 
 	raw := []struct {
 		name, method, target string

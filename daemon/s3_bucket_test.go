@@ -123,7 +123,7 @@ func TestS3_VirtualHost(t *testing.T) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, srv.Addr())
 	}}}
-	k := srv.S3Credentials()
+	k := s3Creds(t, srv)
 	c := s3SDKAt(t, "http://s3.cairn.test:"+port, hc, k.AccessKey, k.SecretKey, func(o *s3.Options) { o.UsePathStyle = false })
 	ctx := t.Context()
 	s3MakeBucket(t, c, "vhost")

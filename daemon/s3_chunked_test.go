@@ -28,7 +28,7 @@ func s3StreamPut(t testing.TB, srv *Server, target string, body []byte, payloadH
 	}
 	req.ContentLength = -1
 	req.Header.Set("X-Amz-Content-Sha256", payloadHash)
-	k := srv.S3Credentials()
+	k := s3Creds(t, srv)
 	creds := aws.Credentials{AccessKeyID: k.AccessKey, SecretAccessKey: k.SecretKey}
 	if err := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).SignHTTP(t.Context(), creds, req, payloadHash, "s3", s3Region, time.Now()); err != nil {
 		t.Fatal(err)

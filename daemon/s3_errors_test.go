@@ -24,7 +24,7 @@ func TestS3_ErrorsNameResource(t *testing.T) {
 	s3MakeBucket(t, c, "res")
 	s3MakeBucket(t, c, "dst")
 	etag := s3Put(t, c, "res", "dir/k", []byte("kept"))
-	k := srv.S3Credentials()
+	k := s3Creds(t, srv)
 	host := srv.Node().ID()
 	wrongSecret := func(t *testing.T, target string) (int, http.Header, []byte) {
 		t.Helper()

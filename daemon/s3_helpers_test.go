@@ -41,7 +41,7 @@ const s3Region = "us-east-1"
 // http the SDK signs the payload's SHA-256.
 func s3SDK(t testing.TB, srv *Server, opts ...func(*s3.Options)) *s3.Client {
 	t.Helper()
-	k := srv.S3Credentials()
+	k := s3Creds(t, srv)
 	return s3SDKAt(t, srv.URL(), http.DefaultClient, k.AccessKey, k.SecretKey, opts...)
 }
 
@@ -52,7 +52,7 @@ func s3SDKTLS(t testing.TB, srv *Server, opts ...func(*s3.Options)) *s3.Client {
 	t.Helper()
 	ts := httptest.NewTLSServer(srv)
 	t.Cleanup(ts.Close)
-	k := srv.S3Credentials()
+	k := s3Creds(t, srv)
 	return s3SDKAt(t, ts.URL, ts.Client(), k.AccessKey, k.SecretKey, opts...)
 }
 
@@ -100,7 +100,7 @@ func (l lengthChecker) RoundTrip(r *http.Request) (*http.Response, error) {
 // signed aws-chunked bodies (with trailing checksums).
 func s3Minio(t testing.TB, srv *Server) *minio.Client {
 	t.Helper()
-	k := srv.S3Credentials()
+	k := s3Creds(t, srv)
 	c, err := minio.New(srv.Addr(), &minio.Options{
 		Creds:           miniocreds.NewStaticV4(k.AccessKey, k.SecretKey, ""),
 		Region:          s3Region,
@@ -233,7 +233,7 @@ func s3Stored(t testing.TB, srv *Server, bucket, key string) []byte {
 // the body of the answer.
 func s3Raw(t testing.TB, srv *Server, method, target string, h http.Header, body []byte) (int, http.Header, []byte) {
 	t.Helper()
-	k := srv.S3Credentials()
+	k := s3Creds(t, srv)
 	req := s3SignedRequest(t, srv.URL()+target, method, h, body, k.AccessKey, k.SecretKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -342,3 +342,13 @@ func s3StatusOf(md middleware.Metadata) int {
 }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+// s3Creds returns the admin key the node was seeded with.
+func s3Creds(t testing.TB, srv *Server) S3Key {
+	t.Helper()
+	k, err := srv.AdminKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}

@@ -132,7 +132,7 @@ func TestS3_Minio(t *testing.T) {
 		}
 	})
 	t.Run("WrongSecret", func(t *testing.T) {
-		bad, err := minio.New(srv.Addr(), &minio.Options{Creds: miniocreds.NewStaticV4(srv.S3Credentials().AccessKey, "wrong", ""),
+		bad, err := minio.New(srv.Addr(), &minio.Options{Creds: miniocreds.NewStaticV4(s3Creds(t, srv).AccessKey, "wrong", ""),
 			Region: s3Region, BucketLookup: minio.BucketLookupPath, MaxRetries: 1})
 		if err != nil {
 			t.Fatal(err)

@@ -261,12 +261,12 @@ func TestS3_Copy(t *testing.T) {
 // TestS3_Auth shows that unsigned, wrongly signed, expired and unknown-key
 // requests are refused with S3's codes, and that presigned URLs work.
 func TestS3_Auth(t *testing.T) {
-	srv := newTestServer(t)
+	srv := newTestServer(t, func(c *Config) { c.Anonymous = "" })
 	c := s3SDK(t, srv)
 	ctx := t.Context()
 	s3MakeBucket(t, c, "auth")
 	s3Put(t, c, "auth", "k", []byte("secret bytes"))
-	k := srv.S3Credentials()
+	k := s3Creds(t, srv)
 
 	t.Run("Anonymous", func(t *testing.T) {
 		resp, err := http.Get(srv.URL() + "/auth/k")
@@ -385,7 +385,7 @@ func TestS3_PayloadModes(t *testing.T) {
 	if m := <-seen; m != "STREAMING-UNSIGNED-PAYLOAD-TRAILER" {
 		t.Fatalf("SDK over TLS sent %q", m)
 	}
-	k := srv.S3Credentials()
+	k := s3Creds(t, srv)
 	mc, _ := minio.New(srv.Addr(), &minio.Options{Creds: miniocreds.NewStaticV4(k.AccessKey, k.SecretKey, ""), Region: s3Region,
 		BucketLookup: minio.BucketLookupPath, TrailingHeaders: true, MaxRetries: 1, Transport: payloadRecorder{http.DefaultTransport, seen}})
 	if _, err := mc.PutObject(t.Context(), "modes", "minio", strings.NewReader("over minio"), 10, minio.PutObjectOptions{}); err != nil {

@@ -2,7 +2,7 @@ package daemon
 
 import (
 	"context"
-	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,11 +10,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cairn/cas"
+	"cairn/daemon/auth"
 	"cairn/daemon/cluster"
 	"cairn/daemon/core"
 	"cairn/daemon/internal/metrics"
@@ -39,15 +40,20 @@ type Server struct {
 	members *cluster.Membership
 	core    *core.Node
 	upkeep  *upkeep.Upkeep
-	s3keys  map[string]string
+	secret  string
+	sealer  *auth.Sealer
+	keys    *auth.Keys
 
 	s3     *s3api.API
 	mlflow *mlflowapi.API
 	native *nativeapi.API
 
 	httpLn  net.Listener
+	cert    *certificate // of the HTTP port, when it serves TLS
 	httpSrv *http.Server
 	peerSrv *http.Server
+
+	keysSettled atomic.Bool // the configured access keys exist (bootstrapKeys)
 
 	bg   sync.WaitGroup
 	stop context.CancelFunc
@@ -69,35 +75,54 @@ func New(cfg Config) (*Server, error) {
 			s.closeAll()
 		}
 	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	// The data folder holds secrets (the cluster secret, sealed access
+	// keys): only the node's own user may enter it.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
 	var err error
+	if s.secret, err = clusterSecret(cfg); err != nil {
+		return nil, err
+	}
+	s.sealer = auth.NewSealer(s.secret)
 	casOpts := cfg.CAS
 	casOpts.Logger = cfg.Logger
 	if s.store, err = cas.Open(filepath.Join(cfg.DataDir, "chunks"), casOpts); err != nil {
 		return nil, err
 	}
-	if err := s.loadS3Keys(); err != nil {
-		return nil, err
-	}
-	partKey, err := loadPartKey(cfg.DataDir, cfg.ClusterSecret)
-	if err != nil {
-		return nil, err
-	}
 	if err := s.openCluster(); err != nil {
 		return nil, err
 	}
+	anon := auth.None
+	switch cfg.Anonymous {
+	case "read":
+		anon = auth.Read
+	case "all":
+		anon = auth.Admin
+	}
+	s.keys = auth.NewKeys(s.raft.State(), s.sealer, auth.Config{
+		Token: cfg.Token, MLflowUsername: cfg.MLflowUsername, MLflowPassword: cfg.MLflowPassword,
+		Anonymous: anon, Logger: s.log,
+	})
 	s.httpLn = cfg.HTTPListener
 	if s.httpLn == nil {
 		if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 			return nil, fmt.Errorf("listen on http address %s: %w", cfg.HTTPAddr, err)
 		}
 	}
-	s.buildSurfaces(partKey)
+	s.buildSurfaces(partKey(s.secret))
 	errLog := slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)
 	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
-	s.peerSrv = &http.Server{Handler: &cluster.Server{Secret: cfg.ClusterSecret, Store: s.store, Node: s.raft, Members: s.members},
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		if s.cert, err = loadCertificate(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return nil, err
+		}
+		s.httpSrv.TLSConfig = &tls.Config{GetCertificate: s.cert.get, MinVersion: tls.VersionTLS12}
+	}
+	s.peerSrv = &http.Server{Handler: &cluster.Server{Store: s.store, Node: s.raft, Members: s.members},
 		ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
 	ok = true
 	return s, nil
@@ -113,8 +138,11 @@ func (s *Server) openCluster() error {
 			return fmt.Errorf("listen on cluster address %s: %w", cfg.RaftAddr, err)
 		}
 	}
-	dialer := cluster.Dialer{TCP: cfg.Dial, TLS: cfg.ClusterTLS}
-	s.cmux = cluster.NewMux(ln, cfg.ClusterTLS, dialer)
+	dialer := cluster.Dialer{TCP: cfg.Dial, TLS: cfg.ClusterTLS, Secret: s.secret}
+	s.cmux = cluster.NewMux(ln, dialer, func(remote net.Addr, err error) {
+		s.metrics.ClusterRefused.Add(1)
+		s.log.Warn("cluster port refused a connection", "remote", remote.String(), "err", err)
+	})
 	advertise := s.cmux.Addr().String()
 	rc := raftfsm.Config{
 		Dir: filepath.Join(cfg.DataDir, "raft"), ID: cfg.NodeID, Addr: advertise,
@@ -140,11 +168,11 @@ func (s *Server) openCluster() error {
 	if s.raft, err = raftfsm.Open(rc); err != nil {
 		return err
 	}
-	peers := cluster.NewClient(cfg.ClusterSecret, dialer)
+	peers := cluster.NewClient(dialer)
 	s.members = cluster.NewMembership(cfg.NodeID, advertise, s.raft, peers, s.metrics, s.log)
 	s.core = core.New(core.Config{
 		ID: cfg.NodeID, Addr: advertise, Store: s.store, Raft: s.raft, Peers: peers,
-		MaxObjectSize: cfg.MaxObjectSize, Metrics: s.metrics, Now: cfg.Now, Logger: s.log,
+		MaxObjectSize: cfg.MaxObjectSize, MaxUploads: cfg.MaxUploads, Metrics: s.metrics, Now: cfg.Now, Logger: s.log,
 	})
 	return nil
 }
@@ -157,38 +185,36 @@ func (s *Server) buildSurfaces(partKey []byte) {
 		RepairInterval: cfg.RepairInterval, RepairRate: cfg.RepairRate, Logger: s.log,
 	})
 	s.s3 = s3api.New(s.core, s3api.Config{
-		Keys:   func(ak string) (string, bool) { sk, ok := s.s3keys[ak]; return sk, ok },
-		Region: cfg.S3Region, Domain: cfg.S3Domain, ConsistentReads: cfg.ConsistentReads, Now: cfg.Now, Logger: s.log,
+		Auth: s.keys, Region: cfg.S3Region, Domain: cfg.S3Domain, ConsistentReads: cfg.ConsistentReads, Now: cfg.Now, Logger: s.log,
 	})
 	s.mlflow = mlflowapi.New(s.core, mlflowapi.Config{
-		Bucket: cfg.MLflowBucket, ConsistentReads: cfg.ConsistentReads, Authorized: s.mlflowAuthorized,
+		Bucket: cfg.MLflowBucket, ConsistentReads: cfg.ConsistentReads, Auth: s.keys,
 		PartKey: partKey, Logger: s.log,
 	})
 	s.native = nativeapi.New(s.core, s.upkeep, s.members, nativeapi.Config{
-		Token: cfg.Token, ClusterSecret: cfg.ClusterSecret, Logger: s.log,
+		Auth: s.keys, Sealer: s.sealer, MaxRestoreSize: cfg.MaxRestoreSize, Logger: s.log,
 	})
-}
-
-// mlflowAuthorized checks Basic credentials or the bearer token, when the
-// node is configured with them.
-func (s *Server) mlflowAuthorized(r *http.Request) bool {
-	cfg := s.cfg
-	if cfg.MLflowUsername == "" && cfg.Token == "" {
-		return true
-	}
-	if u, p, ok := r.BasicAuth(); ok && cfg.MLflowUsername != "" {
-		return subtle.ConstantTimeCompare([]byte(u), []byte(cfg.MLflowUsername)) == 1 &&
-			subtle.ConstantTimeCompare([]byte(p), []byte(cfg.MLflowPassword)) == 1
-	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return cfg.Token != "" && ok && subtle.ConstantTimeCompare([]byte(got), []byte(cfg.Token)) == 1
 }
 
 // Addr returns the address the HTTP API listens on.
 func (s *Server) Addr() string { return s.httpLn.Addr().String() }
 
 // URL returns the base URL of the HTTP API.
-func (s *Server) URL() string { return "http://" + s.Addr() }
+func (s *Server) URL() string {
+	if s.cert != nil {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
+
+// ReloadTLS reads the HTTP port's certificate and key again, for a
+// renewed certificate; connections made from then on get the new one.
+func (s *Server) ReloadTLS() error {
+	if s.cert == nil {
+		return nil
+	}
+	return s.cert.reload()
+}
 
 // RaftAddr returns the cluster address other nodes reach this node at.
 func (s *Server) RaftAddr() string { return s.cmux.Addr().String() }
@@ -207,17 +233,25 @@ func (s *Server) Serve(ctx context.Context) error {
 	bgCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	errc := make(chan error, 2)
-	go func() { errc <- s.httpSrv.Serve(s.httpLn) }()
+	go func() {
+		if s.cert != nil {
+			errc <- s.httpSrv.ServeTLS(s.httpLn, "", "")
+			return
+		}
+		errc <- s.httpSrv.Serve(s.httpLn)
+	}()
 	go func() { errc <- s.peerSrv.Serve(s.cmux.Peer()) }()
 	if s.cfg.Join != "" {
 		s.bg.Go(func() {
 			if !s.members.IsMember() {
-				s.members.Join(bgCtx, s.cfg.Join, s.cfg.ClusterSecret)
+				s.members.Join(bgCtx, s.cfg.Join)
 			}
 		})
 	}
+	s.bg.Go(func() { s.bootstrapKeys(bgCtx) })
 	s.bg.Go(func() { s.upkeep.Run(bgCtx) })
 	s.log.Info("serving", "http", s.URL(), "raft", s.RaftAddr(), "data", s.cfg.DataDir)
+	s.warnExposure()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -269,4 +303,30 @@ func (s *Server) closeAll() error {
 		errs = append(errs, s.store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// warnExposure warns, at every start, of what an operator may have opened
+// without meaning to.
+func (s *Server) warnExposure() {
+	if s.cert == nil && !loopbackAddr(s.httpLn.Addr()) {
+		s.log.Warn("the HTTP port serves plain HTTP on an address other machines reach: access keys and data cross the network in clear; give --tls-cert and --tls-key", "addr", s.Addr())
+	}
+	if s.cfg.ClusterTLS == nil && !loopbackAddr(s.cmux.Addr()) {
+		s.log.Warn("the cluster port runs without TLS on an address other machines reach: connections are authenticated but not encrypted; give --cluster-tls-cert, -key and -ca", "addr", s.RaftAddr())
+	}
+	switch s.cfg.Anonymous {
+	case "read":
+		s.log.Warn("requests without credentials may read every object (--insecure-anonymous read)")
+	case "all":
+		s.log.Warn("requests without credentials may read, write, delete and administer everything (--insecure-anonymous all)")
+	}
+}
+
+func loopbackAddr(a net.Addr) bool {
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -36,6 +36,7 @@ type Result struct {
 	Bucket  *Bucket
 	Ref     *Ref
 	Upload  *Upload
+	Key     *AccessKey
 	Deleted int
 	More    bool
 }
@@ -79,6 +80,10 @@ func (x *txn) apply(c Command) (Result, error) {
 		r, err = x.completeUpload(c)
 	case *AbortUpload:
 		r, err = x.abortUpload(c)
+	case *PutKey:
+		r, err = x.putKey(c)
+	case *DeleteKey:
+		r, err = x.deleteKey(c)
 	default:
 		return Result{Err: rejectf(ErrInvalidCommand, "unknown command %T", c)}, nil
 	}

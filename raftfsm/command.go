@@ -27,6 +27,8 @@ const (
 	// OpDeleteBucketAndUploads aborts the uploads that OpDeleteBucket
 	// refuses for: a new op, so that no node applies one entry two ways.
 	OpDeleteBucketAndUploads Op = 13
+	OpPutKey                 Op = 14
+	OpDeleteKey              Op = 15
 )
 
 var opNames = map[Op]string{
@@ -36,6 +38,7 @@ var opNames = map[Op]string{
 	OpCreateUpload: "create-upload", OpPutPart: "put-part", OpCompleteUpload: "complete-upload",
 	OpAbortUpload: "abort-upload", OpCopyObject: "copy-object",
 	OpDeleteBucketAndUploads: "delete-bucket-and-uploads",
+	OpPutKey:                 "put-key", OpDeleteKey: "delete-key",
 }
 
 func (o Op) String() string {
@@ -247,6 +250,10 @@ func Decode(b []byte) (Command, error) {
 		c = &CompleteUpload{}
 	case OpAbortUpload:
 		c = &AbortUpload{}
+	case OpPutKey:
+		c = &PutKey{}
+	case OpDeleteKey:
+		c = &DeleteKey{}
 	default:
 		return nil, fmt.Errorf("%w: unknown op %d", ErrInvalidCommand, b[0])
 	}

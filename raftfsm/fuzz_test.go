@@ -45,6 +45,8 @@ func sampleCommands() []Command {
 		&CompleteUpload{UploadID: "u", Bucket: "bkt", Key: "k", Parts: []CompletePart{{1, `"p"`, f.Digest}}, File: f, ETag: `"x-1"`,
 			Checksums: map[string]string{"a": "b"}, Time: 7, Model: model, Conditions: Conditions{IfNoneMatch: "*"}},
 		&AbortUpload{UploadID: "u"},
+		&PutKey{Key: AccessKey{ID: "key-1", Sealed: []byte{1, 2, 3}, Role: RoleWrite, Buckets: []string{"bkt"}, Name: "ci", Created: 8}, Replace: true},
+		&DeleteKey{ID: "key-1"},
 	}
 }
 
@@ -86,7 +88,7 @@ func TestCodec_RoundTrip(t *testing.T) {
 			t.Errorf("%s: decode gave %v", name, err)
 		}
 	}
-	for op := Op(1); op <= OpCopyObject; op++ {
+	for op := Op(1); op <= OpDeleteKey; op++ {
 		if strings.HasPrefix(op.String(), "op(") {
 			t.Errorf("op %d has no name", op)
 		}

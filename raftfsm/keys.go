@@ -29,6 +29,7 @@ const (
 	tRun       = 'R' // R run_id -> Run (runs and MLflow 3 logged models)
 	tUpload    = 'u' // u upload_id -> Upload
 	tPart      = 'p' // p upload_id 0 number(4 bytes) -> Part
+	tKey       = 'K' // K access_key_id -> AccessKey
 )
 
 func key(table byte, parts ...string) []byte {

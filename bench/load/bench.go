@@ -79,7 +79,14 @@ func (o *Options) startTarget(ctx context.Context, spec string) (*instance, erro
 		t, err := NewDir(arg)
 		return &instance{Target: t, stop: stop}, err
 	case "cairn-client", "cairn-s3":
-		url, dataDir, keys, pid, stop := arg, "", daemon.S3Key{}, 0, func() {}
+		// A node of the caller's (cairn-client=URL) takes the access key
+		// of the environment: CAIRN_TOKEN for the client, AWS_ACCESS_KEY_ID
+		// and AWS_SECRET_ACCESS_KEY for S3.
+		url, dataDir, pid, stop := arg, "", 0, func() {}
+		keys := daemon.S3Key{AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"), SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY")}
+		if id, secret, ok := strings.Cut(os.Getenv("CAIRN_TOKEN"), ":"); ok && keys.AccessKey == "" {
+			keys = daemon.S3Key{AccessKey: id, SecretKey: secret}
+		}
 		if url == "" {
 			n, err := o.startNode(ctx, kind)
 			if err != nil {
@@ -89,11 +96,15 @@ func (o *Options) startTarget(ctx context.Context, spec string) (*instance, erro
 		}
 		var t Target
 		var err error
+		token := ""
+		if keys.AccessKey != "" {
+			token = keys.AccessKey + ":" + keys.SecretKey
+		}
 		if kind == "cairn-client" {
-			t, err = NewCairnClient(ctx, url, "", "mlflow", dataDir)
+			t, err = NewCairnClient(ctx, url, token, "mlflow", dataDir)
 		} else {
 			t, err = NewS3(ctx, S3Options{Name: "cairn-s3", Endpoint: url, AccessKey: keys.AccessKey, SecretKey: keys.SecretKey,
-				Bucket: "mlflow", DataDir: dataDir, CairnStats: url})
+				Bucket: "mlflow", DataDir: dataDir, CairnStats: url, CairnToken: token})
 		}
 		if err != nil {
 			stop()

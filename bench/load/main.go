@@ -19,7 +19,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "a small workload that finishes in under a minute")
 	var targets multiFlag
-	fs.Var(&targets, "target", "target to measure, repeatable: cairn-client, cairn-s3, cairn-client=URL, s3=URL,KEY,SECRET[,DATADIR], dir[=PATH]; the last one is the baseline of the ratios")
+	fs.Var(&targets, "target", "target to measure, repeatable: cairn-client, cairn-s3, cairn-client=URL and cairn-s3=URL (with the access key in CAIRN_TOKEN as id:secret), s3=URL,KEY,SECRET[,DATADIR], dir[=PATH]; the last one is the baseline of the ratios")
 	rounds := fs.Int("rounds", 0, "rounds per target, alternating targets (default 3, quick 2)")
 	seed := fs.Uint64("seed", 1, "workload seed")
 	experiments := fs.Int("experiments", 0, "experiments (default 4)")

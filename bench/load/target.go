@@ -197,6 +197,8 @@ type S3Options struct {
 	// CairnStats, when set, is the base URL of a cairn node whose /v1/stats
 	// give the stored bytes.
 	CairnStats string
+	// CairnToken is the access key ("id:secret") that reads the stats.
+	CairnToken string
 }
 
 // NewS3 returns a target for an S3 endpoint; the bucket is created if it
@@ -221,7 +223,7 @@ func NewS3(ctx context.Context, o S3Options) (Target, error) {
 	}
 	t := &s3Target{name: o.Name, c: c, bucket: o.Bucket, dataDir: o.DataDir}
 	if o.CairnStats != "" {
-		cl, err := client.New(client.Config{Endpoints: []string{o.CairnStats}})
+		cl, err := client.New(client.Config{Endpoints: []string{o.CairnStats}, Token: o.CairnToken})
 		if err != nil {
 			return nil, err
 		}

@@ -78,45 +78,42 @@ func rbCommand() *command {
 func clusterCommand() *command {
 	return &command{
 		name: "cluster", minArgs: 1, maxArgs: 3,
-		synopsis: "status | add <id> <raft_addr> | remove <id>",
+		synopsis: "status | add <id> <cluster_addr> | remove <id>",
 		summary:  "show the cluster's nodes, or add or remove one",
 		detail: `status lists every member with its role, Raft term, applied index, lag and
 missing chunks. add and remove change the membership through the leader and
-need the cluster secret (--secret, CAIRN_CLUSTER_SECRET or cluster_secret in
-the config file).`,
+need an admin key. A new node usually joins by itself (cairn serve --join).`,
 		example: `cairn cluster status
-cairn cluster add node4 10.0.0.4:8701 --secret "$SECRET"
+cairn cluster add node4 10.0.0.4:8701
 cairn cluster remove node4`,
 		flags: func(fs *flag.FlagSet) action {
 			nonvoter := fs.Bool("nonvoter", false, "add the node as a non-voting member")
-			secret := fs.String("secret", "", "the cluster `secret` (env CAIRN_CLUSTER_SECRET)")
 			return func(ctx context.Context, s *session, args []string) error {
-				s.secret = first(*secret, s.secret)
 				switch {
 				case args[0] == "status" && len(args) == 1:
 					return s.clusterStatus(ctx)
 				case args[0] == "add" && len(args) == 3:
 					req := client.JoinRequest{ID: args[1], RaftAddr: args[2], Voter: !*nonvoter}
-					if err := s.c.AddNode(ctx, s.secret, req); err != nil {
+					if err := s.c.Admin().AddNode(ctx, req); err != nil {
 						return err
 					}
 					s.emit(req, func(w io.Writer) { fmt.Fprintf(w, "added %s at %s\n", req.ID, req.RaftAddr) })
 					return nil
 				case args[0] == "remove" && len(args) == 2:
-					if err := s.c.RemoveNode(ctx, s.secret, args[1]); err != nil {
+					if err := s.c.Admin().RemoveNode(ctx, args[1]); err != nil {
 						return err
 					}
 					s.emit(client.JoinRequest{ID: args[1]}, func(w io.Writer) { fmt.Fprintf(w, "removed %s\n", args[1]) })
 					return nil
 				}
-				return usagef("cluster: want status, add <id> <raft_addr> or remove <id>")
+				return usagef("cluster: want status, add <id> <cluster_addr> or remove <id>")
 			}
 		},
 	}
 }
 
 func (s *session) clusterStatus(ctx context.Context) error {
-	st, err := s.c.ClusterStatus(ctx)
+	st, err := s.c.Admin().ClusterStatus(ctx)
 	if err != nil {
 		return err
 	}

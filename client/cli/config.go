@@ -34,12 +34,11 @@ type globalFlags struct {
 
 // fileConfig is the YAML configuration file.
 type fileConfig struct {
-	Endpoint      string   `yaml:"endpoint"`
-	Endpoints     []string `yaml:"endpoints"`
-	Token         string   `yaml:"token"`
-	CACert        string   `yaml:"cacert"`
-	ClusterSecret string   `yaml:"cluster_secret"`
-	Parallelism   int      `yaml:"parallelism"`
+	Endpoint    string   `yaml:"endpoint"`
+	Endpoints   []string `yaml:"endpoints"`
+	Token       string   `yaml:"token"`
+	CACert      string   `yaml:"cacert"`
+	Parallelism int      `yaml:"parallelism"`
 }
 
 // session is one run of the command line.
@@ -47,7 +46,6 @@ type session struct {
 	env    Env
 	global globalFlags
 	cfg    client.Config
-	secret string
 	c      *client.Client
 }
 
@@ -56,7 +54,7 @@ func (s *session) newFlagSet(name string) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	g := &s.global
 	fs.StringVar(&g.endpoint, "endpoint", g.endpoint, "comma-separated `URLs` of cluster nodes (env CAIRN_ENDPOINT)")
-	fs.StringVar(&g.token, "token", g.token, "bearer `token` of the API (env CAIRN_TOKEN)")
+	fs.StringVar(&g.token, "token", g.token, "access key as `id:secret` (env CAIRN_TOKEN)")
 	fs.StringVar(&g.config, "config", g.config, "YAML config `file` (env CAIRN_CONFIG; default $XDG_CONFIG_HOME/cairn/config.yaml)")
 	fs.StringVar(&g.cacert, "cacert", g.cacert, "PEM `file` of CAs to trust for https endpoints (env CAIRN_CACERT)")
 	fs.IntVar(&g.parallel, "parallel", g.parallel, "chunk transfers in flight (default 8)")
@@ -112,7 +110,6 @@ func (s *session) configure() error {
 	if s.cfg.Parallelism == 0 {
 		s.cfg.Parallelism = fc.Parallelism
 	}
-	s.secret = first(s.secret, s.env.Getenv("CAIRN_CLUSTER_SECRET"), fc.ClusterSecret)
 	if ca := first(g.cacert, s.env.Getenv("CAIRN_CACERT"), fc.CACert); ca != "" {
 		b, err := os.ReadFile(ca)
 		if err != nil {

@@ -17,9 +17,9 @@
 //
 // # Configuration
 //
-// The endpoints, token, CA certificate and cluster secret come from flags,
-// then the environment (CAIRN_ENDPOINT, a comma-separated list,
-// CAIRN_TOKEN, CAIRN_CACERT, CAIRN_CLUSTER_SECRET), then a YAML file
+// The endpoints, the token (an access key as id:secret) and the CA
+// certificate come from flags, then the environment (CAIRN_ENDPOINT, a
+// comma-separated list, CAIRN_TOKEN, CAIRN_CACERT), then a YAML file
 // (--config, CAIRN_CONFIG, or $XDG_CONFIG_HOME/cairn/config.yaml), in that
 // order of precedence. The default endpoint is http://127.0.0.1:8700.
 //

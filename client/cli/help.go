@@ -30,7 +30,7 @@ func commands() []*command {
 	return []*command{
 		putCommand(), logModelCommand(), getCommand(), lsCommand(), statCommand(), rmCommand(),
 		verifyCommand(), modelsCommand(), runsCommand(), duCommand(), resolveCommand(),
-		bucketsCommand(), mbCommand(), rbCommand(), clusterCommand(), versionCommand(),
+		bucketsCommand(), mbCommand(), rbCommand(), clusterCommand(), keyCommand(), versionCommand(),
 	}
 }
 
@@ -60,12 +60,13 @@ const exitCodesHelp = `Exit codes:
 `
 
 const configHelp = `Configuration, by precedence: flags, then the environment (CAIRN_ENDPOINT,
-a comma-separated list; CAIRN_TOKEN; CAIRN_CACERT; CAIRN_CLUSTER_SECRET),
-then a YAML file (--config, CAIRN_CONFIG, default
+a comma-separated list; CAIRN_TOKEN, an access key as id:secret;
+CAIRN_CACERT), then a YAML file (--config, CAIRN_CONFIG, default
 $XDG_CONFIG_HOME/cairn/config.yaml) with the keys endpoints (a list),
-endpoint, token, cacert, cluster_secret and parallelism. The default
-endpoint is http://127.0.0.1:8700. With several endpoints, a call fails
-over to the next one when a node is down or unavailable.
+endpoint, token, cacert and parallelism. The default endpoint is
+http://127.0.0.1:8700. With several endpoints, a call fails over to the
+next one when a node is down or unavailable. A node's first admin key is
+in admin-key in its data folder.
 `
 
 // overview prints the list of commands.

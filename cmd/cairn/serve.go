@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"cairn/daemon"
@@ -31,6 +33,14 @@ type fileConfig struct {
 	MLflowUsername  string         `yaml:"mlflow_username"`
 	MLflowPassword  string         `yaml:"mlflow_password"`
 	ConsistentReads bool           `yaml:"consistent_reads"`
+	Anonymous       string         `yaml:"insecure_anonymous"`
+	MetricsOpen     bool           `yaml:"metrics_open"`
+	TLSCert         string         `yaml:"tls_cert"`
+	TLSKey          string         `yaml:"tls_key"`
+	MaxObjectSize   int64          `yaml:"max_object_size"`
+	MaxUploads      int            `yaml:"max_uploads"`
+	BodyTimeout     time.Duration  `yaml:"body_timeout"`
+	MaxRestoreSize  int64          `yaml:"max_restore_size"`
 	GCInterval      time.Duration  `yaml:"gc_interval"`
 	GCGrace         time.Duration  `yaml:"gc_grace"`
 	UploadExpiry    time.Duration  `yaml:"upload_expiry"`
@@ -53,14 +63,18 @@ func serve(ctx context.Context, args []string) error {
 	raftAddr := fs.String("raft-addr", env("CAIRN_RAFT_ADDR", ""), "cluster (Raft and peer) address (default "+daemon.DefaultRaftAddr+")")
 	nodeID := fs.String("node-id", env("CAIRN_NODE_ID", ""), "this node's ID (default node1)")
 	bootstrap := fs.String("bootstrap", env("CAIRN_BOOTSTRAP", ""), "initial voters of a new cluster: id=raftaddr,id=raftaddr,...")
-	join := fs.String("join", env("CAIRN_JOIN", ""), "HTTP address of a member to join on first start")
-	secret := fs.String("cluster-secret", env("CAIRN_CLUSTER_SECRET", ""), "shared secret of the cluster's peer traffic")
-	tlsCert := fs.String("cluster-tls-cert", env("CAIRN_CLUSTER_TLS_CERT", ""), "PEM certificate the cluster port serves (enables TLS between nodes)")
-	tlsKey := fs.String("cluster-tls-key", env("CAIRN_CLUSTER_TLS_KEY", ""), "PEM key of --cluster-tls-cert")
-	tlsCA := fs.String("cluster-tls-ca", env("CAIRN_CLUSTER_TLS_CA", ""), "PEM CA bundle peers' certificates are checked against")
-	token := fs.String("token", env("CAIRN_TOKEN", ""), "bearer token the native API requires")
-	ak := fs.String("s3-access-key", env("CAIRN_S3_ACCESS_KEY", ""), "S3 access key (default: generated and kept in the data folder)")
-	sk := fs.String("s3-secret-key", env("CAIRN_S3_SECRET_KEY", ""), "S3 secret key")
+	join := fs.String("join", env("CAIRN_JOIN", ""), "cluster address (host:port) of a member to join on first start")
+	secret := fs.String("cluster-secret", env("CAIRN_CLUSTER_SECRET", ""), "secret every node of the cluster shares: it authenticates connections between nodes and seals access keys (a node alone generates one)")
+	clusterCert := fs.String("cluster-tls-cert", env("CAIRN_CLUSTER_TLS_CERT", ""), "PEM certificate the cluster port serves (enables TLS between nodes)")
+	clusterKey := fs.String("cluster-tls-key", env("CAIRN_CLUSTER_TLS_KEY", ""), "PEM key of --cluster-tls-cert")
+	clusterCA := fs.String("cluster-tls-ca", env("CAIRN_CLUSTER_TLS_CA", ""), "PEM CA bundle peers' certificates are checked against")
+	token := fs.String("token", env("CAIRN_TOKEN", ""), "a bearer token with the admin role, besides the access keys")
+	ak := fs.String("s3-access-key", env("CAIRN_S3_ACCESS_KEY", ""), "id of an admin access key to seed (default: the first start creates one)")
+	sk := fs.String("s3-secret-key", env("CAIRN_S3_SECRET_KEY", ""), "secret of the admin access key to seed")
+	anonymous := fs.String("insecure-anonymous", env("CAIRN_INSECURE_ANONYMOUS", ""), "let requests without credentials read (read) or do anything (all): for a laptop only")
+	metricsOpen := fs.Bool("metrics-open", env("CAIRN_METRICS_OPEN", "") == "true", "serve /metrics without credentials to any client (always open to loopback)")
+	tlsCert := fs.String("tls-cert", env("CAIRN_TLS_CERT", ""), "PEM certificate of the HTTP port (serves HTTPS; reloaded on SIGHUP)")
+	tlsKey := fs.String("tls-key", env("CAIRN_TLS_KEY", ""), "PEM key of --tls-cert")
 	region := fs.String("s3-region", env("CAIRN_S3_REGION", ""), "region S3 signatures must name (default: any)")
 	domain := fs.String("s3-domain", env("CAIRN_S3_DOMAIN", ""), "domain for virtual-host-style S3 requests")
 	bucket := fs.String("mlflow-bucket", env("CAIRN_MLFLOW_BUCKET", ""), "bucket for MLflow's artifact API (default "+daemon.DefaultMLflowBucket+")")
@@ -100,6 +114,10 @@ func serve(ctx context.Context, args []string) error {
 		ConsistentReads: *consistent || fc.ConsistentReads, GCInterval: fc.GCInterval, GCGrace: fc.GCGrace, Logger: log,
 		RepairInterval: fc.RepairInterval, RepairRate: fc.RepairRate, UploadExpiry: fc.UploadExpiry,
 		MinFreeSpace: fc.MinFreeSpace,
+		Anonymous:    pick(*anonymous, fc.Anonymous), MetricsOpen: *metricsOpen || fc.MetricsOpen,
+		TLSCert: pick(*tlsCert, fc.TLSCert), TLSKey: pick(*tlsKey, fc.TLSKey),
+		MaxObjectSize: fc.MaxObjectSize, MaxUploads: fc.MaxUploads, BodyTimeout: fc.BodyTimeout, MaxRestoreSize: fc.MaxRestoreSize,
+		OnFirstKey: printFirstKey,
 	}
 	if *ak != "" || *sk != "" {
 		cfg.S3Keys = append([]daemon.S3Key{{AccessKey: *ak, SecretKey: *sk}}, cfg.S3Keys...)
@@ -111,13 +129,14 @@ func serve(ctx context.Context, args []string) error {
 		}
 		cfg.Bootstrap = peers
 	}
-	if *tlsCert != "" || *tlsKey != "" || *tlsCA != "" {
-		tc, err := daemon.LoadClusterTLS(*tlsCert, *tlsKey, *tlsCA)
+	if *clusterCert != "" || *clusterKey != "" || *clusterCA != "" {
+		tc, err := daemon.LoadClusterTLS(*clusterCert, *clusterKey, *clusterCA)
 		if err != nil {
 			return err
 		}
 		cfg.ClusterTLS = tc
 	}
+	privateFiles()
 	var err error
 	if cfg.HTTPListener, cfg.ClusterListener, err = inheritedListeners(); err != nil {
 		return err
@@ -126,19 +145,62 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	printWelcome(srv)
+	printWelcome(srv, cfg)
+	go reloadOnHangup(ctx, srv, log)
 	return srv.Serve(ctx)
 }
 
+// reloadOnHangup reads the HTTP port's certificate again on every SIGHUP.
+func reloadOnHangup(ctx context.Context, srv *daemon.Server, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			if err := srv.ReloadTLS(); err != nil {
+				log.Error("reload TLS certificate", "err", err)
+			} else {
+				log.Info("TLS certificate reloaded")
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// printFirstKey shows the admin key a new cluster made: the one time its
+// secret is printed.
+func printFirstKey(id, secret, path string) {
+	kept := "it was not written anywhere: keep it now"
+	if path != "" {
+		kept = "it is kept, readable by this user only, in " + path
+	}
+	fmt.Fprintf(os.Stderr, `
+cairn created the cluster's first admin key; %s.
+  access key:  %s
+  secret key:  %s
+  token:       export CAIRN_TOKEN=%s:%s
+This is the only time cairn prints the secret. Make keys for people and
+jobs with: cairn key create --role write (or read, or admin).
+`, kept, id, secret, id, secret)
+}
+
 // printWelcome tells a new user where cairn listens and how to point
-// MLflow and S3 tools at it.
-func printWelcome(srv *daemon.Server) {
-	k := srv.S3Credentials()
+// MLflow and S3 tools at it; it never prints a secret.
+func printWelcome(srv *daemon.Server, cfg daemon.Config) {
 	u := srv.URL()
 	fmt.Fprintf(os.Stderr, `cairn listening on %s
-  native API and CLI:  export CAIRN_ENDPOINT=%s
+  native API and CLI:  export CAIRN_ENDPOINT=%s CAIRN_TOKEN=<access key>:<secret>
   MLflow (proxied):    artifact location %s/api/2.0/mlflow-artifacts/artifacts/<root>
-  MLflow (S3):         MLFLOW_S3_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s
+                       with MLFLOW_TRACKING_USERNAME=<access key> MLFLOW_TRACKING_PASSWORD=<secret>
+  MLflow (S3):         MLFLOW_S3_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=<access key> AWS_SECRET_ACCESS_KEY=<secret>
                        artifact location s3://<bucket>/<root>
-`, u, u, u, u, k.AccessKey, k.SecretKey)
+`, u, u, u, u)
+	switch cfg.Anonymous {
+	case "read":
+		fmt.Fprintln(os.Stderr, "WARNING: anyone who reaches this port can READ every object without credentials (--insecure-anonymous read).")
+	case "all":
+		fmt.Fprintln(os.Stderr, "WARNING: anyone who reaches this port can READ, WRITE, DELETE and ADMINISTER everything without credentials (--insecure-anonymous all).")
+	}
 }

@@ -15,4 +15,7 @@ var (
 	ErrQuorum        = apierr.Sentinel(http.StatusServiceUnavailable, "ServiceUnavailable", "daemon: not enough nodes hold the chunks")
 	ErrShuttingDown  = apierr.Sentinel(http.StatusServiceUnavailable, "ServiceUnavailable", "daemon: shutting down")
 	ErrChunkNotFound = apierr.Sentinel(http.StatusNotFound, "NoSuchChunk", "daemon: chunk not found on any node")
+	// ErrSlowDown is an upload refused because the node stores as many at
+	// once as it is configured for; the client retries later.
+	ErrSlowDown = apierr.Sentinel(http.StatusServiceUnavailable, "SlowDown", "daemon: too many uploads at once; retry")
 )

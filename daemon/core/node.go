@@ -23,7 +23,10 @@ type Config struct {
 	Peers *cluster.Client
 	// MaxObjectSize bounds one object, whatever the surface.
 	MaxObjectSize int64
-	Metrics       *metrics.Metrics
+	// MaxUploads bounds the bodies StoreContent stores at once (0: no
+	// bound).
+	MaxUploads int
+	Metrics    *metrics.Metrics
 	// Now is the clock of the times written into commands (default
 	// time.Now).
 	Now    func() time.Time
@@ -40,6 +43,7 @@ type Node struct {
 	peers   *cluster.Client
 	metrics *metrics.Metrics
 	log     *slog.Logger
+	uploads chan struct{}  // one token per body being stored
 	bg      sync.WaitGroup // pushes that go on after a write returned
 	bgCtx   context.Context
 	stop    context.CancelFunc
@@ -56,6 +60,9 @@ func New(cfg Config) *Node {
 	}
 	n := &Node{cfg: cfg, store: cfg.Store, raft: cfg.Raft, peers: cfg.Peers, metrics: cfg.Metrics, log: cfg.Logger}
 	n.bgCtx, n.stop = context.WithCancel(context.Background())
+	if cfg.MaxUploads > 0 {
+		n.uploads = make(chan struct{}, cfg.MaxUploads)
+	}
 	return n
 }
 

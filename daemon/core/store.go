@@ -22,7 +22,7 @@ type Stored struct {
 }
 
 // StoreContent stores r, which must hold length bytes (-1: unknown) and
-// at most limit, syncs it, calls finish (which may refuse it, for example
+// at most limit (at most MaxUploads at once), syncs it, calls finish (which may refuse it, for example
 // when a trailing checksum did not verify), and replicates it to a write
 // quorum. Objects and parts of every surface are stored this way, then
 // committed by their own command.
@@ -32,6 +32,14 @@ type Stored struct {
 func (n *Node) StoreContent(ctx context.Context, r io.Reader, length, limit int64, bodyMD5 func() []byte, finish func() error) (Stored, error) {
 	if length > limit {
 		return Stored{}, fmt.Errorf("%w: %d bytes, above %d", ErrTooLarge, length, limit)
+	}
+	if n.uploads != nil {
+		select {
+		case n.uploads <- struct{}{}:
+			defer func() { <-n.uploads }()
+		default:
+			return Stored{}, fmt.Errorf("%w: %d at once", ErrSlowDown, cap(n.uploads))
+		}
 	}
 	body := &countingReader{r: r, limit: limit}
 	var sum hash.Hash

@@ -186,7 +186,7 @@ func (n *Node) Restart() {
 // Stats returns the node's /v1/stats.
 func (n *Node) Stats() client.Stats {
 	n.t.Helper()
-	resp, err := http.Get(n.URL() + "/v1/stats?top=50")
+	resp, err := n.get("/v1/stats?top=50")
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func B3(t testing.TB, path string) string {
 // Digest returns the BLAKE3 digest the node holds for bucket/key.
 func (n *Node) Digest(bucket, key string) string {
 	n.t.Helper()
-	resp, err := http.Get(n.URL() + "/v1/stat/" + bucket + "/" + escapeKey(key))
+	resp, err := n.get("/v1/stat/" + bucket + "/" + escapeKey(key))
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -283,6 +283,16 @@ func (n *Node) Digest(bucket, key string) string {
 		n.t.Fatalf("stat %s/%s: %d %v", bucket, key, resp.StatusCode, err)
 	}
 	return st.Object.Digest.String()
+}
+
+// get sends a GET to the native API as the seeded admin key.
+func (n *Node) get(path string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, n.URL()+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+accessKey+":"+secretKey)
+	return http.DefaultClient.Do(req)
 }
 
 func escapeKey(key string) string {

@@ -1,6 +1,7 @@
 package mlflowapi
 
 import (
+	"errors"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"path"
 	"strings"
 
+	"cairn/daemon/auth"
 	"cairn/daemon/core"
 	"cairn/daemon/internal/apierr"
 	"cairn/daemon/internal/httpx"
@@ -24,9 +26,10 @@ type Config struct {
 	// ConsistentReads makes reads confirm leadership (or go through the
 	// leader) before answering.
 	ConsistentReads bool
-	// Authorized reports whether a request carries credentials the API
-	// accepts. Part URLs carry their own signature instead.
-	Authorized func(r *http.Request) bool
+	// Auth authenticates requests (HTTP Basic with an access key, as
+	// MLFLOW_TRACKING_USERNAME and _PASSWORD send it, or a bearer token).
+	// Part URLs carry their own signature instead.
+	Auth *auth.Keys
 	// PartKey signs the part URLs of multipart uploads; every node of a
 	// cluster must have the same.
 	PartKey []byte
@@ -62,9 +65,19 @@ func (a *API) route(w http.ResponseWriter, r *http.Request, rest string) error {
 	if strings.HasPrefix(rest, "mpu/part") {
 		return a.mpuPart(w, r) // authenticated by the signed URL itself
 	}
-	if !a.cfg.Authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="cairn"`)
-		return apierr.New(http.StatusUnauthorized, "Unauthorized", "MLflow artifact API: wrong or missing credentials")
+	id, err := a.cfg.Auth.Authenticate(r)
+	if err == nil {
+		need := auth.Write
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			need = auth.Read
+		}
+		err = id.Require(need, a.cfg.Bucket)
+	}
+	if err != nil {
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="cairn"`)
+		}
+		return err
 	}
 	if err := a.node.EnsureBucket(r.Context(), a.cfg.Bucket); err != nil {
 		return err

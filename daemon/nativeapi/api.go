@@ -1,7 +1,6 @@
 package nativeapi
 
 import (
-	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -9,6 +8,7 @@ import (
 	"strings"
 
 	"cairn/client"
+	"cairn/daemon/auth"
 	"cairn/daemon/cluster"
 	"cairn/daemon/core"
 	"cairn/daemon/internal/apierr"
@@ -21,11 +21,14 @@ const Prefix = "/v1/"
 
 // Config configures the native API.
 type Config struct {
-	// Token, when set, is the bearer token every request must carry.
-	Token string
-	// ClusterSecret is the bearer token of membership changes.
-	ClusterSecret string
-	Logger        *slog.Logger
+	// Auth authenticates requests: an access key as HTTP Basic
+	// credentials or as the bearer token "id:secret".
+	Auth *auth.Keys
+	// Sealer seals the secrets of the access keys the keys routes create.
+	Sealer *auth.Sealer
+	// MaxRestoreSize bounds a backup sent to admin/restore.
+	MaxRestoreSize int64
+	Logger         *slog.Logger
 }
 
 // API answers the native API. It is safe for concurrent use.
@@ -54,17 +57,23 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// route dispatches by the first segment; rest is the escaped path after
-// /v1/.
+// route authenticates the request, checks that its key may use the route
+// (access.go), and dispatches by the first segment; rest is the escaped
+// path after /v1/.
 func (a *API) route(w http.ResponseWriter, r *http.Request, rest string) error {
-	if a.cfg.Token != "" && !a.tokenOK(r) {
-		return apierr.New(http.StatusUnauthorized, "Unauthorized", "missing or wrong bearer token")
-	}
 	route, tail, _ := strings.Cut(rest, "/")
 	bucket, key, err := splitBucketPath(tail)
 	if err != nil {
 		return err
 	}
+	id, err := a.cfg.Auth.Authenticate(r)
+	if err != nil {
+		return err
+	}
+	if err := authorize(id, r, route, bucket, tail); err != nil {
+		return err
+	}
+	r = r.WithContext(withIdentity(r.Context(), id))
 	switch route {
 	case "objects":
 		switch {
@@ -100,6 +109,8 @@ func (a *API) route(w http.ResponseWriter, r *http.Request, rest string) error {
 		return a.cluster(w, r, tail)
 	case "admin":
 		return a.admin(w, r, tail)
+	case "keys":
+		return a.keys(w, r, tail)
 	}
 	return apierr.New(http.StatusNotFound, "NoSuchRoute", "no route /v1/%s", rest)
 }
@@ -114,12 +125,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="cairn"`)
+	}
 	httpx.WriteJSON(w, e.Status, client.Error{Code: e.Code, Message: e.Message})
-}
-
-func (a *API) tokenOK(r *http.Request) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.Token)) == 1
 }
 
 // splitBucketPath splits "bucket/key..." (escaped) into its unescaped

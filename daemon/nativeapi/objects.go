@@ -146,7 +146,9 @@ func (a *API) buckets(w http.ResponseWriter, r *http.Request, bucket string) err
 		}
 		out := []client.Bucket{}
 		for _, b := range bs {
-			out = append(out, wireBucket(b))
+			if identity(r).InBucket(b.Name) {
+				out = append(out, wireBucket(b))
+			}
 		}
 		httpx.WriteJSON(w, http.StatusOK, out)
 	case bucket != "" && r.Method == http.MethodGet:

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"cairn/client"
+	"cairn/daemon/auth"
 	"cairn/daemon/core"
 	"cairn/daemon/internal/apierr"
 	"cairn/daemon/internal/httpx"
@@ -85,6 +86,9 @@ func (a *API) resolveURI(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := identity(r).Require(auth.Read, res.Bucket); err != nil {
+		return err
+	}
 	httpx.WriteJSON(w, http.StatusOK, res)
 	return nil
 }
@@ -101,12 +105,15 @@ func (a *API) runs(w http.ResponseWriter, r *http.Request, id, sub string) error
 	switch {
 	case id == "":
 		limit, _ := strconv.Atoi(q.Get("limit"))
-		return writeRuns(w)(st.Runs(raftfsm.RunFilter{ExperimentID: q.Get("experiment_id"), Bucket: q.Get("bucket"), Kind: q.Get("kind"), Limit: limit}))
+		return writeRuns(w, identity(r))(st.Runs(raftfsm.RunFilter{ExperimentID: q.Get("experiment_id"), Bucket: q.Get("bucket"), Kind: q.Get("kind"), Limit: limit}))
 	case sub == "":
-		return writeRuns(w)(st.Run(id))
+		return writeRuns(w, identity(r))(st.Run(id))
 	case sub == "artifacts":
 		runs, err := st.Run(id)
 		if err != nil {
+			return err
+		}
+		if err := identity(r).Require(auth.Read, runs[0].Bucket); err != nil {
 			return err
 		}
 		root := runs[0].Root
@@ -127,15 +134,18 @@ func (a *API) runs(w http.ResponseWriter, r *http.Request, id, sub string) error
 	return apierr.New(http.StatusNotFound, "NoSuchRoute", "no route runs/%s/%s", id, sub)
 }
 
-// writeRuns returns a function that answers with runs, or with the error.
-func writeRuns(w http.ResponseWriter) func([]raftfsm.Run, error) error {
+// writeRuns returns a function that answers with the runs id may see, or
+// with the error.
+func writeRuns(w http.ResponseWriter, id auth.Identity) func([]raftfsm.Run, error) error {
 	return func(runs []raftfsm.Run, err error) error {
 		if err != nil {
 			return err
 		}
 		out := []client.Run{}
 		for _, run := range runs {
-			out = append(out, wireRun(run))
+			if id.InBucket(run.Bucket) {
+				out = append(out, wireRun(run))
+			}
 		}
 		httpx.WriteJSON(w, http.StatusOK, out)
 		return nil
@@ -195,6 +205,9 @@ func (a *API) models(w http.ResponseWriter, r *http.Request, id string) error {
 		if err != nil {
 			return err
 		}
+		if err := identity(r).Require(auth.Read, e.Bucket); err != nil {
+			return err
+		}
 		httpx.WriteJSON(w, http.StatusOK, wireModel(e))
 		return nil
 	}
@@ -214,7 +227,9 @@ func (a *API) models(w http.ResponseWriter, r *http.Request, id string) error {
 	}
 	out := []client.Model{}
 	for _, e := range models {
-		out = append(out, wireModel(e))
+		if identity(r).InBucket(e.Bucket) {
+			out = append(out, wireModel(e))
+		}
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"cairn/daemon/auth"
 	"cairn/daemon/core"
 	"cairn/daemon/internal/apierr"
 	"cairn/daemon/internal/httpx"
@@ -23,6 +24,7 @@ import (
 type s3Request struct {
 	r      *http.Request
 	auth   *sigv4.Auth
+	id     auth.Identity
 	bucket string
 	key    string
 	query  url.Values
@@ -55,9 +57,8 @@ const DefaultRegion = "us-east-1"
 
 // Config configures the S3 API.
 type Config struct {
-	// Keys returns the secret key of an access key, and false if the key
-	// is unknown. It must be safe for concurrent use.
-	Keys func(accessKey string) (secretKey string, ok bool)
+	// Auth knows the access keys and the anonymous role.
+	Auth *auth.Keys
 	// Region, when set, is the only region signatures may name, and the
 	// one buckets are reported in; "" accepts any (and reports
 	// DefaultRegion).
@@ -89,13 +90,15 @@ func New(node *core.Node, cfg Config) *API {
 	}
 	return &API{
 		cfg: cfg, node: node, log: cfg.Logger, hostID: node.ID(),
-		verifier: &sigv4.Verifier{Lookup: cfg.Keys, Region: cfg.Region, Now: cfg.Now},
+		verifier: &sigv4.Verifier{Lookup: cfg.Auth.Secret, Region: cfg.Region, Now: cfg.Now},
 	}
 }
 
-// ServeHTTP answers an S3 request: it authenticates it, splits it into
-// bucket and key (path or virtual-host style) and dispatches it by method
-// and subresource. Errors are answered in S3's XML form.
+// ServeHTTP answers an S3 request: it splits it into bucket and key (path
+// or virtual-host style), authenticates it (SigV4, or the anonymous role
+// for a request that is not signed), checks that its key may do what the
+// request does, and dispatches it by method and subresource. Errors are
+// answered in S3's XML form.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amz-Request-Id", httpx.RequestID(r.Context()))
 	w.Header().Set("X-Amz-Id-2", a.hostID)
@@ -113,9 +116,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The bucket and key need no credentials: split them first, so that
 	// every error names them, those of authentication too.
 	splitErr := q.split(a.cfg.Domain)
-	auth, err := a.verifier.Verify(q.r)
+	err := a.authenticate(q)
 	if err == nil {
-		q.auth, err = auth, splitErr
+		err = splitErr
+	}
+	if err == nil {
+		err = authorize(q)
 	}
 	if err == nil {
 		err = s3Route(q)(a, w, q)
@@ -218,6 +224,9 @@ func requestElems(code string, q *s3Request) []apierr.Elem {
 // answer has the status and headers only.
 func (a *API) writeError(w http.ResponseWriter, q *s3Request, err error) {
 	e := apierr.Classify(err)
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		e.Status, e.Code = http.StatusForbidden, "AccessDenied" // as AWS answers anonymous requests
+	}
 	id := httpx.RequestID(q.r.Context())
 	if e.Status >= 500 {
 		a.log.Error("s3 request failed", "request_id", id, "method", q.r.Method, "resource", q.resource(), "status", e.Status, "err", err)

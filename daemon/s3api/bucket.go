@@ -50,7 +50,9 @@ func (a *API) listBuckets(w http.ResponseWriter, q *s3Request) error {
 	}
 	out := listAllMyBucketsResult{Owner: owner(), Buckets: []s3Bucket{}}
 	for _, b := range bs {
-		out.Buckets = append(out.Buckets, s3Bucket{Name: b.Name, CreationDate: s3Time(b.Created)})
+		if q.id.InBucket(b.Name) {
+			out.Buckets = append(out.Buckets, s3Bucket{Name: b.Name, CreationDate: s3Time(b.Created)})
+		}
 	}
 	writeXML(w, http.StatusOK, out)
 	return nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"cairn/daemon/auth"
 	"cairn/daemon/core"
 	"cairn/daemon/internal/apierr"
 	"cairn/daemon/internal/httpx"
@@ -78,6 +79,9 @@ func copySourceConditions(h http.Header, etag string, mtime time.Time) error {
 func (a *API) copySource(q *s3Request) (raftfsm.Object, raftfsm.FileRecord, error) {
 	sb, sk, err := parseCopySource(q.r.Header.Get("X-Amz-Copy-Source"))
 	if err != nil {
+		return raftfsm.Object{}, raftfsm.FileRecord{}, err
+	}
+	if err := q.id.Require(auth.Read, sb); err != nil {
 		return raftfsm.Object{}, raftfsm.FileRecord{}, err
 	}
 	src, rec, err := a.node.Lookup(q.r.Context(), sb, sk, a.cfg.ConsistentReads)

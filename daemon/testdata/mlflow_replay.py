@@ -7,6 +7,13 @@ Uploads SRC_DIR under <prefix>/models_mlflow the way log_model does (one
 PUT per file, os.walk order, MLflow's headers and MIME guesses), then
 downloads the whole folder the way download_artifacts does (list the
 path, then each file, in a thread pool), checking the listing contract.
+
+Credentials come from the environment as MLflow takes them:
+MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (HTTP Basic), or
+MLFLOW_TRACKING_TOKEN (bearer). REPLAY_MODE is "both" (the default),
+"load" (download what an earlier run logged) or "refused" (the first
+upload must be refused with 403 PERMISSION_DENIED, and nothing else is
+sent).
 """
 import concurrent.futures
 import mimetypes
@@ -21,6 +28,11 @@ base, prefix, src, dst = sys.argv[1:5]
 api = base + "/api/2.0/mlflow-artifacts"
 headers = {"User-Agent": "mlflow-python-client/2.22.1", "Accept-Encoding": "gzip, deflate, br"}
 session = requests.Session()
+if os.environ.get("MLFLOW_TRACKING_USERNAME"):
+    session.auth = (os.environ["MLFLOW_TRACKING_USERNAME"], os.environ.get("MLFLOW_TRACKING_PASSWORD", ""))
+elif os.environ.get("MLFLOW_TRACKING_TOKEN"):
+    headers["Authorization"] = "Bearer " + os.environ["MLFLOW_TRACKING_TOKEN"]
+mode = os.environ.get("REPLAY_MODE", "both")
 
 
 def guess_type(name):
@@ -71,14 +83,21 @@ def multipart(local, rel_dir, part_size):
     assert r.status_code == 200, (r.status_code, r.text)
 
 
-big = os.path.join(src, "booster.big")
-multipart(big, "models_mlflow", 5 * 1024 * 1024)
-for root, _, files in os.walk(src):
-    for name in files:
-        if name == "booster.big":
-            continue
-        rel = posixpath.join("models_mlflow", os.path.relpath(os.path.join(root, name), src))
-        upload(os.path.join(root, name), rel)
+if mode == "refused":
+    url = api + "/artifacts/" + urllib.parse.quote(posixpath.join(prefix, "models_mlflow", "MLmodel"))
+    r = session.put(url, data=b"refused", headers={**headers, "Content-Type": "text/plain"})
+    assert r.status_code == 403 and r.json()["error_code"] == "PERMISSION_DENIED", (r.status_code, r.text)
+    print("upload refused")
+    sys.exit(0)
+if mode == "both":
+    big = os.path.join(src, "booster.big")
+    multipart(big, "models_mlflow", 5 * 1024 * 1024)
+    for root, _, files in os.walk(src):
+        for name in files:
+            if name == "booster.big":
+                continue
+            rel = posixpath.join("models_mlflow", os.path.relpath(os.path.join(root, name), src))
+            upload(os.path.join(root, name), rel)
 
 
 def list_dir(path):

@@ -25,6 +25,9 @@ type Metrics struct {
 	GCDeleted     atomic.Int64
 	// UploadsExpired counts multipart uploads aborted for their age.
 	UploadsExpired atomic.Int64
+	// ClusterRefused counts connections the cluster port refused: no TLS
+	// certificate the cluster CA signed, or no proof of the secret.
+	ClusterRefused atomic.Int64
 }
 
 type reqKey struct {
@@ -118,6 +121,7 @@ func (m *Metrics) Write(w io.Writer) {
 		{"cairn_gc_runs_total", "counter", m.GCRuns.Load()},
 		{"cairn_gc_deleted_chunks_total", "counter", m.GCDeleted.Load()},
 		{"cairn_uploads_expired_total", "counter", m.UploadsExpired.Load()},
+		{"cairn_cluster_connections_refused_total", "counter", m.ClusterRefused.Load()},
 	} {
 		fmt.Fprintf(w, "# TYPE %s %s\n%s %d\n", c.name, c.kind, c.name, c.v)
 	}
