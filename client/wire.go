@@ -138,18 +138,26 @@ type Model struct {
 type Stats struct {
 	Objects int64 `json:"objects"`
 	// LogicalBytes is what the objects add up to: what a plain store
-	// would hold. UniqueBytes counts each distinct chunk once, before
-	// compression; StoredBytes is what this node's chunk store takes.
-	LogicalBytes int64    `json:"logical_bytes"`
-	UniqueBytes  int64    `json:"unique_bytes"`
-	StoredBytes  int64    `json:"stored_bytes"`
-	DedupRatio   float64  `json:"dedup_ratio"` // logical / stored
-	Files        int64    `json:"files"`
-	Chunks       int64    `json:"chunks"`
-	LocalChunks  int64    `json:"local_chunks"`
-	Uploads      int64    `json:"uploads"`
-	Buckets      []Bucket `json:"buckets"`
-	Runs         []Run    `json:"runs,omitempty"`
+	// would hold. UniqueBytes counts each distinct chunk they reference
+	// once, before compression: the live content. StoredBytes is what
+	// this node's chunk store takes, garbage included; GarbageBytes is
+	// what its chunks that nothing references hold before compression,
+	// which GC frees.
+	LogicalBytes int64 `json:"logical_bytes"`
+	UniqueBytes  int64 `json:"unique_bytes"`
+	StoredBytes  int64 `json:"stored_bytes"`
+	GarbageBytes int64 `json:"garbage_bytes"`
+	// DedupRatio is LogicalBytes / UniqueBytes: what storing each chunk
+	// once saves, before compression. CompressionRatio is what this node's
+	// chunks take before compression per byte stored.
+	DedupRatio       float64  `json:"dedup_ratio"`
+	CompressionRatio float64  `json:"compression_ratio"`
+	Files            int64    `json:"files"`
+	Chunks           int64    `json:"chunks"`
+	LocalChunks      int64    `json:"local_chunks"`
+	Uploads          int64    `json:"uploads"`
+	Buckets          []Bucket `json:"buckets"`
+	Runs             []Run    `json:"runs,omitempty"`
 	// Shared lists the files stored once but referenced most, with the
 	// keys and runs that share them.
 	Shared []SharedFile `json:"shared,omitempty"`

@@ -64,7 +64,7 @@ func cliEnv(endpoints ...string) map[string]string {
 // volatileRE matches the JSON fields that change from run to run (times,
 // Raft indexes and terms) or with the compressor's version (the bytes the
 // chunk store takes).
-var volatileRE = regexp.MustCompile(`"(mtime|created|first|last|time|version|applied|term|stored_bytes|dedup_ratio)": ("[^"]*"|[-+.eE0-9]+)`)
+var volatileRE = regexp.MustCompile(`"(mtime|created|first|last|time|version|applied|term|stored_bytes|dedup_ratio|compression_ratio|garbage_bytes)": ("[^"]*"|[-+.eE0-9]+)`)
 
 var addrRE = regexp.MustCompile(`127\.0\.0\.1:\d+`)
 

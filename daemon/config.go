@@ -181,6 +181,8 @@ type Config struct {
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
 
+	// Version is the build's version, for cairn_build_info.
+	Version string
 	// Now is the clock for the times written into commands (default
 	// time.Now).
 	Now    func() time.Time

@@ -1,12 +1,8 @@
 package daemon
 
 import (
-	"context"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,14 +19,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := httpx.NewRecorder(w)
 	id := httpx.NewRequestID()
-	r = r.WithContext(httpx.WithRequestID(r.Context(), id))
+	ctx, operation := httpx.WithOperation(httpx.WithRequestID(r.Context(), id))
+	r = r.WithContext(ctx)
 	surface, h := s.route(r)
 	if surface != "s3" {
 		rec.Header().Set("X-Request-Id", id)
 	}
 	defer httpx.GuardBody(rec, r, s.cfg.BodyTimeout)()
 	h.ServeHTTP(rec, r)
-	s.metrics.Request(surface, r.Method, rec.Status, time.Since(start), rec.Bytes)
+	op := operation()
+	if op == "" {
+		op = surface
+	}
+	s.metrics.Request(surface, op, r.Method, rec.Status, time.Since(start), rec.Bytes)
 }
 
 // route picks the surface of a request. The paths are matched by hand,
@@ -91,10 +92,9 @@ func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, code, status)
 }
 
-// serveMetrics writes the counters and the gauges of the stores and Raft
-// in Prometheus' text format: to loopback clients, to anyone when the
-// operator opened it, and otherwise to keys that may read the whole
-// cluster.
+// serveMetrics writes the metrics in Prometheus' format (metrics.go
+// gathers them): to loopback clients, to anyone when the operator opened
+// it, and otherwise to keys that may read the whole cluster.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	if !s.cfg.MetricsOpen && !fromLoopback(r) {
 		id, err := s.keys.Authenticate(r)
@@ -107,41 +107,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var b strings.Builder
-	s.metrics.Write(&b)
-	s.writeGauges(r.Context(), &b)
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
-	io.WriteString(w, b.String())
-}
-
-// writeGauges reports the store and Raft as they are now.
-func (s *Server) writeGauges(ctx context.Context, w io.Writer) {
-	if st, err := s.store.Stats(ctx); err == nil {
-		fmt.Fprintf(w, "# TYPE cairn_store_chunks gauge\ncairn_store_chunks %d\n", st.Chunks)
-		fmt.Fprintf(w, "# TYPE cairn_store_logical_bytes gauge\ncairn_store_logical_bytes %d\n", st.LogicalBytes)
-		fmt.Fprintf(w, "# TYPE cairn_store_stored_bytes gauge\ncairn_store_stored_bytes %d\n", st.StoredBytes)
-	}
-	if free, err := s.store.FreeSpace(); err == nil {
-		fmt.Fprintf(w, "# TYPE cairn_store_free_bytes gauge\ncairn_store_free_bytes %d\n", free)
-	}
-	if ns, err := s.raft.State().Stats(); err == nil {
-		fmt.Fprintf(w, "# TYPE cairn_objects gauge\ncairn_objects %d\n", ns.Objects)
-		fmt.Fprintf(w, "# TYPE cairn_logical_bytes gauge\ncairn_logical_bytes %d\n", ns.LogicalBytes)
-		fmt.Fprintf(w, "# TYPE cairn_unique_chunk_bytes gauge\ncairn_unique_chunk_bytes %d\n", ns.ChunkBytes)
-	}
-	leader := 0
-	if s.raft.IsLeader() {
-		leader = 1
-	}
-	fmt.Fprintf(w, "# TYPE cairn_raft_leader gauge\ncairn_raft_leader %d\n", leader)
-	st := s.raft.Status()
-	for _, g := range []struct {
-		name string
-		v    uint64
-	}{{"term", st.Term}, {"commit_index", st.CommitIndex}, {"applied_index", st.AppliedIndex}, {"last_log_index", st.LastLogIndex}} {
-		fmt.Fprintf(w, "# TYPE cairn_raft_%s gauge\ncairn_raft_%s %d\n", g.name, g.name, g.v)
-	}
+	s.metrics.Handler().ServeHTTP(w, r)
 }
 
 // fromLoopback reports whether a request came from this machine.

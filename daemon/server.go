@@ -68,7 +68,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), metrics: metrics.New()}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), metrics: metrics.New(cfg.Version)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -114,6 +114,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.buildSurfaces(partKey(s.secret))
+	s.metrics.Register(s.storeGauges)
 	errLog := slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)
 	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {

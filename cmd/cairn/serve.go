@@ -117,7 +117,7 @@ func serve(ctx context.Context, args []string) error {
 		Anonymous:    pick(*anonymous, fc.Anonymous), MetricsOpen: *metricsOpen || fc.MetricsOpen,
 		TLSCert: pick(*tlsCert, fc.TLSCert), TLSKey: pick(*tlsKey, fc.TLSKey),
 		MaxObjectSize: fc.MaxObjectSize, MaxUploads: fc.MaxUploads, BodyTimeout: fc.BodyTimeout, MaxRestoreSize: fc.MaxRestoreSize,
-		OnFirstKey: printFirstKey,
+		OnFirstKey: printFirstKey, Version: version,
 	}
 	if *ak != "" || *sk != "" {
 		cfg.S3Keys = append([]daemon.S3Key{{AccessKey: *ak, SecretKey: *sk}}, cfg.S3Keys...)

@@ -70,7 +70,7 @@ func TestFetch_OlderPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	dialer, addr := servePeer(t, olderPeer(&cluster.Server{Store: peerStore}))
-	n := New(Config{ID: "n", Store: testStore(t), Peers: cluster.NewClient(dialer), Metrics: metrics.New()})
+	n := New(Config{ID: "n", Store: testStore(t), Peers: cluster.NewClient(dialer), Metrics: metrics.New("test")})
 
 	ds := res.Recipe.Distinct()
 	nowhere := chunk.Sum([]byte("nowhere"))

@@ -62,6 +62,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) route(w http.ResponseWriter, r *http.Request, rest string) error {
+	httpx.SetOperation(r.Context(), operation(r, rest))
 	if strings.HasPrefix(rest, "mpu/part") {
 		return a.mpuPart(w, r) // authenticated by the signed URL itself
 	}
@@ -251,4 +252,21 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, p string) error {
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string][]file{"files": files})
 	return nil
+}
+
+// operation names what a request does, for the latency metrics.
+func operation(r *http.Request, rest string) string {
+	switch {
+	case strings.HasPrefix(rest, "mpu/part"):
+		return "part_put"
+	case strings.HasPrefix(rest, "mpu/"):
+		return "multipart"
+	case rest == "artifacts" || rest == "artifacts/":
+		return "list"
+	case r.Method == http.MethodPut:
+		return "object_put"
+	case r.Method == http.MethodDelete:
+		return "object_delete"
+	}
+	return "object_get"
 }

@@ -57,3 +57,33 @@ func identity(r *http.Request) auth.Identity {
 	id, _ := r.Context().Value(identityKey{}).(auth.Identity)
 	return id
 }
+
+// operation names what a request does, for the latency metrics.
+func operation(r *http.Request, route, key, tail string) string {
+	get := r.Method == http.MethodGet || r.Method == http.MethodHead
+	switch route {
+	case "objects":
+		switch {
+		case key == "" && get:
+			return "list"
+		case key == "":
+			return "object_delete"
+		case get:
+			return "object_get"
+		case r.Method == http.MethodPut:
+			return "object_put"
+		}
+		return "object_delete"
+	case "chunks":
+		switch {
+		case tail == "missing":
+			return "chunk_missing"
+		case get:
+			return "chunk_get"
+		}
+		return "chunk_put"
+	case "stat", "commit", "buckets", "cluster", "admin", "keys":
+		return route
+	}
+	return "query"
+}

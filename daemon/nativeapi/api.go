@@ -66,6 +66,7 @@ func (a *API) route(w http.ResponseWriter, r *http.Request, rest string) error {
 	if err != nil {
 		return err
 	}
+	httpx.SetOperation(r.Context(), operation(r, route, key, tail))
 	id, err := a.cfg.Auth.Authenticate(r)
 	if err != nil {
 		return err

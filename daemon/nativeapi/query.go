@@ -251,8 +251,14 @@ func (a *API) stats(ctx context.Context, top int) (client.Stats, error) {
 		Objects: ns.Objects, LogicalBytes: ns.LogicalBytes, UniqueBytes: ns.ChunkBytes, StoredBytes: local.StoredBytes,
 		Files: ns.Files, Chunks: ns.Chunks, LocalChunks: local.Chunks, Uploads: ns.Uploads, Buckets: []client.Bucket{},
 	}
+	// The node's chunks beyond the ones referenced are garbage (when it
+	// holds every referenced one; repair's count says when it does not).
+	out.GarbageBytes = max(local.LogicalBytes-ns.ChunkBytes, 0)
+	if ns.ChunkBytes > 0 {
+		out.DedupRatio = float64(ns.LogicalBytes) / float64(ns.ChunkBytes)
+	}
 	if local.StoredBytes > 0 {
-		out.DedupRatio = float64(ns.LogicalBytes) / float64(local.StoredBytes)
+		out.CompressionRatio = float64(local.LogicalBytes) / float64(local.StoredBytes)
 	}
 	buckets, err := st.Buckets()
 	if err != nil {

@@ -47,3 +47,31 @@ func authorize(q *s3Request) error {
 	}
 	return q.id.Require(need, q.bucket)
 }
+
+// operation names what a request does, for the latency metrics.
+func operation(q *s3Request) string {
+	switch {
+	case q.bucket == "":
+		return "service"
+	case q.key == "" && q.r.Method == http.MethodGet && len(q.query) == 0,
+		q.key == "" && q.r.Method == http.MethodGet && (q.has("list-type") || q.has("prefix") || q.has("versions") || q.has("uploads")):
+		return "list"
+	case q.key == "":
+		return "bucket"
+	case q.has("uploads") || q.has("uploadId") && q.r.Method != http.MethodPut:
+		return "multipart"
+	case q.has("uploadId"):
+		return "part_put"
+	case q.r.Header.Get("X-Amz-Copy-Source") != "":
+		return "object_copy"
+	}
+	switch q.r.Method {
+	case http.MethodGet, http.MethodHead:
+		return "object_get"
+	case http.MethodPut:
+		return "object_put"
+	case http.MethodDelete:
+		return "object_delete"
+	}
+	return "object"
+}

@@ -116,6 +116,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The bucket and key need no credentials: split them first, so that
 	// every error names them, those of authentication too.
 	splitErr := q.split(a.cfg.Domain)
+	httpx.SetOperation(r.Context(), operation(q))
 	err := a.authenticate(q)
 	if err == nil {
 		err = splitErr

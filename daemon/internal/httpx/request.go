@@ -28,6 +28,24 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
+type operationKey struct{}
+
+// WithOperation returns ctx with room for the operation that the surface
+// answering the request names (SetOperation), and a function that reads
+// it: the router labels its metrics with it.
+func WithOperation(ctx context.Context) (context.Context, func() string) {
+	op := new(string)
+	return context.WithValue(ctx, operationKey{}, op), func() string { return *op }
+}
+
+// SetOperation names what a request does, for metrics: object_put,
+// chunk_get, list, ... Without WithOperation it does nothing.
+func SetOperation(ctx context.Context, op string) {
+	if p, ok := ctx.Value(operationKey{}).(*string); ok {
+		*p = op
+	}
+}
+
 // Recorder remembers the status and body length of a response for metrics
 // and logs.
 type Recorder struct {

@@ -3,6 +3,6 @@
 // The daemon adds the gauges it reads off the stores when it writes the
 // page.
 //
-// It knows Prometheus' text format; it must not know the stores or HTTP
-// routing.
+// It knows Prometheus (client_golang, whose handler serves the page); it
+// must not know the stores or HTTP routing.
 package metrics

@@ -1,20 +1,26 @@
 package metrics
 
 import (
-	"fmt"
-	"io"
-	"sort"
-	"strconv"
-	"sync"
+	"context"
+	"net/http"
+	"runtime"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Metrics holds the counters. It is safe for concurrent use; the zero
-// value is not: use New.
+// Metrics holds a node's counters and its Prometheus registry. The
+// counters the node reads back itself (repair's progress, for the status
+// page) are atomics the registry reads; the others are Prometheus'. It is
+// safe for concurrent use; the zero value is not: use New.
 type Metrics struct {
-	mu       sync.Mutex
-	requests map[reqKey]*reqStats
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	bytes    *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 
 	Repaired      atomic.Int64
 	EarlyPushed   atomic.Int64 // stored bytes peers took while the write was still being stored
@@ -30,42 +36,109 @@ type Metrics struct {
 	ClusterRefused atomic.Int64
 }
 
-type reqKey struct {
-	surface, method string
-	code            int
-}
+// latencyBuckets are the bounds, in seconds, of the request latency
+// histograms: from a cached GET to a multi-GiB upload.
+var latencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}
 
-// Latency buckets in seconds.
-var latencyBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30}
-
-type reqStats struct {
-	count   int64
-	bytes   int64
-	sum     float64
-	buckets []int64
-}
-
-// New returns empty counters.
-func New() *Metrics { return &Metrics{requests: map[reqKey]*reqStats{}} }
-
-// Request counts one answered request.
-func (m *Metrics) Request(surface, method string, code int, d time.Duration, bytes int64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k := reqKey{surface, method, code}
-	st := m.requests[k]
-	if st == nil {
-		st = &reqStats{buckets: make([]int64, len(latencyBuckets))}
-		m.requests[k] = st
-	}
-	st.count++
-	st.bytes += bytes
-	st.sum += d.Seconds()
-	for i, b := range latencyBuckets {
-		if d.Seconds() <= b {
-			st.buckets[i]++
+// New returns the metrics of a node of version, with the Go runtime's and
+// the process's collectors.
+func New(version string) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cairn_http_requests_total", Help: "HTTP requests answered, by surface, method and status code.",
+	}, []string{"surface", "method", "code"})
+	m.bytes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cairn_http_response_bytes_total", Help: "Bytes of HTTP response bodies, by surface, method and status code.",
+	}, []string{"surface", "method", "code"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "cairn_http_request_duration_seconds", Buckets: latencyBuckets,
+		Help: "Time from a request's headers to the end of its answer, by surface and operation (object_put, chunk_put, object_get, list, ...).",
+	}, []string{"surface", "operation"})
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "cairn_build_info", Help: "Always 1; labelled with the version of cairn and of Go that built it.",
+	}, []string{"version", "goversion"})
+	build.WithLabelValues(version, runtime.Version()).Set(1)
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.requests, m.bytes, m.latency, build,
+	)
+	for _, c := range []struct {
+		name, help string
+		v          *atomic.Int64
+		counter    bool
+	}{
+		{"cairn_chunks_repaired_total", "Chunks fetched from peers and kept: read repair, repair passes, scrub.", &m.Repaired, true},
+		{"cairn_push_early_bytes_total", "Stored bytes peers took while the write was still being stored.", &m.EarlyPushed, true},
+		{"cairn_push_early_dropped_batches_total", "Chunk batches not pushed early because a peer was behind; replication sent them later.", &m.EarlyDropped, true},
+		{"cairn_repair_missing_chunks", "Chunks that committed objects need and this node lacks, as the last repair pass counted them.", &m.MissingChunks, false},
+		{"cairn_repair_missing_bytes", "Bytes (before compression) of the chunks this node lacks.", &m.MissingBytes, false},
+		{"cairn_gc_runs_total", "Garbage collection passes.", &m.GCRuns, true},
+		{"cairn_gc_deleted_chunks_total", "Chunks garbage collection deleted.", &m.GCDeleted, true},
+		{"cairn_uploads_expired_total", "Multipart uploads aborted for their age.", &m.UploadsExpired, true},
+		{"cairn_cluster_connections_refused_total", "Connections the cluster port refused: no certificate the cluster CA signed, or no proof of the cluster secret.", &m.ClusterRefused, true},
+	} {
+		read := func() float64 { return float64(c.v.Load()) }
+		if c.counter {
+			m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help}, read))
+		} else {
+			m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: c.name, Help: c.help}, read))
 		}
 	}
+	return m
+}
+
+// Request counts one answered request.
+func (m *Metrics) Request(surface, operation, method string, code int, d time.Duration, bytes int64) {
+	c := codeLabel(code)
+	m.requests.WithLabelValues(surface, method, c).Inc()
+	m.bytes.WithLabelValues(surface, method, c).Add(float64(bytes))
+	m.latency.WithLabelValues(surface, operation).Observe(d.Seconds())
+}
+
+func codeLabel(code int) string {
+	if code < 100 || code > 999 {
+		return "other"
+	}
+	return string([]byte{byte('0' + code/100), byte('0' + code/10%10), byte('0' + code%10)})
+}
+
+// Gauge is a value read when /metrics is scraped.
+type Gauge struct {
+	Name, Help string
+	Labels     map[string]string
+	Value      float64
+}
+
+// Register adds gauges that collect reads at every scrape, from the
+// stores and Raft.
+func (m *Metrics) Register(collect func(context.Context) []Gauge) {
+	m.reg.MustRegister(gaugeCollector(collect))
+}
+
+// gaugeCollector turns Gauges into Prometheus metrics at scrape time. It
+// is an unchecked collector: what it yields depends on the moment (the
+// Raft state's label, say), so it describes nothing in advance.
+type gaugeCollector func(context.Context) []Gauge
+
+func (gaugeCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (g gaugeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, x := range g(ctx) {
+		var names, values []string
+		for k, v := range x.Labels {
+			names, values = append(names, k), append(values, v)
+		}
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(x.Name, x.Help, names, nil), prometheus.GaugeValue, x.Value, values...)
+	}
+}
+
+// Handler serves the metrics in Prometheus' text format (or OpenMetrics,
+// when the scraper asks for it).
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
 // DecreaseTo0 subtracts n from v, stopping at zero.
@@ -75,54 +148,5 @@ func DecreaseTo0(v *atomic.Int64, n int64) {
 		if v.CompareAndSwap(old, max(old-n, 0)) {
 			return
 		}
-	}
-}
-
-// Write writes the counters in Prometheus' text format.
-func (m *Metrics) Write(w io.Writer) {
-	m.mu.Lock()
-	keys := make([]reqKey, 0, len(m.requests))
-	for k := range m.requests {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		return a.surface+a.method+strconv.Itoa(a.code) < b.surface+b.method+strconv.Itoa(b.code)
-	})
-	fmt.Fprintln(w, "# TYPE cairn_http_requests_total counter")
-	for _, k := range keys {
-		fmt.Fprintf(w, "cairn_http_requests_total{surface=%q,method=%q,code=\"%d\"} %d\n", k.surface, k.method, k.code, m.requests[k].count)
-	}
-	fmt.Fprintln(w, "# TYPE cairn_http_response_bytes_total counter")
-	for _, k := range keys {
-		fmt.Fprintf(w, "cairn_http_response_bytes_total{surface=%q,method=%q,code=\"%d\"} %d\n", k.surface, k.method, k.code, m.requests[k].bytes)
-	}
-	fmt.Fprintln(w, "# TYPE cairn_http_request_duration_seconds histogram")
-	for _, k := range keys {
-		st := m.requests[k]
-		lbl := fmt.Sprintf("surface=%q,method=%q,code=\"%d\"", k.surface, k.method, k.code)
-		for i, b := range latencyBuckets {
-			fmt.Fprintf(w, "cairn_http_request_duration_seconds_bucket{%s,le=\"%g\"} %d\n", lbl, b, st.buckets[i])
-		}
-		fmt.Fprintf(w, "cairn_http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %d\n", lbl, st.count)
-		fmt.Fprintf(w, "cairn_http_request_duration_seconds_sum{%s} %g\n", lbl, st.sum)
-		fmt.Fprintf(w, "cairn_http_request_duration_seconds_count{%s} %d\n", lbl, st.count)
-	}
-	m.mu.Unlock()
-	for _, c := range []struct {
-		name, kind string
-		v          int64
-	}{
-		{"cairn_chunks_repaired_total", "counter", m.Repaired.Load()},
-		{"cairn_push_early_bytes_total", "counter", m.EarlyPushed.Load()},
-		{"cairn_push_early_dropped_batches_total", "counter", m.EarlyDropped.Load()},
-		{"cairn_repair_missing_chunks", "gauge", m.MissingChunks.Load()},
-		{"cairn_repair_missing_bytes", "gauge", m.MissingBytes.Load()},
-		{"cairn_gc_runs_total", "counter", m.GCRuns.Load()},
-		{"cairn_gc_deleted_chunks_total", "counter", m.GCDeleted.Load()},
-		{"cairn_uploads_expired_total", "counter", m.UploadsExpired.Load()},
-		{"cairn_cluster_connections_refused_total", "counter", m.ClusterRefused.Load()},
-	} {
-		fmt.Fprintf(w, "# TYPE %s %s\n%s %d\n", c.name, c.kind, c.name, c.v)
 	}
 }
