@@ -99,14 +99,20 @@ func (t *touches) forget(since time.Time) {
 	}
 }
 
+// CollectResult reports a Collect call.
+type CollectResult struct {
+	Deleted int64 // chunks deleted
+	Freed   int64 // their stored bytes
+}
+
 // Collect deletes those of the given chunks that no writer has touched
-// since idleSince, and returns how many it deleted. The caller decides
-// which chunks are garbage (the replicated reference counts say so);
-// Collect guarantees that a chunk a concurrent write found present, or
-// asked about, within the grace period survives.
-func (s *Store) Collect(ctx context.Context, candidates []Digest, idleSince time.Time) (int, error) {
+// since idleSince. The caller decides which chunks are garbage (the
+// replicated reference counts say so); Collect guarantees that a chunk a
+// concurrent write found present, or asked about, within the grace period
+// survives.
+func (s *Store) Collect(ctx context.Context, candidates []Digest, idleSince time.Time) (CollectResult, error) {
 	if err := s.checkOpen(); err != nil {
-		return 0, err
+		return CollectResult{}, err
 	}
 	t := s.touches
 	t.mu.Lock()
@@ -119,12 +125,12 @@ func (s *Store) Collect(ctx context.Context, candidates []Digest, idleSince time
 	}
 	t.forget(idleSince)
 	if len(doomed) == 0 {
-		return 0, nil
+		return CollectResult{}, nil
 	}
 	before, _ := s.Stats(ctx)
 	if err := s.Delete(ctx, doomed...); err != nil {
-		return 0, err
+		return CollectResult{}, err
 	}
 	after, _ := s.Stats(ctx)
-	return int(before.Chunks - after.Chunks), nil
+	return CollectResult{Deleted: before.Chunks - after.Chunks, Freed: before.StoredBytes - after.StoredBytes}, nil
 }

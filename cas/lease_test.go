@@ -32,8 +32,8 @@ func TestStore_Collect(t *testing.T) {
 	candidates := []Digest{a.Recipe[0].Digest, b.Recipe[0].Digest}
 
 	// Everything counts as touched when the store opened.
-	if n, err := s.Collect(ctx, candidates, clock.Now()); err != nil || n != 0 {
-		t.Fatalf("collect right after open deleted %d (%v)", n, err)
+	if r, err := s.Collect(ctx, candidates, clock.Now()); err != nil || r.Deleted != 0 {
+		t.Fatalf("collect right after open deleted %d (%v)", r.Deleted, err)
 	}
 	clock.Advance(time.Hour)
 	idle := clock.Now()
@@ -42,9 +42,18 @@ func TestStore_Collect(t *testing.T) {
 	if m, _ := s.Missing(ctx, []Digest{b.Recipe[0].Digest}); len(m) != 0 {
 		t.Fatal("b reported missing")
 	}
-	n, err := s.Collect(ctx, candidates, idle)
-	if err != nil || n != 1 {
-		t.Fatalf("collect deleted %d (%v), want 1", n, err)
+	var storedA int64
+	if err := s.Walk(ctx, func(d Digest, stored int64) error {
+		if d == a.Recipe[0].Digest {
+			storedA = stored
+		}
+		return nil
+	}); err != nil || storedA == 0 {
+		t.Fatalf("walk: %v, a's stored size %d", err, storedA)
+	}
+	r, err := s.Collect(ctx, candidates, idle)
+	if err != nil || r.Deleted != 1 || r.Freed != storedA {
+		t.Fatalf("collect deleted %d chunks, %d bytes (%v); want 1, %d", r.Deleted, r.Freed, err, storedA)
 	}
 	if ok, _ := s.Has(ctx, a.Recipe[0].Digest); ok {
 		t.Fatal("idle chunk a survived collection")

@@ -287,6 +287,15 @@ func (s *Store) Missing(ctx context.Context, ds []Digest) ([]Digest, error) {
 	return s.missing(ctx, ds)
 }
 
+// Lacks is Missing without the touch: for garbage collection and
+// status, which must not keep the chunks they look at from Collect.
+func (s *Store) Lacks(ctx context.Context, ds []Digest) ([]Digest, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	return s.missing(ctx, ds)
+}
+
 // missing is Missing without the touch.
 func (s *Store) missing(ctx context.Context, ds []Digest) ([]Digest, error) {
 	var out []Digest

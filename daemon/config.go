@@ -22,7 +22,12 @@ const (
 	DefaultMLflowBucket = "mlflow"
 	DefaultGCInterval   = 10 * time.Minute
 	DefaultGCGrace      = time.Hour
-	DefaultShutdown     = 30 * time.Second
+	// DefaultGCFullInterval is how often GC walks every local chunk, to
+	// find the ones no file ever referenced (uploads that failed before
+	// their commit); the passes in between read only the zero-reference
+	// table.
+	DefaultGCFullInterval = 24 * time.Hour
+	DefaultShutdown       = 30 * time.Second
 	// DefaultCommitTimeout bounds how late a follower learns of a commit:
 	// raft's own 50 ms made every write through a follower wait 50 to
 	// 100 ms for its local apply. Each follower costs an empty append RPC
@@ -151,6 +156,9 @@ type Config struct {
 	MaxRestoreSize int64
 	GCInterval     time.Duration // 0: DefaultGCInterval; negative: no GC loop
 	GCGrace        time.Duration // how long an unreferenced chunk in use by a writer is kept
+	// GCFullInterval is how often GC walks the whole chunk store (0:
+	// DefaultGCFullInterval; negative: never on its own).
+	GCFullInterval time.Duration
 	// MinFreeSpace is the disk space, in bytes, that writes of new chunks
 	// and of commands other than deletes leave free on the chunk store's
 	// file system (0: DefaultMinFreeSpace; negative: no check).
@@ -223,6 +231,9 @@ func (c *Config) Validate() error {
 	}
 	if c.GCGrace == 0 {
 		c.GCGrace = DefaultGCGrace
+	}
+	if c.GCFullInterval == 0 {
+		c.GCFullInterval = DefaultGCFullInterval
 	}
 	if c.UploadExpiry == 0 {
 		c.UploadExpiry = DefaultUploadExpiry

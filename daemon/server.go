@@ -182,7 +182,7 @@ func (s *Server) openCluster() error {
 func (s *Server) buildSurfaces(partKey []byte) {
 	cfg := s.cfg
 	s.upkeep = upkeep.New(s.core, upkeep.Config{
-		GCInterval: cfg.GCInterval, GCGrace: cfg.GCGrace, UploadExpiry: cfg.UploadExpiry,
+		GCInterval: cfg.GCInterval, GCFullInterval: cfg.GCFullInterval, GCGrace: cfg.GCGrace, UploadExpiry: cfg.UploadExpiry,
 		RepairInterval: cfg.RepairInterval, RepairRate: cfg.RepairRate, Logger: s.log,
 	})
 	s.s3 = s3api.New(s.core, s3api.Config{

@@ -84,6 +84,8 @@ func (x *txn) apply(c Command) (Result, error) {
 		r, err = x.putKey(c)
 	case *DeleteKey:
 		r, err = x.deleteKey(c)
+	case *PruneZero:
+		r, err = x.pruneZero(c)
 	default:
 		return Result{Err: rejectf(ErrInvalidCommand, "unknown command %T", c)}, nil
 	}

@@ -29,6 +29,7 @@ const (
 	OpDeleteBucketAndUploads Op = 13
 	OpPutKey                 Op = 14
 	OpDeleteKey              Op = 15
+	OpPruneZero              Op = 16
 )
 
 var opNames = map[Op]string{
@@ -38,7 +39,7 @@ var opNames = map[Op]string{
 	OpCreateUpload: "create-upload", OpPutPart: "put-part", OpCompleteUpload: "complete-upload",
 	OpAbortUpload: "abort-upload", OpCopyObject: "copy-object",
 	OpDeleteBucketAndUploads: "delete-bucket-and-uploads",
-	OpPutKey:                 "put-key", OpDeleteKey: "delete-key",
+	OpPutKey:                 "put-key", OpDeleteKey: "delete-key", OpPruneZero: "prune-zero",
 }
 
 func (o Op) String() string {
@@ -254,6 +255,8 @@ func Decode(b []byte) (Command, error) {
 		c = &PutKey{}
 	case OpDeleteKey:
 		c = &DeleteKey{}
+	case OpPruneZero:
+		c = &PruneZero{}
 	default:
 		return nil, fmt.Errorf("%w: unknown op %d", ErrInvalidCommand, b[0])
 	}

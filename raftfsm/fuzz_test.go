@@ -47,6 +47,7 @@ func sampleCommands() []Command {
 		&AbortUpload{UploadID: "u"},
 		&PutKey{Key: AccessKey{ID: "key-1", Sealed: []byte{1, 2, 3}, Role: RoleWrite, Buckets: []string{"bkt"}, Name: "ci", Created: 8}, Replace: true},
 		&DeleteKey{ID: "key-1"},
+		&PruneZero{Digests: []cas.Digest{chunk.Sum([]byte("gone"))}},
 	}
 }
 
@@ -88,7 +89,7 @@ func TestCodec_RoundTrip(t *testing.T) {
 			t.Errorf("%s: decode gave %v", name, err)
 		}
 	}
-	for op := Op(1); op <= OpDeleteKey; op++ {
+	for op := Op(1); op <= OpPruneZero; op++ {
 		if strings.HasPrefix(op.String(), "op(") {
 			t.Errorf("op %d has no name", op)
 		}

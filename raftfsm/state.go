@@ -178,9 +178,19 @@ type ZeroChunk struct {
 // ZeroChunks returns up to limit chunks whose reference count fell to
 // zero: candidates for garbage collection.
 func (s *State) ZeroChunks(limit int) ([]ZeroChunk, error) {
+	return s.ZeroChunksAfter(cas.Digest{}, limit)
+}
+
+// ZeroChunksAfter is ZeroChunks from the digest after after, for paging:
+// pass the last digest of a page to get the next.
+func (s *State) ZeroChunksAfter(after cas.Digest, limit int) ([]ZeroChunk, error) {
+	var from []byte
+	if after != (cas.Digest{}) {
+		from = append(digestKey(tZero, after), 0)
+	}
 	var out []ZeroChunk
 	err := s.f.view(func(x *txn) error {
-		return scan(x, []byte{tZero}, nil, limit, func(k, v []byte) error {
+		return scan(x, []byte{tZero}, from, limit, func(k, v []byte) error {
 			z := ZeroChunk{Index: binary.BigEndian.Uint64(v)}
 			copy(z.Digest[:], k[1:])
 			out = append(out, z)

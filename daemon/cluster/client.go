@@ -131,6 +131,18 @@ func (c *Client) Missing(ctx context.Context, addr string, ds []chunk.Digest) ([
 	return res.Missing, nil
 }
 
+// Lacks is Missing for garbage collection: the node at addr does not
+// count the question as a writer's, which would keep the chunks it holds
+// from its own GC for the grace period. (A node from before the question
+// existed ignores the flag and keeps them: GC there is only later.)
+func (c *Client) Lacks(ctx context.Context, addr string, ds []chunk.Digest) ([]chunk.Digest, error) {
+	var res client.MissingResult
+	if err := c.Do(ctx, http.MethodPost, addr, "/peer/missing?peek=1", jsonBody(client.MissingRequest{Digests: ds}), &res); err != nil {
+		return nil, err
+	}
+	return res.Missing, nil
+}
+
 // Push sends the node at addr an encoded batch of chunks; it returns once
 // the node has verified and synced them.
 func (c *Client) Push(ctx context.Context, addr string, batch []byte) error {

@@ -14,7 +14,7 @@
 //
 //	POST /peer/apply            a follower's command, applied by the leader
 //	GET  /peer/index            the leader's commit index, for read barriers
-//	POST /peer/missing          which of these chunks this node lacks
+//	POST /peer/missing          which of these chunks this node lacks (?peek=1: GC asking, which does not hold them from GC)
 //	POST /peer/chunks           store a batch of chunks (verified, one sync)
 //	POST /peer/fetch            a batch of the listed chunks this node holds
 //	PUT  /peer/chunks/{digest}  store a chunk (verified, synced)

@@ -98,7 +98,12 @@ func (s *Server) missing(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Digests) > MaxAsk {
 		return apierr.BadRequest("InvalidRequest", "at most %d digests per question", MaxAsk)
 	}
-	missing, err := s.Store.Missing(r.Context(), req.Digests)
+	look := s.Store.Missing
+	if r.URL.Query().Get("peek") == "1" {
+		// GC's question: the answer must not keep the chunks alive.
+		look = s.Store.Lacks
+	}
+	missing, err := look(r.Context(), req.Digests)
 	if err != nil {
 		return err
 	}

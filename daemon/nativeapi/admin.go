@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"cairn/client"
@@ -29,7 +30,11 @@ func (a *API) admin(w http.ResponseWriter, r *http.Request, rest string) error {
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]uint64{"applied": a.node.State().Applied()})
 	case rest == "gc" && r.Method == http.MethodPost:
-		res, err := a.upkeep.GC(r.Context())
+		gc := a.upkeep.GC
+		if full, _ := strconv.ParseBool(r.URL.Query().Get("full")); full {
+			gc = a.upkeep.FullGC
+		}
+		res, err := gc(r.Context())
 		if err != nil {
 			return err
 		}

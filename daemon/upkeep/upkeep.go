@@ -2,6 +2,7 @@ package upkeep
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -13,6 +14,9 @@ import (
 type Config struct {
 	// GCInterval is how often GC runs; 0 or negative: never on its own.
 	GCInterval time.Duration
+	// GCFullInterval is how often FullGC runs instead; 0 or negative:
+	// never on its own.
+	GCFullInterval time.Duration
 	// GCGrace is how long an unreferenced chunk that a writer touched is
 	// kept.
 	GCGrace time.Duration
@@ -32,6 +36,7 @@ type Upkeep struct {
 	cfg  Config
 	node *core.Node
 	log  *slog.Logger
+	gcMu sync.Mutex // one GC pass at a time
 }
 
 // New returns the upkeep of node.
@@ -47,7 +52,10 @@ func New(node *core.Node, cfg Config) *Upkeep {
 func (u *Upkeep) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	if u.cfg.GCInterval > 0 {
-		wg.Go(func() { every(ctx, u.cfg.GCInterval, func() { u.GC(ctx) }) })
+		wg.Go(func() { every(ctx, u.cfg.GCInterval, func() { u.logGC(u.GC(ctx)) }) })
+	}
+	if u.cfg.GCFullInterval > 0 {
+		wg.Go(func() { every(ctx, u.cfg.GCFullInterval, func() { u.logGC(u.FullGC(ctx)) }) })
 	}
 	if u.cfg.UploadExpiry > 0 {
 		d := max(min(u.cfg.UploadExpiry/4, time.Hour), time.Second)
@@ -61,6 +69,12 @@ func (u *Upkeep) Run(ctx context.Context) {
 	}
 	wg.Go(func() { every(ctx, u.cfg.RepairInterval, func() { u.Repair(ctx) }) })
 	wg.Wait()
+}
+
+func (u *Upkeep) logGC(res GCResult, err error) {
+	if err != nil && !errors.Is(err, context.Canceled) {
+		u.log.Warn("garbage collection", "full", res.Full, "err", err)
+	}
 }
 
 func every(ctx context.Context, d time.Duration, fn func()) {

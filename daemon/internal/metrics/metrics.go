@@ -29,6 +29,10 @@ type Metrics struct {
 	MissingBytes  atomic.Int64
 	GCRuns        atomic.Int64
 	GCDeleted     atomic.Int64
+	GCFreed       atomic.Int64 // stored bytes of the chunks GC deleted
+	// GCBacklog is the zero-reference table's length after the last
+	// pass: chunks no file needs that some member may still hold.
+	GCBacklog atomic.Int64
 	// UploadsExpired counts multipart uploads aborted for their age.
 	UploadsExpired atomic.Int64
 	// ClusterRefused counts connections the cluster port refused: no TLS
@@ -75,6 +79,8 @@ func New(version string) *Metrics {
 		{"cairn_repair_missing_bytes", "Bytes (before compression) of the chunks this node lacks.", &m.MissingBytes, false},
 		{"cairn_gc_runs_total", "Garbage collection passes.", &m.GCRuns, true},
 		{"cairn_gc_deleted_chunks_total", "Chunks garbage collection deleted.", &m.GCDeleted, true},
+		{"cairn_gc_freed_bytes_total", "Stored bytes of the chunks garbage collection deleted; the compactor returns their space to the file system.", &m.GCFreed, true},
+		{"cairn_gc_backlog_chunks", "Chunks no file needs that some member may still hold, as the last pass counted them.", &m.GCBacklog, false},
 		{"cairn_uploads_expired_total", "Multipart uploads aborted for their age.", &m.UploadsExpired, true},
 		{"cairn_cluster_connections_refused_total", "Connections the cluster port refused: no certificate the cluster CA signed, or no proof of the cluster secret.", &m.ClusterRefused, true},
 	} {
