@@ -85,7 +85,7 @@ func (x *txn) apply(c Command) (Result, error) {
 	case *DeleteKey:
 		r, err = x.deleteKey(c)
 	default:
-		return Result{Err: rejectf(ErrInvalidCommand, "unknown command %T", c)}, nil
+		return Result{Err: rejectf(ErrInvalidCommand, "unknown command %v", c.Op())}, nil
 	}
 	r.Index = x.index
 	return r, err
