@@ -156,8 +156,8 @@ func yamlProblem(err error) string {
 }
 
 var (
-	yamlNotFound  = regexp.MustCompile("^(line \\d+: )field (\\S+) not found in type \\S+$")
-	yamlWrongType = regexp.MustCompile("^(line \\d+: )cannot unmarshal !!(\\w+)(?: `(.*)`)? into (\\S+)$")
+	yamlNotFound  = regexp.MustCompile(`^(line \d+: )field (\S+) not found in type \S+$`)
+	yamlWrongType = regexp.MustCompile(`^(line \d+: )cannot unmarshal !!(\w+)(?: \x60(.*)\x60)? into (\S+)$`)
 )
 
 func defaultConfigPath(getenv func(string) string) string {
