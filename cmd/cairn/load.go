@@ -64,6 +64,9 @@ func load(table []setting, args []string, getenv func(string) string) (*options,
 		if pass == 0 && o.configPath != "" {
 			var err error
 			if file, err = readConfig(table, o.configPath); err != nil {
+				if o.from["config"] == "env" {
+					err = fmt.Errorf("%w\n(the file came from CAIRN_CONFIG, which also names the CLI's configuration: give cairn serve its own with --config)", err)
+				}
 				return nil, err
 			}
 		}

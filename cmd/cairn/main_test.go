@@ -94,6 +94,16 @@ func TestServe_PortTaken(t *testing.T) {
 			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 		}
 	})
+	t.Run("CAIRN_TOKEN warned of", func(t *testing.T) {
+		// The CLI's variable for an access key is also serve's legacy
+		// admin token: a shell set up for the CLI would make that key
+		// an admin token.
+		r := runCairn(t, []string{"CAIRN_TOKEN=CKREADKEY:read-key-secret"}, "serve", "--data-dir", t.TempDir(),
+			"--http-addr", taken.Addr().String(), "--raft-addr", "127.0.0.1:0")
+		if r.code != 1 || !strings.Contains(r.stderr, "CAIRN_TOKEN is set") || strings.Contains(r.stderr, "read-key-secret") {
+			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+		}
+	})
 	t.Run("HTTP port", func(t *testing.T) {
 		r := runCairn(t, nil, "serve", "--data-dir", t.TempDir(), "--http-addr", taken.Addr().String(), "--raft-addr", "127.0.0.1:0")
 		if r.code != 1 || !strings.Contains(r.stderr, "--http-addr (CAIRN_HTTP_ADDR, or http_addr") {

@@ -34,6 +34,9 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	if cfg.HTTPListener, cfg.ClusterListener, err = inheritedListeners(); err != nil {
 		return err
 	}
+	if o.from["token"] == "env" {
+		cfg.Logger.Warn("CAIRN_TOKEN is set: cairn serve takes it as a bearer token with the admin role (for the CLI it is your access key); unset it before starting a node unless that is meant")
+	}
 	srv, err := daemon.New(cfg)
 	if err != nil {
 		return o.explain(table, err)

@@ -239,6 +239,13 @@ func TestSettings_Refused(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the CLI's file", func(t *testing.T) {
+		cli := writeConfig(t, "endpoint: http://127.0.0.1:8700\ntoken: a:b\n")
+		_, err := load(settings(), nil, envOf(map[string]string{"CAIRN_CONFIG": cli}))
+		if err == nil || !strings.Contains(err.Error(), `unknown setting "endpoint"`) || !strings.Contains(err.Error(), "CLI's configuration") {
+			t.Fatalf("err = %v", err)
+		}
+	})
 	t.Run("half a key", func(t *testing.T) {
 		_, err := loaded(t, []string{"--s3-access-key", "AK"}, nil).config()
 		if err == nil || !strings.Contains(err.Error(), "s3_secret_key") {
