@@ -6,7 +6,17 @@ PKGS      := ./...
 STATICCHECK_VERSION := v0.8.2
 BIN       := $(CURDIR)/bin
 
-.PHONY: all build run test test-short bench lint fuzz e2e chaos cover clean
+# Where make install puts things; DESTDIR prefixes them all (for packagers).
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+DOCDIR      ?= $(PREFIX)/share/doc/cairn
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+EXAMPLEDIR  ?= $(PREFIX)/share/cairn
+DISTDIR     ?= $(CURDIR)/dist
+DIST_NAME   := cairn-$(VERSION)-$(shell $(GO) env GOOS)-$(shell $(GO) env GOARCH)
+
+.PHONY: all build run test test-short bench lint fuzz e2e chaos cover clean install install-service dist
 
 all: lint test
 
@@ -70,5 +80,43 @@ cover:
 	$(GO) test -coverprofile=cover.out $(PKGS)
 	$(GO) tool cover -func=cover.out | tail -1
 
+# install puts cairn and cairn-bench in $(BINDIR) (/usr/local/bin by
+# default; PREFIX=$$HOME/.local for ~/.local/bin).
+install: build
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BIN)/cairn $(BIN)/cairn-bench $(DESTDIR)$(BINDIR)/
+	@echo "installed $(DESTDIR)$(BINDIR)/cairn and $(DESTDIR)$(BINDIR)/cairn-bench"
+
+# install-service adds the systemd units, the cairn user (sysusers.d), an
+# example configuration and the docs; deploy/README.md says what next.
+install-service: install
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(EXAMPLEDIR)
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' deploy/cairn.service > $(DESTDIR)$(UNITDIR)/cairn.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/cairn.service
+	install -m 0644 deploy/cairn-http.socket deploy/cairn-cluster.socket $(DESTDIR)$(UNITDIR)/
+	install -m 0644 deploy/cairn.sysusers $(DESTDIR)$(SYSUSERSDIR)/cairn.conf
+	install -m 0644 deploy/cairn.yaml $(DESTDIR)$(EXAMPLEDIR)/cairn.yaml.example
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 deploy/README.md $(DESTDIR)$(DOCDIR)/deploy.md
+	@echo "installed the units in $(DESTDIR)$(UNITDIR); see $(DOCDIR)/deploy.md"
+
+# dist makes $(DISTDIR)/cairn-<version>-<os>-<arch>.tar.gz: the binaries,
+# the systemd units (for /usr/local/bin), the example configuration, the
+# README and the docs. No Docker: the binaries are static (no cgo), so they
+# run on any Linux of the same architecture.
+dist:
+	rm -rf $(DISTDIR)/$(DIST_NAME) $(DISTDIR)/$(DIST_NAME).tar.gz
+	install -d $(DISTDIR)/$(DIST_NAME)/bin $(DISTDIR)/$(DIST_NAME)/deploy $(DISTDIR)/$(DIST_NAME)/docs
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DISTDIR)/$(DIST_NAME)/bin/cairn ./cmd/cairn
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DISTDIR)/$(DIST_NAME)/bin/cairn-bench ./cmd/cairn-bench
+	sed -e 's|@BINDIR@|/usr/local/bin|g' -e 's|@DOCDIR@|/usr/local/share/doc/cairn|g' deploy/cairn.service > $(DISTDIR)/$(DIST_NAME)/deploy/cairn.service
+	install -m 0644 deploy/cairn-http.socket deploy/cairn-cluster.socket deploy/cairn.sysusers deploy/cairn.yaml deploy/README.md $(DISTDIR)/$(DIST_NAME)/deploy/
+	install -m 0644 README.md $(DISTDIR)/$(DIST_NAME)/
+	install -m 0644 docs/*.md $(DISTDIR)/$(DIST_NAME)/docs/
+	tar -C $(DISTDIR) --sort=name --owner=0 --group=0 --numeric-owner \
+	  --mtime=@$$(git log -1 --format=%ct 2>/dev/null || date +%s) -czf $(DISTDIR)/$(DIST_NAME).tar.gz $(DIST_NAME)
+	rm -rf $(DISTDIR)/$(DIST_NAME)
+	@echo "$(DISTDIR)/$(DIST_NAME).tar.gz"
+
 clean:
-	rm -rf $(BIN) cover.out
+	rm -rf $(BIN) $(DISTDIR) cover.out

@@ -245,7 +245,17 @@ func (c *conn) callJSON(ctx context.Context, cl call, in, out any) error {
 		return nil
 	}
 	if err := json.Unmarshal(resp.body, out); err != nil {
-		return fmt.Errorf("decode answer of %s %s: %w", cl.method, cl.path, err)
+		// Say what was wrong in JSON's terms: the Go type it was meant
+		// for means nothing to the user (who may have named a server
+		// that is not a cairn node).
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			err = fmt.Errorf("unexpected %s", te.Value)
+			if te.Field != "" {
+				err = fmt.Errorf("unexpected %s in %q", te.Value, te.Field)
+			}
+		}
+		return fmt.Errorf("decode answer of %s %s (is the endpoint a cairn node?): %s", cl.method, cl.path, strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return nil
 }

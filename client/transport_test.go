@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -316,5 +317,24 @@ func TestNew_Endpoints(t *testing.T) {
 		if _, err := New(Config{Endpoints: []string{bad}}); err == nil {
 			t.Errorf("endpoint %q accepted", bad)
 		}
+	}
+}
+
+// TestTransport_ForeignAnswer: a server that is not a cairn node answers
+// JSON of another shape; the error says so in JSON's terms, not Go's.
+func TestTransport_ForeignAnswer(t *testing.T) {
+	for name, body := range map[string]any{
+		"list":  []int{1},
+		"field": map[string]any{"name": 5},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newScripted(t, answer(200, body))
+			c := newTestClient(t, Config{Endpoints: []string{s.URL}})
+			_, err := c.Bucket(t.Context(), "b")
+			if err == nil || !strings.Contains(err.Error(), "cairn node") || strings.Contains(err.Error(), "Go ") ||
+				strings.Contains(err.Error(), "client.") || strings.Contains(err.Error(), "json:") {
+				t.Fatalf("err = %v", err)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -58,6 +59,11 @@ func TestServer_BadInput(t *testing.T) {
 		{"ZeroChunk", "POST", "/v1/commit/bucket/k", commit(client.CommitRequest{Digest: good, Size: 0, Chunks: []chunk.Ref{{Digest: good, Size: 0}}}), 400, "InvalidRequest"},
 		{"CommitDotDot", "POST", "/v1/commit/bucket/x/../y", commit(client.CommitRequest{}), 400, "InvalidArgument"},
 		{"RefBadJSON", "PUT", "/v1/refs/prod", `{"target": 5}`, 400, "MalformedJSON"},
+		{"ListForString", "POST", "/v1/chunks/missing", `{"digests": "abc"}`, 400, "MalformedJSON"},
+		{"NumberForDigest", "POST", "/v1/chunks/missing", `{"digests": [5]}`, 400, "MalformedJSON"},
+		{"StringForSize", "POST", "/v1/commit/bucket/k", `{"size": "5"}`, 400, "MalformedJSON"},
+		{"ListForObject", "POST", "/v1/commit/bucket/k", `[1]`, 400, "MalformedJSON"},
+		{"EmptyJSON", "POST", "/v1/commit/bucket/k", ``, 400, "MalformedJSON"},
 		{"InvalidBucketName", "PUT", "/v1/buckets/A_B", "", 400, "InvalidRequest"},
 	}
 	for _, tc := range cases {
@@ -72,6 +78,9 @@ func TestServer_BadInput(t *testing.T) {
 			json.NewDecoder(resp.Body).Decode(&e)
 			if resp.StatusCode != tc.status || e.Code != tc.code || e.Message == "" {
 				t.Fatalf("%s %s: %d %+v, want %d %s", tc.method, tc.path, resp.StatusCode, e, tc.status, tc.code)
+			}
+			if goTypeRE.MatchString(e.Message) {
+				t.Fatalf("%s %s: the message names Go's types: %q", tc.method, tc.path, e.Message)
 			}
 		})
 	}
@@ -110,6 +119,11 @@ func TestServer_BadInput(t *testing.T) {
 		t.Fatalf("existing object reads %q", got.String())
 	}
 }
+
+// goTypeRE matches what Go's errors say of Go's types, which a user of
+// the API cannot act on: "Go struct field", "of type int",
+// "*errors.errorString", "strconv.ParseInt:", "chunk.Digest".
+var goTypeRE = regexp.MustCompile(`Go (struct field|value)|of type |\*?\b[a-z][a-z0-9]*\.[A-Z]\w*|strconv\.|errorString|json: |xml: `)
 
 // stateOf drops the store counters from a snapshot: rejected uploads may
 // leave unreferenced chunks behind, which GC reclaims.

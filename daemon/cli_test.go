@@ -250,6 +250,35 @@ func TestCLI_ExitCodes(t *testing.T) {
 	})
 }
 
+// TestCLI_PutMissingBucket: put into a bucket that does not exist fails
+// before a chunk is sent (or even asked about), saying how to make it.
+func TestCLI_PutMissingBucket(t *testing.T) {
+	srv := newClientTestServer(t)
+	big := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(big, s3Payload(16, 8<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ct := &countingTransport{base: http.DefaultTransport.(*http.Transport).Clone()}
+	for _, args := range [][]string{
+		{"put", big, "nobucket/big"},
+		{"put", filepath.Dir(big), "nobucket/dir/"},
+	} {
+		var out, errb bytes.Buffer
+		err := cli.Run(t.Context(), args, cli.Env{Stdout: &out, Stderr: &errb, Version: "test",
+			Getenv: func(k string) string { return cliEnv(srv.URL())[k] }, HTTPClient: &http.Client{Transport: ct}})
+		var ce *cli.Error
+		if !errors.As(err, &ce) || ce.ExitCode() != cli.ExitNotFound || !strings.Contains(err.Error(), "bucket nobucket does not exist (cairn mb nobucket") {
+			t.Fatalf("cairn %s: %v, want exit %d saying the bucket does not exist", strings.Join(args, " "), err, cli.ExitNotFound)
+		}
+	}
+	if n, m := ct.chunkPuts.Load(), ct.missing.Load(); n != 0 || m != 0 {
+		t.Fatalf("sent %d chunks and %d missing-chunk questions for a bucket that does not exist", n, m)
+	}
+	if st, _ := srv.Store().Stats(t.Context()); st.Chunks != 0 {
+		t.Fatalf("the node stored %d chunks", st.Chunks)
+	}
+}
+
 // TestCLI_Help checks that every command answers --help and help <cmd>
 // with its usage and an example, and that cairn help lists them all.
 func TestCLI_Help(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 const (
 	DefaultDataDir      = "cairn-data"
 	DefaultHTTPAddr     = "127.0.0.1:8700"
-	DefaultRaftAddr     = "127.0.0.1:8701"
+	DefaultNodeID       = "node1"
 	DefaultMLflowBucket = "mlflow"
 	DefaultGCInterval   = 10 * time.Minute
 	DefaultGCGrace      = time.Hour
@@ -88,7 +89,9 @@ type Config struct {
 	// single node).
 	NodeID string
 	// RaftAddr is where this node listens for Raft and peer traffic, and
-	// the address other nodes dial.
+	// the address other nodes dial (default: HTTPAddr's host and the next
+	// port, so that nodes started on one machine with their own HTTP
+	// ports do not collide on the cluster port).
 	RaftAddr string
 	// ClusterListener, when set, is the cluster port's listener, instead
 	// of listening on RaftAddr; the Server owns it from New on. Other
@@ -97,7 +100,8 @@ type Config struct {
 	// Bootstrap lists the initial voters of a new cluster, this node
 	// included. Empty, with Join empty too, bootstraps a single node.
 	Bootstrap []Peer
-	// Join is the cluster address of a member to join on first start.
+	// Join is the cluster address of a member to join on first start:
+	// host:port, or a URL whose scheme Validate drops.
 	Join string
 	// ClusterSecret authenticates every connection between nodes, and
 	// seals the access keys' secrets in the replicated state. A node alone
@@ -199,17 +203,37 @@ type Config struct {
 
 // Validate fills in defaults and checks the configuration.
 func (c *Config) Validate() error {
+	var errs []error
 	if c.DataDir == "" {
 		c.DataDir = DefaultDataDir
 	}
-	if c.HTTPAddr == "" {
+	switch {
+	case c.HTTPAddr != "":
+	case c.HTTPListener != nil:
+		c.HTTPAddr = c.HTTPListener.Addr().String()
+	default:
 		c.HTTPAddr = DefaultHTTPAddr
 	}
-	if c.RaftAddr == "" {
-		c.RaftAddr = DefaultRaftAddr
+	switch {
+	case c.RaftAddr != "":
+	case c.ClusterListener != nil:
+		c.RaftAddr = c.ClusterListener.Addr().String()
+	default:
+		addr, err := nextPort(c.HTTPAddr)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		c.RaftAddr = addr
+	}
+	if c.Join != "" {
+		addr, err := ParseJoin(c.Join)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		c.Join = addr
 	}
 	if c.NodeID == "" {
-		c.NodeID = "node1"
+		c.NodeID = DefaultNodeID
 	}
 	if c.MLflowBucket == "" {
 		c.MLflowBucket = DefaultMLflowBucket
@@ -269,9 +293,8 @@ func (c *Config) Validate() error {
 	if c.CAS.Now == nil {
 		c.CAS.Now = c.Now
 	}
-	var errs []error
 	for _, a := range []struct{ name, addr string }{{"http addr", c.HTTPAddr}, {"raft addr", c.RaftAddr}} {
-		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil && a.addr != "" {
 			errs = append(errs, fmt.Errorf("%s %q: %w", a.name, a.addr, err))
 		}
 	}
@@ -327,4 +350,40 @@ func ParsePeers(s string) ([]Peer, error) {
 		out = append(out, Peer{ID: id, RaftAddr: addr})
 	}
 	return out, nil
+}
+
+// nextPort returns the address on the host of httpAddr at the next port:
+// the default cluster address. Port 0 (any free port) stays 0.
+func nextPort(httpAddr string) (string, error) {
+	host, port, err := net.SplitHostPort(httpAddr)
+	if err != nil {
+		return "", nil // Validate reports the HTTP address itself
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 65535 {
+		return "", fmt.Errorf("no cluster address given, and the http address %q has no next port to use for it", httpAddr)
+	}
+	if n > 0 {
+		n++
+	}
+	return net.JoinHostPort(host, strconv.FormatUint(n, 10)), nil
+}
+
+// ParseJoin returns the cluster address (host:port) of a member to join,
+// given as host:port or as a URL such as http://host:port.
+func ParseJoin(s string) (string, error) {
+	addr := strings.TrimSpace(s)
+	if scheme, rest, ok := strings.Cut(addr, "://"); ok {
+		switch strings.ToLower(scheme) {
+		case "http", "https", "tcp":
+		default:
+			return "", fmt.Errorf("join %q: want a member's cluster address, host:port", s)
+		}
+		addr = strings.TrimSuffix(rest, "/")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || port == "" || strings.ContainsAny(addr, "/?#") {
+		return "", fmt.Errorf("join %q: want a member's cluster address, host:port", s)
+	}
+	return addr, nil
 }

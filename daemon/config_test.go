@@ -38,3 +38,56 @@ func TestConfig_Validate(t *testing.T) {
 		})
 	}
 }
+
+// TestConfig_ClusterAddr: without a cluster address, a node takes the
+// HTTP port's host and the next port, so that two nodes on one machine
+// need only their own HTTP ports.
+func TestConfig_ClusterAddr(t *testing.T) {
+	for _, tc := range []struct{ http, raft, want, err string }{
+		{"", "", "127.0.0.1:8701", ""},
+		{"127.0.0.1:9700", "", "127.0.0.1:9701", ""},
+		{":9700", "", ":9701", ""},
+		{"[::1]:9700", "", "[::1]:9701", ""},
+		{"127.0.0.1:0", "", "127.0.0.1:0", ""},
+		{"127.0.0.1:9700", "10.0.0.1:8701", "10.0.0.1:8701", ""},
+		{"127.0.0.1:65535", "", "", "no next port"},
+		{"127.0.0.1:http", "", "", "no next port"},
+	} {
+		c := Config{HTTPAddr: tc.http, RaftAddr: tc.raft}
+		err := c.Validate()
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("http %q: err = %v, want one saying %q", tc.http, err, tc.err)
+		case tc.err == "" && (err != nil || c.RaftAddr != tc.want):
+			t.Errorf("http %q, raft %q: got %q, %v; want %q", tc.http, tc.raft, c.RaftAddr, err, tc.want)
+		}
+	}
+}
+
+// TestParseJoin takes a member's cluster address as host:port or as a
+// URL, and never builds http://http//host:port from one.
+func TestParseJoin(t *testing.T) {
+	good := map[string]string{
+		"10.0.0.1:8701":          "10.0.0.1:8701",
+		"http://10.0.0.1:8701":   "10.0.0.1:8701",
+		"https://node-a:8701/":   "node-a:8701",
+		"HTTP://[::1]:8701":      "[::1]:8701",
+		" 127.0.0.1:8701 ":       "127.0.0.1:8701",
+		"tcp://127.0.0.1:8701":   "127.0.0.1:8701",
+		"http://127.0.0.1:8701/": "127.0.0.1:8701",
+	}
+	for in, want := range good {
+		if got, err := ParseJoin(in); err != nil || got != want {
+			t.Errorf("ParseJoin(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"10.0.0.1", "http://10.0.0.1", "ftp://10.0.0.1:8701", "http://10.0.0.1:8701/v1/join", ":8701", "http://"} {
+		if got, err := ParseJoin(in); err == nil {
+			t.Errorf("ParseJoin(%q) = %q, want an error", in, got)
+		}
+	}
+	c := Config{Join: "http://127.0.0.1:8701", ClusterSecret: "s"}
+	if err := c.Validate(); err != nil || c.Join != "127.0.0.1:8701" {
+		t.Fatalf("Validate left join %q, %v", c.Join, err)
+	}
+}

@@ -81,6 +81,10 @@ func TestS3_BadInput(t *testing.T) {
 		{"CompleteSmallPart", "POST", "/bad/mpu?uploadId=" + id, nil,
 			`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>` + aws.ToString(done[0].ETag) + `</ETag></Part>` +
 				`<Part><PartNumber>2</PartNumber><ETag>` + aws.ToString(done[1].ETag) + `</ETag></Part></CompleteMultipartUpload>`, 400, "EntityTooSmall"},
+		{"CompletePartNumberWord", "POST", "/bad/mpu?uploadId=" + id, nil,
+			`<CompleteMultipartUpload><Part><PartNumber>one</PartNumber><ETag>"x"</ETag></Part></CompleteMultipartUpload>`, 400, "MalformedXML"},
+		{"CompletePartNumberHuge", "POST", "/bad/mpu?uploadId=" + id, nil,
+			`<CompleteMultipartUpload><Part><PartNumber>99999999999999999999</PartNumber><ETag>"x"</ETag></Part></CompleteMultipartUpload>`, 400, "MalformedXML"},
 		{"CompleteBadETag", "POST", "/bad/mpu?uploadId=" + id, nil,
 			`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"zz"</ETag></Part></CompleteMultipartUpload>`, 400, "InvalidPart"},
 		{"DeleteMalformedXML", "POST", "/bad?delete", nil, "<Delete><Object><Key>keep/a</Key></Object>", 400, "MalformedXML"},
@@ -105,6 +109,9 @@ func TestS3_BadInput(t *testing.T) {
 			st, h, b := s3Raw(t, srv, tc.method, tc.target, tc.header, []byte(tc.body))
 			if st != tc.status || s3ErrorCode(b) != tc.code || h.Get("X-Amz-Request-Id") == "" || h.Get("Content-Length") == "" {
 				t.Fatalf("%s %s: %d %s, want %d %s", tc.method, tc.target, st, b, tc.status, tc.code)
+			}
+			if goTypeRE.Match(b) {
+				t.Fatalf("%s %s: the answer names Go's types: %s", tc.method, tc.target, b)
 			}
 		})
 	}

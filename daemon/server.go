@@ -110,7 +110,7 @@ func New(cfg Config) (*Server, error) {
 	s.httpLn = cfg.HTTPListener
 	if s.httpLn == nil {
 		if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-			return nil, fmt.Errorf("listen on http address %s: %w", cfg.HTTPAddr, err)
+			return nil, &ListenError{Port: "http", Addr: cfg.HTTPAddr, Err: err}
 		}
 	}
 	s.buildSurfaces(partKey(s.secret))
@@ -136,7 +136,7 @@ func (s *Server) openCluster() error {
 	if ln == nil {
 		var err error
 		if ln, err = net.Listen("tcp", cfg.RaftAddr); err != nil {
-			return fmt.Errorf("listen on cluster address %s: %w", cfg.RaftAddr, err)
+			return &ListenError{Port: "cluster", Addr: cfg.RaftAddr, Err: err}
 		}
 	}
 	dialer := cluster.Dialer{TCP: cfg.Dial, TLS: cfg.ClusterTLS, Secret: s.secret}

@@ -87,7 +87,7 @@ func (x *txn) apply(c Command) (Result, error) {
 	case *PruneZero:
 		r, err = x.pruneZero(c)
 	default:
-		return Result{Err: rejectf(ErrInvalidCommand, "unknown command %T", c)}, nil
+		return Result{Err: rejectf(ErrInvalidCommand, "unknown command %v", c.Op())}, nil
 	}
 	r.Index = x.index
 	return r, err

@@ -108,6 +108,37 @@ func (n *Node) Status() Status {
 	}
 }
 
+// maxLagScan bounds how many log entries Behind reads to tell the entries
+// that change the state from those that do not; past it, a node is far
+// behind and the count is the plain difference of the indexes.
+const maxLagScan = 4096
+
+// Behind returns how many entries this node knows are committed and has
+// not applied to its state yet: 0 once it has caught up. Raft's commit
+// index also counts entries the state never sees (the no-op a new leader
+// appends, barriers), so the two indexes are not compared directly: the
+// entries between them are read, and only commands and configuration
+// changes count.
+func (n *Node) Behind() uint64 {
+	commit, applied := n.raft.CommitIndex(), n.state.Applied()
+	if commit <= applied {
+		return 0
+	}
+	if commit-applied > maxLagScan {
+		return commit - applied
+	}
+	var behind uint64
+	var l raft.Log
+	for i := applied + 1; i <= commit; i++ {
+		// A committed entry is in the log unless a snapshot that this
+		// node restored covers it: then the state holds it already.
+		if n.wal.GetLog(i, &l) == nil && (l.Type == raft.LogCommand || l.Type == raft.LogConfiguration) {
+			behind++
+		}
+	}
+	return behind
+}
+
 // Snapshot makes Raft take a snapshot now and compact its log.
 func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
 

@@ -285,7 +285,7 @@ func (n *Node) ApplyEncoded(ctx context.Context, b []byte) (Result, error) {
 	}
 	res, ok := f.Response().(Result)
 	if !ok {
-		return Result{}, fmt.Errorf("%w: unexpected response %T", ErrUnknownOutcome, f.Response())
+		return Result{}, fmt.Errorf("%w: the state machine answered something other than a result", ErrUnknownOutcome)
 	}
 	if res.Err != nil && errors.Is(res.Err, ErrFailed) {
 		return res, res.Err

@@ -111,6 +111,7 @@ func apiCode(err error) string {
 // run parses the global flags and the command name, then runs it.
 func (s *session) run(ctx context.Context, args []string) error {
 	fs := s.newFlagSet("cairn")
+	version := fs.Bool("version", false, "print the version")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, errHelp) {
 			s.overview(s.env.Stdout)
@@ -119,6 +120,9 @@ func (s *session) run(ctx context.Context, args []string) error {
 		return usagef("%v", err)
 	}
 	args = fs.Args()
+	if *version {
+		args = []string{"version"}
+	}
 	if len(args) == 0 {
 		s.overview(s.env.Stderr)
 		return usagef("no command given")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"cairn/client"
@@ -91,5 +92,25 @@ func TestProgress_NotATerminal(t *testing.T) {
 	done()
 	if p != nil || buf.Len() != 0 {
 		t.Fatal("a progress bar on a buffer")
+	}
+}
+
+// TestConfigure_BadFile: a configuration file that does not fit says
+// which line and what it wanted, in the file's terms, not Go's.
+func TestConfigure_BadFile(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"endpoint: http://x\nparalelism: 3\n", `line 2: unknown key "paralelism"`},
+		{"parallelism: many\n", `line 1: "many": want a whole number`},
+		{"endpoints: {a: b}\n", "want a list of strings"},
+		{"endpoint: [\n", "line 1"},
+	} {
+		file := filepath.Join(t.TempDir(), "config.yaml")
+		os.WriteFile(file, []byte(tc.text), 0o600)
+		s := &session{env: Env{Getenv: func(string) string { return "" }}, global: globalFlags{config: file}}
+		err := s.configure()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "cli.") ||
+			strings.Contains(err.Error(), " into ") {
+			t.Errorf("%q: err = %v, want one saying %q", tc.text, err, tc.want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -81,6 +82,14 @@ cairn put ./plots/ reports/2026-11/`,
 func (s *session) put(ctx context.Context, src, bucket, key string, opts *client.PutOptions, uri string) error {
 	fi, err := os.Stat(src)
 	if err != nil {
+		return fmt.Errorf("put: %w", err)
+	}
+	// Before hashing or sending anything: a missing bucket would
+	// otherwise show only at the commit, after the whole upload.
+	if _, err := s.c.Bucket(ctx, bucket); err != nil {
+		if errors.Is(err, client.ErrNotFound) {
+			return fmt.Errorf("put: bucket %s does not exist (cairn mb %s makes it): %w", bucket, bucket, client.ErrNotFound)
+		}
 		return fmt.Errorf("put: %w", err)
 	}
 	prog, done := s.progress("put " + filepath.Base(src))

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -83,7 +84,7 @@ func (s *session) configure() error {
 			dec := yaml.NewDecoder(bytes.NewReader(b))
 			dec.KnownFields(true)
 			if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-				return fmt.Errorf("read config %s: %w", path, err)
+				return fmt.Errorf("read config %s: %s", path, yamlProblem(err))
 			}
 			g.configFound = path
 		case explicit || !errors.Is(err, os.ErrNotExist):
@@ -124,6 +125,40 @@ func (s *session) configure() error {
 	s.c = c
 	return nil
 }
+
+// yamlProblem says what is wrong in the configuration file in its own
+// terms: yaml.v3 names Go's types ("field x not found in type
+// cli.fileConfig", "cannot unmarshal !!str `a` into int").
+func yamlProblem(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
+	}
+	kinds := map[string]string{"int": "a whole number", "string": "a string", "[]string": "a list of strings"}
+	var out []string
+	for _, e := range te.Errors {
+		if m := yamlNotFound.FindStringSubmatch(e); m != nil {
+			e = fmt.Sprintf("%sunknown key %q (known: endpoint, endpoints, token, cacert, parallelism)", m[1], m[2])
+		} else if m := yamlWrongType.FindStringSubmatch(e); m != nil {
+			want := kinds[m[4]]
+			if want == "" {
+				want = "another kind of value"
+			}
+			if m[3] != "" {
+				e = fmt.Sprintf("%s%q: want %s", m[1], m[3], want)
+			} else {
+				e = fmt.Sprintf("%swant %s, not a %s", m[1], want, strings.NewReplacer("seq", "list", "map", "mapping", "str", "string").Replace(m[2]))
+			}
+		}
+		out = append(out, e)
+	}
+	return strings.Join(out, "; ")
+}
+
+var (
+	yamlNotFound  = regexp.MustCompile(`^(line \d+: )field (\S+) not found in type \S+$`)
+	yamlWrongType = regexp.MustCompile(`^(line \d+: )cannot unmarshal !!(\w+)(?: \x60(.*)\x60)? into (\S+)$`)
+)
 
 func defaultConfigPath(getenv func(string) string) string {
 	if d := getenv("XDG_CONFIG_HOME"); d != "" {

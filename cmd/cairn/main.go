@@ -17,11 +17,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	switch {
-	case len(os.Args) > 1 && os.Args[1] == "serve":
-		err = serve(ctx, os.Args[2:])
+	switch args := os.Args[1:]; {
+	case len(args) > 0 && args[0] == "serve":
+		err = serve(ctx, args[1:], os.Stdout)
+	case len(args) == 2 && args[0] == "help" && args[1] == "serve":
+		err = serve(ctx, []string{"--help"}, os.Stdout)
 	default:
-		err = cli.Run(ctx, os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Getenv: os.Getenv, Version: version})
+		err = cli.Run(ctx, args, cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Getenv: os.Getenv, Version: version})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cairn:", err)

@@ -73,6 +73,11 @@ func accept(c net.Conn, key []byte) (byte, error) {
 func connect(c net.Conn, key []byte, proto byte) error {
 	var hello [6 + nonceSize]byte
 	if _, err := io.ReadFull(c, hello[:]); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			// An HTTP server, the usual mistake, waits for a request.
+			return fmt.Errorf("%w: the port sent no greeting: not a cairn cluster port (an HTTP port? members are reached at their cluster address)", errHandshake)
+		}
 		return fmt.Errorf("%w: %v", errHandshake, err)
 	}
 	if string(hello[:6]) != string(handshakeMagic) {

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -139,4 +142,17 @@ func (c *recordConn) Write(b []byte) (int, error) {
 	c.rec.buf.Write(b)
 	c.rec.mu.Unlock()
 	return c.Conn.Write(b)
+}
+
+// TestMux_DialHTTPPort: a node told a member's HTTP port instead of its
+// cluster port hears no greeting; the error says what the port likely is.
+func TestMux_DialHTTPPort(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	_, err := testDialer("s3cret").dial(ctx, srv.Listener.Addr().String(), protoPeer)
+	if !errors.Is(err, errHandshake) || !strings.Contains(err.Error(), "an HTTP port?") {
+		t.Fatalf("dial an HTTP port: %v", err)
+	}
 }

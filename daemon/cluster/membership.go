@@ -32,12 +32,8 @@ func NewMembership(id, addr string, node *raftfsm.Node, peers *Client, m *metric
 func (m *Membership) Self() client.NodeStatus {
 	st := m.node.Status()
 	applied := m.node.State().Applied()
-	n := client.NodeStatus{ID: m.id, RaftAddr: m.addr, Role: st.Role, Term: st.Term, Applied: applied,
-		MissingBytes: m.metrics.MissingBytes.Load(), MissingCount: m.metrics.MissingChunks.Load()}
-	if st.CommitIndex > applied {
-		n.Lag = st.CommitIndex - applied
-	}
-	return n
+	return client.NodeStatus{ID: m.id, RaftAddr: m.addr, Role: st.Role, Term: st.Term, Applied: applied,
+		Lag: m.node.Behind(), MissingBytes: m.metrics.MissingBytes.Load(), MissingCount: m.metrics.MissingChunks.Load()}
 }
 
 // Status asks every member for its status.
@@ -49,6 +45,7 @@ func (m *Membership) Status(ctx context.Context) (client.ClusterStatus, error) {
 	leaderID, _ := m.node.Leader()
 	out := client.ClusterStatus{Leader: leaderID}
 	var leaderApplied uint64
+	leaderSeen := false
 	for _, srv := range members {
 		var n client.NodeStatus
 		if srv.ID == m.id {
@@ -62,14 +59,20 @@ func (m *Membership) Status(ctx context.Context) (client.ClusterStatus, error) {
 			}
 		}
 		n.RaftAddr, n.Suffrage = srv.Addr, suffrage(srv.Voter)
-		if n.ID == leaderID {
-			leaderApplied = n.Applied
+		if n.ID == leaderID && n.Error == "" {
+			leaderApplied, leaderSeen = n.Applied, true
 		}
 		out.Nodes = append(out.Nodes, n)
 	}
-	for i := range out.Nodes {
-		if out.Nodes[i].Error == "" && leaderApplied > out.Nodes[i].Applied {
-			out.Nodes[i].Lag = leaderApplied - out.Nodes[i].Applied
+	// Each node's lag is what it has yet to apply of what the leader
+	// applied: both are indexes of entries that change the state, so an
+	// idle cluster shows 0. Without the leader's answer, a node's own
+	// count of what it knows is committed stands.
+	if leaderSeen {
+		for i := range out.Nodes {
+			if out.Nodes[i].Error == "" {
+				out.Nodes[i].Lag = max(leaderApplied, out.Nodes[i].Applied) - out.Nodes[i].Applied
+			}
 		}
 	}
 	return out, nil

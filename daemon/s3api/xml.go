@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -291,12 +293,25 @@ const (
 	maxLocationLength = 64
 )
 
+// xmlProblem says what is wrong with an XML document without the Go
+// parsers' names ("strconv.ParseInt: ...").
+func xmlProblem(err error) string {
+	var ne *strconv.NumError
+	if errors.As(err, &ne) {
+		if errors.Is(ne.Err, strconv.ErrRange) {
+			return fmt.Sprintf("%q is out of range", ne.Num)
+		}
+		return fmt.Sprintf("%q is not a number", ne.Num)
+	}
+	return strings.TrimPrefix(err.Error(), "xml: ")
+}
+
 // decodeXML decodes one XML document into v; anything that does not
 // decode, or trailing elements after it, is MalformedXML.
 func decodeXML(b []byte, v any) error {
 	dec := xml.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(v); err != nil {
-		return apierr.BadRequest("MalformedXML", "the XML you provided was not well-formed or did not validate against our published schema: %v", err)
+		return apierr.BadRequest("MalformedXML", "the XML you provided was not well-formed or did not validate against our published schema: %s", xmlProblem(err))
 	}
 	for {
 		tok, err := dec.Token()
