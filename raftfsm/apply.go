@@ -86,6 +86,12 @@ func (x *txn) apply(c Command) (Result, error) {
 		r, err = x.deleteKey(c)
 	case *PruneZero:
 		r, err = x.pruneZero(c)
+	case *TierChunks:
+		r, err = x.tierChunks(c)
+	case *DoomTiered:
+		r, err = x.doomTiered(c)
+	case *ForgetTiered:
+		r, err = x.forgetTiered(c)
 	default:
 		return Result{Err: rejectf(ErrInvalidCommand, "unknown command %v", c.Op())}, nil
 	}

@@ -30,6 +30,9 @@ const (
 	OpPutKey                 Op = 14
 	OpDeleteKey              Op = 15
 	OpPruneZero              Op = 16
+	OpTierChunks             Op = 17
+	OpDoomTiered             Op = 18
+	OpForgetTiered           Op = 19
 )
 
 var opNames = map[Op]string{
@@ -40,6 +43,7 @@ var opNames = map[Op]string{
 	OpAbortUpload: "abort-upload", OpCopyObject: "copy-object",
 	OpDeleteBucketAndUploads: "delete-bucket-and-uploads",
 	OpPutKey:                 "put-key", OpDeleteKey: "delete-key", OpPruneZero: "prune-zero",
+	OpTierChunks: "tier-chunks", OpDoomTiered: "doom-tiered", OpForgetTiered: "forget-tiered",
 }
 
 func (o Op) String() string {
@@ -257,6 +261,12 @@ func Decode(b []byte) (Command, error) {
 		c = &DeleteKey{}
 	case OpPruneZero:
 		c = &PruneZero{}
+	case OpTierChunks:
+		c = &TierChunks{}
+	case OpDoomTiered:
+		c = &DoomTiered{}
+	case OpForgetTiered:
+		c = &ForgetTiered{}
 	default:
 		return nil, fmt.Errorf("%w: unknown op %d", ErrInvalidCommand, b[0])
 	}

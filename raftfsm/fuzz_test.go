@@ -48,6 +48,9 @@ func sampleCommands() []Command {
 		&PutKey{Key: AccessKey{ID: "key-1", Sealed: []byte{1, 2, 3}, Role: RoleWrite, Buckets: []string{"bkt"}, Name: "ci", Created: 8}, Replace: true},
 		&DeleteKey{ID: "key-1"},
 		&PruneZero{Digests: []cas.Digest{chunk.Sum([]byte("gone"))}},
+		&TierChunks{Chunks: []TieredChunk{{Digest: chunk.Sum([]byte("cold")), Stored: 4}}},
+		&DoomTiered{Digests: []cas.Digest{chunk.Sum([]byte("cold"))}, Time: 9},
+		&ForgetTiered{Digests: []cas.Digest{chunk.Sum([]byte("cold"))}, DoomedBefore: 10},
 	}
 }
 
@@ -89,7 +92,7 @@ func TestCodec_RoundTrip(t *testing.T) {
 			t.Errorf("%s: decode gave %v", name, err)
 		}
 	}
-	for op := Op(1); op <= OpPruneZero; op++ {
+	for op := Op(1); op <= OpForgetTiered; op++ {
 		if strings.HasPrefix(op.String(), "op(") {
 			t.Errorf("op %d has no name", op)
 		}

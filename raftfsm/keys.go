@@ -30,6 +30,7 @@ const (
 	tUpload    = 'u' // u upload_id -> Upload
 	tPart      = 'p' // p upload_id 0 number(4 bytes) -> Part
 	tKey       = 'K' // K access_key_id -> AccessKey
+	tTier      = 't' // t digest -> TierRecord: chunks the cold tier holds
 )
 
 func key(table byte, parts ...string) []byte {

@@ -111,6 +111,9 @@ func (x *txn) chunkRef(c cas.Ref, delta int64) error {
 				return err
 			}
 		}
+		if err := x.revive(c.Digest); err != nil {
+			return err
+		}
 	}
 	val := binary.AppendUvarint(nil, uint64(next))
 	return x.set(k, binary.AppendUvarint(val, uint64(c.Size)))

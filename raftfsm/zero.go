@@ -10,7 +10,8 @@ import (
 // garbage collection) that no node holds any more. A chunk that a file
 // references again meanwhile is not in the table; one that is referenced
 // again and fell back to zero is, and stays: Apply removes an entry only
-// while the chunk's count is zero.
+// while the chunk's count is zero, and only once the cold tier holds no
+// record of the chunk (ForgetTiered goes first).
 type PruneZero struct {
 	Digests []cas.Digest `json:"digests"`
 }
@@ -31,6 +32,12 @@ func (x *txn) pruneZero(c *PruneZero) (Result, error) {
 				return Result{}, fmt.Errorf("prune %s: %w", d.Short(), err)
 			}
 			continue // referenced: not a candidate
+		}
+		if _, tiered, err := x.tierRecord(d); err != nil || tiered {
+			if err != nil {
+				return Result{}, err
+			}
+			continue // the cold tier's life cycle goes first
 		}
 		zk := digestKey(tZero, d)
 		if _, ok, err := x.getRaw(zk); err != nil || !ok {
