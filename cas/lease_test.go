@@ -176,9 +176,10 @@ func TestStore_PutRacesCollect(t *testing.T) {
 
 // TestView_StalledPutDoesNotPinReclaim: a Put whose input stalls must not
 // keep a read transaction open meanwhile, or Badger could not drop the
-// old versions of chunks deleted since, and Reclaim would free nothing.
+// old versions of chunks deleted since; nor may it keep Reclaim from the
+// packs it does not write to.
 func TestView_StalledPutDoesNotPinReclaim(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{Logger: TestLogger(t), ValueLogFileSize: 2 << 20})
+	s, err := Open(t.TempDir(), Options{Logger: TestLogger(t), PackSize: 2 << 20, NoCompactor: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +207,7 @@ func TestView_StalledPutDoesNotPinReclaim(t *testing.T) {
 		t.Fatalf("put: %v", perr)
 	}
 	if err != nil || rr.Rewritten == 0 {
-		t.Fatalf("reclaim while a put stalls: %+v, %v; want value log files rewritten", rr, err)
+		t.Fatalf("reclaim while a put stalls: %+v, %v; want packs rewritten", rr, err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"cairn/bench/boosters"
 	"cairn/cas/chunk"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -179,4 +180,88 @@ func BenchmarkPutSmallParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
+}
+
+// BenchmarkValueStore guards the choice of where chunk payloads live: the
+// stored forms (S2) of 64 MiB of JSON booster chunks written in 2 MiB
+// batches and made durable, either as Badger values in its value log
+// (one transaction a batch, one sync) or appended to a pack file (one
+// write a batch, one fdatasync) with their locations committed to Badger
+// afterwards (one transaction, one sync). cpu/wall is the CPU the writes
+// took (both cores, kernel included) over the time they took.
+func BenchmarkValueStore(b *testing.B) {
+	data := benchData(b, "json")
+	c, _ := newCodec(DefaultMinSaving, 1)
+	defer c.close()
+	var forms []pendingChunk
+	for _, x := range chunksOf(b, data) {
+		forms = append(forms, pendingChunk{d: chunk.Sum(x), value: c.encode(nil, x), size: len(x)})
+	}
+	batches := func(fn func([]pendingChunk)) {
+		for i := 0; i < len(forms); {
+			n := 0
+			j := i
+			for ; j < len(forms) && n < flushBytes; j++ {
+				n += len(forms[j].value)
+			}
+			fn(forms[i:j])
+			i = j
+		}
+	}
+	run := func(b *testing.B, write func(s *Store)) {
+		var cpu time.Duration
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			b.StopTimer()
+			s := testStore(b, b.TempDir(), Options{NoCompactor: true})
+			b.StartTimer()
+			c0 := processCPU()
+			write(s)
+			cpu += processCPU() - c0
+			b.StopTimer()
+			s.Close()
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(cpu)/float64(b.Elapsed()), "cpu/wall")
+	}
+	b.Run("badger-vlog", func(b *testing.B) {
+		run(b, func(s *Store) {
+			batches(func(cs []pendingChunk) {
+				txn := s.db.NewTransaction(true)
+				for _, c := range cs {
+					txn.SetEntry(badger.NewEntry(chunkKey(c.d), c.value))
+				}
+				if err := txn.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			})
+			if err := s.db.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	b.Run("pack-files", func(b *testing.B) {
+		run(b, func(s *Store) {
+			var held []*writeBatch
+			batches(func(cs []pendingChunk) {
+				wb, err := s.reserve(b.Context(), cs)
+				if err == nil {
+					err = s.appendPacked(wb)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				held = append(held, wb)
+			})
+			if err := s.dataSync.Sync(); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.commit(held...); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.sync.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
 }

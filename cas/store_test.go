@@ -250,22 +250,14 @@ func TestStore_Codec(t *testing.T) {
 	for _, tc := range []struct {
 		data []byte
 		want Codec
-	}{{text, CodecZstd}, {noise, CodecRaw}} {
+	}{{text, CodecS2}, {noise, CodecRaw}} {
 		res := mustPut(t, s, tc.data)
-		err := s.db.View(func(txn *badger.Txn) error {
-			item, err := txn.Get(chunkKey(res.Recipe[0].Digest))
-			if err != nil {
-				return err
-			}
-			return item.Value(func(v []byte) error {
-				if Codec(v[0]) != tc.want {
-					t.Errorf("stored with %v, want %v", Codec(v[0]), tc.want)
-				}
-				return nil
-			})
-		})
+		v, err := s.GetStored(t.Context(), res.Recipe[0].Digest)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if Codec(v[0]) != tc.want {
+			t.Errorf("stored with %v, want %v", Codec(v[0]), tc.want)
 		}
 	}
 }
@@ -289,18 +281,27 @@ func TestStore_Corruption(t *testing.T) {
 		{"Truncated", func(v []byte) []byte { return v[:len(v)/3] }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// The chunk's index entry is replaced by a damaged stored
+			// form, inline, then put back.
+			stored, err := s.GetStored(t.Context(), victim)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var orig []byte
-			err := s.db.Update(func(txn *badger.Txn) error {
+			var meta byte
+			err = s.db.Update(func(txn *badger.Txn) error {
 				item, err := txn.Get(chunkKey(victim))
 				if err != nil {
 					return err
 				}
 				orig, _ = item.ValueCopy(nil)
-				return txn.Set(chunkKey(victim), tc.value(append([]byte(nil), orig...)))
+				meta = item.UserMeta()
+				return txn.Set(chunkKey(victim), tc.value(stored))
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
+			s.cache.drop(victim)
 			_, err = io.ReadAll(s.Open(t.Context(), res.Recipe))
 			var ce *CorruptError
 			if !errors.As(err, &ce) || ce.Digest != victim || !errors.Is(err, ErrCorrupt) {
@@ -314,7 +315,10 @@ func TestStore_Corruption(t *testing.T) {
 			if err != nil || sr.Corrupt != 1 || len(reported) != 1 || reported[0] != victim || sr.Chunks != int64(len(res.Recipe.Distinct())) {
 				t.Fatalf("scrub = %+v %v, reported %v", sr, err, reported)
 			}
-			s.db.Update(func(txn *badger.Txn) error { return txn.Set(chunkKey(victim), orig) })
+			s.db.Update(func(txn *badger.Txn) error {
+				return txn.SetEntry(badger.NewEntry(chunkKey(victim), orig).WithMeta(meta))
+			})
+			s.cache.drop(victim)
 			if got := readAll(t, s, res.Recipe); !bytes.Equal(got, data) {
 				t.Fatal("restored chunk reads wrong")
 			}
@@ -434,7 +438,7 @@ func TestStore_PutStored(t *testing.T) {
 	res := mustPut(t, a, data)
 	d := res.Recipe[0].Digest
 	v, err := a.GetStored(ctx, d)
-	if err != nil || Codec(v[0]) != CodecZstd {
+	if err != nil || Codec(v[0]) != CodecS2 {
 		t.Fatalf("GetStored: %v", err)
 	}
 	if added, err := b.PutStored(ctx, d, v); err != nil || !added {
@@ -526,7 +530,7 @@ func TestStore_PresentMeansSynced(t *testing.T) {
 	// A chunk in another writer's commit: write waits for it.
 	b3 := []byte("in another writer's commit")
 	d3 := chunk.Sum(b3)
-	other := make(chan struct{})
+	other := &claim{done: make(chan struct{})}
 	s.mu.Lock()
 	s.inflight[d3] = other
 	s.mu.Unlock()
@@ -542,11 +546,15 @@ func TestStore_PresentMeansSynced(t *testing.T) {
 		t.Fatal("write returned before the other writer's commit")
 	case <-time.After(100 * time.Millisecond):
 	}
+	// The other writer gives up: write stores the chunk itself.
 	s.mu.Lock()
 	delete(s.inflight, d3)
-	close(other)
+	close(other.done)
 	s.mu.Unlock()
 	<-done
+	if ok, err := s.Has(t.Context(), d3); err != nil || !ok {
+		t.Fatalf("a chunk left by a writer that gave up is not stored: %v %v", ok, err)
+	}
 }
 
 // TestStore_NoSpace reopens a store with a reserve larger than any disk:

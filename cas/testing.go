@@ -17,7 +17,15 @@ func TestStore(tb testing.TB) *Store {
 // TestStoreAt opens a Store in dir and closes it when the test ends.
 func TestStoreAt(tb testing.TB, dir string) *Store {
 	tb.Helper()
-	s, err := Open(dir, Options{Logger: TestLogger(tb)})
+	return testStore(tb, dir, Options{})
+}
+
+// testStore opens a Store in dir with opts, logging to the test, and
+// closes it when the test ends.
+func testStore(tb testing.TB, dir string, opts Options) *Store {
+	tb.Helper()
+	opts.Logger = TestLogger(tb)
+	s, err := Open(dir, opts)
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}

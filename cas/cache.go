@@ -1,0 +1,84 @@
+package cas
+
+import (
+	"container/list"
+	"sync"
+)
+
+// chunkCache keeps recently read chunks decoded, up to a number of bytes,
+// evicting the least recently used. Reads still verify what they take
+// from it. A nil *chunkCache caches nothing.
+type chunkCache struct {
+	mu    sync.Mutex
+	limit int64
+	size  int64
+	lru   *list.List // of *cached, most recent first
+	items map[Digest]*list.Element
+}
+
+type cached struct {
+	d Digest
+	b []byte
+}
+
+// cacheOverhead approximates the bytes an entry costs beyond its chunk:
+// the map slot, the list element and the slice header.
+const cacheOverhead = 128
+
+func newChunkCache(limit int64) *chunkCache {
+	if limit <= 0 {
+		return nil
+	}
+	return &chunkCache{limit: limit, lru: list.New(), items: map[Digest]*list.Element{}}
+}
+
+// get appends chunk d to dst if the cache holds it.
+func (c *chunkCache) get(d Digest, dst []byte) ([]byte, bool) {
+	if c == nil {
+		return dst, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.items[d]
+	if !ok {
+		return dst, false
+	}
+	c.lru.MoveToFront(e)
+	return append(dst, e.Value.(*cached).b...), true
+}
+
+// put keeps a copy of b as chunk d.
+func (c *chunkCache) put(d Digest, b []byte) {
+	if c == nil || int64(len(b))+cacheOverhead > c.limit/4 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[d]; ok {
+		c.lru.MoveToFront(e)
+		return
+	}
+	c.items[d] = c.lru.PushFront(&cached{d: d, b: append([]byte(nil), b...)})
+	c.size += int64(len(b)) + cacheOverhead
+	for c.size > c.limit {
+		last := c.lru.Back()
+		x := last.Value.(*cached)
+		c.lru.Remove(last)
+		delete(c.items, x.d)
+		c.size -= int64(len(x.b)) + cacheOverhead
+	}
+}
+
+// drop forgets chunk d.
+func (c *chunkCache) drop(d Digest) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[d]; ok {
+		c.lru.Remove(e)
+		delete(c.items, d)
+		c.size -= int64(len(e.Value.(*cached).b)) + cacheOverhead
+	}
+}
