@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,8 +41,6 @@ const blockSize = 4 << 20
 // putJob is one chunk travelling through Put's pipeline.
 type putJob struct {
 	seq    int
-	off    int64 // of the chunk in the file
-	span   chunk.Span
 	blk    *block
 	buf    []byte // the chunk: a slice of blk
 	d      Digest
@@ -223,7 +220,6 @@ func (s *Store) split(ctx context.Context, r io.Reader, jobs chan<- *putJob, slo
 	cur := newBlock()
 	defer func() { release(cur, pool) }()
 	start, end, eof := 0, 0, false
-	var off int64
 	for seq := 0; ; seq++ {
 		if end-start < s.params.MaxSize && !eof {
 			if start > 0 {
@@ -253,9 +249,8 @@ func (s *Store) split(ctx context.Context, r io.Reader, jobs chan<- *putJob, slo
 			return ctx.Err()
 		}
 		cur.refs.Add(1)
-		jobs <- &putJob{seq: seq, off: off, blk: cur, buf: cur.buf[start : start+n : start+n]}
+		jobs <- &putJob{seq: seq, blk: cur, buf: cur.buf[start : start+n : start+n]}
 		start += n
-		off += int64(n)
 	}
 }
 
@@ -272,9 +267,6 @@ func (s *Store) prepare(ctx context.Context, j *putJob, v *view) {
 		return
 	}
 	j.d = chunk.Sum(j.buf)
-	if spanHashing {
-		j.span = chunk.HashSpan(j.off, j.buf)
-	}
 	ok, err := v.has(ctx, j.d)
 	if err != nil {
 		j.err = err
@@ -298,7 +290,6 @@ func (s *Store) prepare(ctx context.Context, j *putJob, v *view) {
 // whole file, builds the recipe and commits new chunks in batches.
 func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-chan *putJob, slots chan struct{}, pool *sync.Pool, res *PutResult, opts PutOptions) error {
 	h := chunk.NewHasher()
-	var th chunk.TreeHasher
 	waiting := make(map[int]*putJob)
 	next := 0
 	var firstErr error
@@ -330,11 +321,7 @@ func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-
 				fail()
 			}
 			if firstErr == nil {
-				if spanHashing {
-					th.Add(j.span)
-				} else {
-					h.Write(j.buf)
-				}
+				h.Write(j.buf)
 				if opts.Hash != nil {
 					opts.Hash.Write(j.buf)
 				}
@@ -363,13 +350,8 @@ func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-
 		return firstErr
 	}
 	res.Digest = h.Digest()
-	if spanHashing {
-		res.Digest = th.Digest()
-	}
 	return nil
 }
-
-var spanHashing = os.Getenv("CAIRN_SPANS") != ""
 
 // putFlush is how many stored bytes a Put appends to packs before it
 // syncs them and commits their index entries, which bounds the claims and
