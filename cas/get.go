@@ -56,7 +56,8 @@ func (s *Store) lookup(d Digest, buf []byte) (entry, error) {
 }
 
 // getChunk appends chunk d, verified, to dst[:0]. It looks in the cache of
-// decoded chunks first.
+// decoded chunks first (which holds the chunks of shared frames decoded
+// lately).
 func (s *Store) getChunk(ctx context.Context, d Digest, dst []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -80,7 +81,6 @@ func (s *Store) getChunk(ctx context.Context, d Digest, dst []byte) ([]byte, err
 	if got := chunk.Sum(out); got != d {
 		return nil, &CorruptError{Digest: d, Reason: "content hashes to " + got.String()}
 	}
-	s.cache.put(d, out)
 	return out, nil
 }
 
@@ -115,8 +115,32 @@ func (s *Store) readChunk(ctx context.Context, d Digest, dst []byte, fill bool) 
 	}
 }
 
-// readPacked decodes chunk d from the record at loc.
+// readPacked decodes chunk d from the record at loc. Concurrent reads of
+// chunks of one shared frame (a Reader's read-ahead) decode it once: the
+// first decodes it and fills the cache, the others wait and take their
+// chunk from the cache.
 func (s *Store) readPacked(d Digest, loc location, dst []byte, fill bool) ([]byte, error) {
+	key := frameKey{loc.pack, loc.off}
+	if fill && s.cache != nil {
+		s.loadMu.Lock()
+		if l, ok := s.loads[key]; ok {
+			s.loadMu.Unlock()
+			<-l
+			if b, ok := s.cache.get(d, dst); ok {
+				return b, nil
+			}
+		} else {
+			l := make(chan struct{})
+			s.loads[key] = l
+			s.loadMu.Unlock()
+			defer func() {
+				s.loadMu.Lock()
+				delete(s.loads, key)
+				s.loadMu.Unlock()
+				close(l)
+			}()
+		}
+	}
 	rb := s.frames.Get().(*[]byte)
 	defer s.putFrame(rb)
 	raw, err := s.packs.readAt(loc.pack, loc.off, loc.length, *rb)
@@ -162,6 +186,12 @@ func (s *Store) readPacked(d Digest, loc location, dst []byte, fill bool) ([]byt
 		}
 	}
 	return append(dst, frame[off:off+r.chunks[i].size]...), nil
+}
+
+// frameKey names a record: the pack and the offset it starts at.
+type frameKey struct {
+	pack uint64
+	off  int64
 }
 
 func (s *Store) putFrame(b *[]byte) {

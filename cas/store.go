@@ -139,6 +139,8 @@ type Store struct {
 	dataSync *syncer // syncs the pack files
 	touches  *touches
 	cache    *chunkCache
+	loadMu   sync.Mutex
+	loads    map[frameKey]chan struct{} // shared frames being decoded
 	act      activity
 	cpu      cpuMeter
 
@@ -229,6 +231,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	s.dataSync = newSyncer(ps.syncAll)
 	s.touches = newTouches(opts.Now)
 	s.cache = newChunkCache(opts.CacheSize)
+	s.loads = map[frameKey]chan struct{}{}
 	s.inflight = map[Digest]*claim{}
 	s.blocks.New = func() any { return &block{buf: make([]byte, blockSize)} }
 	s.vals.New = func() any { b := make([]byte, 0, maxValue(s.params.MaxSize)); return &b }

@@ -2,6 +2,7 @@ package cas
 
 import (
 	"bytes"
+	"crypto/md5"
 	"encoding/binary"
 	"io"
 	"sync/atomic"
@@ -57,7 +58,9 @@ func reportRatio(b *testing.B, n int64, ceilingTime time.Duration) {
 // BenchmarkPutNew guards the write path's throughput on new data: a Put of
 // 64 MiB of booster data into an empty store, as a ratio to one core doing
 // one BLAKE3 pass and zstd (fastest) over the same bytes, chunk by chunk,
-// measured in the same run. Goal: at least 1.3x, which needs both cores.
+// measured in the same run: the work a Put did before it stored new
+// chunks in S2. The goal is now set against MinIO by the bench tool
+// (docs/benchmarks.md); cpu/ceiling stays as a diagnostic.
 func BenchmarkPutNew(b *testing.B) {
 	for _, format := range []string{"json", "ubj"} {
 		b.Run(format, func(b *testing.B) {
@@ -89,8 +92,8 @@ func BenchmarkPutNew(b *testing.B) {
 			}
 			reportRatio(b, int64(len(data)), ceil)
 			// The CPU a Put takes (both cores, kernel included) as a
-			// multiple of the ceiling's time: above 2/1.3 = 1.54, the
-			// 1.3x goal is out of reach on two cores.
+			// multiple of the ceiling's time: a Put cannot beat the
+			// ceiling by more than 2 divided by it on two cores.
 			b.ReportMetric(float64(cpu)/float64(ceil), "cpu/ceiling")
 		})
 	}
@@ -121,44 +124,53 @@ func BenchmarkPutExisting(b *testing.B) {
 }
 
 // BenchmarkRead guards the read path: streaming a 64 MiB booster back,
-// each chunk decompressed and verified, as a ratio to single-core zstd
-// decoding plus BLAKE3 of the same chunks. Goal: at least 1.2x.
+// each chunk decoded and verified, as Put wrote it (S2) and compacted
+// (zstd frames), as a ratio to single-core zstd (fastest) decoding plus
+// BLAKE3 of the same chunks, today's inline form. Goal: at least 1.2x.
+// The file is twice the decoded-chunk cache, so every pass decodes.
 func BenchmarkRead(b *testing.B) {
 	for _, format := range []string{"json", "ubj"} {
-		b.Run(format, func(b *testing.B) {
-			data := benchData(b, format)
-			s := TestStore(b)
-			res, err := s.Put(b.Context(), bytes.NewReader(data))
-			if err != nil {
-				b.Fatal(err)
-			}
-			enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false))
-			dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
-			var frames [][]byte
-			for _, c := range chunksOf(b, data) {
-				frames = append(frames, enc.EncodeAll(c, nil))
-			}
-			var ceil time.Duration
-			var dst []byte
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for b.Loop() {
-				b.StopTimer()
-				ceil += ceiling(func() {
-					for _, f := range frames {
-						dst, _ = dec.DecodeAll(f, dst[:0])
-						chunk.Sum(dst)
-					}
-				})
-				b.StartTimer()
-				rd := s.Open(b.Context(), res.Recipe)
-				if n, err := io.Copy(io.Discard, rd); err != nil || n != int64(len(data)) {
-					b.Fatalf("read %d: %v", n, err)
+		for _, form := range []string{"put", "compacted"} {
+			b.Run(format+"/"+form, func(b *testing.B) {
+				data := benchData(b, format)
+				s := testStore(b, b.TempDir(), Options{NoCompactor: true})
+				res, err := s.Put(b.Context(), bytes.NewReader(data))
+				if err != nil {
+					b.Fatal(err)
 				}
-				rd.Close()
-			}
-			reportRatio(b, int64(len(data)), ceil)
-		})
+				if form == "compacted" {
+					if _, err := s.Compact(b.Context()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false))
+				dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+				var frames [][]byte
+				for _, c := range chunksOf(b, data) {
+					frames = append(frames, enc.EncodeAll(c, nil))
+				}
+				var ceil time.Duration
+				var dst []byte
+				b.SetBytes(int64(len(data)))
+				b.ReportAllocs()
+				for b.Loop() {
+					b.StopTimer()
+					ceil += ceiling(func() {
+						for _, f := range frames {
+							dst, _ = dec.DecodeAll(f, dst[:0])
+							chunk.Sum(dst)
+						}
+					})
+					b.StartTimer()
+					rd := s.Open(b.Context(), res.Recipe)
+					if n, err := io.Copy(io.Discard, rd); err != nil || n != int64(len(data)) {
+						b.Fatalf("read %d: %v", n, err)
+					}
+					rd.Close()
+				}
+				reportRatio(b, int64(len(data)), ceil)
+			})
+		}
 	}
 }
 
@@ -264,4 +276,133 @@ func BenchmarkValueStore(b *testing.B) {
 			}
 		})
 	})
+}
+
+// newData returns data changed in every 4 KiB so that no chunk of it is
+// stored yet, keeping its compressibility: a fresh booster each round.
+func newData(data []byte, round int) []byte {
+	out := bytes.Clone(data)
+	for i := 0; i < len(out); i += 4096 {
+		out[i] ^= byte(round + 1)
+	}
+	return out
+}
+
+// BenchmarkPutCompacting guards the compactor's yielding to writes: Puts
+// of 64 MiB of new JSON booster data, 300 ms apart (longer than
+// CompactIdle, so the compactor starts between them), into a store with
+// 192 MiB of backlog, with the compactor off and on. Goal: on at least
+// 0.9x off, measured in the same run.
+func BenchmarkPutCompacting(b *testing.B) {
+	data := benchData(b, "json")
+	for _, mode := range []string{"off", "on"} {
+		b.Run(mode, func(b *testing.B) {
+			s := testStore(b, b.TempDir(), Options{NoCompactor: mode == "off"})
+			for i := range 3 {
+				if _, err := s.Put(b.Context(), bytes.NewReader(newData(data, 1000+i))); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var compacted int64
+			b.SetBytes(int64(len(data)))
+			round := 0
+			for b.Loop() {
+				b.StopTimer()
+				in := newData(data, round)
+				round++
+				before := s.Backlog().Bytes
+				time.Sleep(300 * time.Millisecond) // the pause between two uploads
+				compacted += max(0, before-s.Backlog().Bytes)
+				b.StartTimer()
+				if _, err := s.Put(b.Context(), bytes.NewReader(in)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(compacted)/float64(b.N)/1e6, "compacted-MB/pause")
+		})
+	}
+}
+
+// BenchmarkCompact guards the compactor's own rate: moving 64 MiB of
+// booster data from the fast codec to zstd frames, as a ratio to one core
+// doing zstd (CompactLevel) over the same chunks, measured in the same
+// run; ratio is what the data takes as Put wrote it over what it takes
+// compacted.
+func BenchmarkCompact(b *testing.B) {
+	for _, format := range []string{"json", "ubj"} {
+		b.Run(format, func(b *testing.B) {
+			data := benchData(b, format)
+			chunks := chunksOf(b, data)
+			enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.EncoderLevel(DefaultCompactLevel)), zstd.WithEncoderConcurrency(1),
+				zstd.WithEncoderCRC(false), zstd.WithWindowSize(DefaultCompactFrame))
+			var dst []byte
+			var ceil time.Duration
+			var ratio float64
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				b.StopTimer()
+				s := testStore(b, b.TempDir(), Options{NoCompactor: true})
+				if _, err := s.Put(b.Context(), bytes.NewReader(data)); err != nil {
+					b.Fatal(err)
+				}
+				put, _ := s.Stats(b.Context())
+				ceil += ceiling(func() {
+					var group []byte
+					for i, c := range chunks {
+						group = append(group, c...)
+						if len(group) >= DefaultCompactFrame || i == len(chunks)-1 {
+							dst = enc.EncodeAll(group, dst[:0])
+							group = group[:0]
+						}
+					}
+				})
+				b.StartTimer()
+				if _, err := s.Compact(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				after, _ := s.Stats(b.Context())
+				ratio = float64(put.StoredBytes) / float64(after.StoredBytes)
+				s.Close()
+				b.StartTimer()
+			}
+			reportRatio(b, int64(len(data)), ceil)
+			b.ReportMetric(ratio, "put/compacted")
+		})
+	}
+}
+
+// BenchmarkPutMD5 measures what S3's MD5 ETag costs a Put of 64 MiB of
+// new JSON booster data: the Put alone, and with PutOptions.Hash feeding
+// an MD5 (inline on the goroutine that hashes the file, as the hook
+// does), against one core doing MD5 over the same bytes, in the same run.
+func BenchmarkPutMD5(b *testing.B) {
+	data := benchData(b, "json")
+	for _, mode := range []string{"none", "md5"} {
+		b.Run(mode, func(b *testing.B) {
+			var md5Time time.Duration
+			b.SetBytes(int64(len(data)))
+			round := 0
+			for b.Loop() {
+				b.StopTimer()
+				s := testStore(b, b.TempDir(), Options{NoCompactor: true})
+				in := newData(data, round)
+				round++
+				md5Time += ceiling(func() { md5.Sum(in) })
+				var opts PutOptions
+				if mode == "md5" {
+					opts.Hash = md5.New()
+				}
+				b.StartTimer()
+				if _, err := s.PutWith(b.Context(), bytes.NewReader(in), opts); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				s.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(len(data))*float64(b.N)/md5Time.Seconds()/1e6, "md5-MB/s")
+			b.ReportMetric(float64(md5Time)/float64(b.Elapsed()), "md5-time/put-time")
+		})
+	}
 }
