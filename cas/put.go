@@ -154,7 +154,9 @@ func (s *Store) PutWith(ctx context.Context, r io.Reader, opts PutOptions) (PutR
 	if err := errors.Join(readErr, werr); err != nil {
 		return PutResult{}, fmt.Errorf("put: %w", firstCause(readErr, werr))
 	}
-	if err := s.sync.Sync(); err != nil {
+	// The Put's own chunks are durable; those other writers stored, or
+	// that it found present, may wait for their writers' sync.
+	if err := s.SyncWrites(); err != nil {
 		return PutResult{}, fmt.Errorf("put: %w", err)
 	}
 	return res, nil
@@ -185,8 +187,10 @@ func (s *Store) putSmall(ctx context.Context, b []byte, opts PutOptions) (PutRes
 		if opts.Committed != nil && w.chunks > 0 {
 			opts.Committed([]StoredChunk{{Digest: d, Value: c.value}})
 		}
+		return res, nil
 	}
-	if err := s.sync.Sync(); err != nil {
+	// Present, maybe by a writer that has not synced yet.
+	if err := s.SyncWrites(); err != nil {
 		return PutResult{}, fmt.Errorf("put: %w", err)
 	}
 	return res, nil
@@ -375,21 +379,12 @@ func (s *Store) commitBatches(ctx context.Context, fail context.CancelFunc, batc
 		}
 		bs := held
 		held, heldBytes = nil, 0
+		err := s.commits.commit(bs...)
 		for _, b := range bs {
-			if b.packed() {
-				if err := s.dataSync.Sync(); err != nil {
-					for _, b := range bs {
-						s.release(b, false)
-					}
-					return s.fail(err)
-				}
-				break
-			}
+			res.NewChunks += b.w.chunks
+			res.NewBytes += b.w.logical
+			res.StoredBytes += b.w.storedBytes
 		}
-		w, err := s.commit(bs...)
-		res.NewChunks += w.chunks
-		res.NewBytes += w.logical
-		res.StoredBytes += w.storedBytes
 		return err
 	}
 	for batch := range batches {

@@ -135,8 +135,9 @@ type Store struct {
 	opts     Options
 	log      *slog.Logger
 	params   chunk.Params
-	sync     *syncer // syncs the index (Badger)
-	dataSync *syncer // syncs the pack files
+	sync     *syncer    // syncs the index (Badger)
+	dataSync *syncer    // syncs the pack files
+	commits  *committer // group commit of writes
 	touches  *touches
 	cache    *chunkCache
 	loadMu   sync.Mutex
@@ -229,6 +230,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 	})
 	s.dataSync = newSyncer(ps.syncAll)
+	s.commits = newCommitter(s)
 	s.touches = newTouches(opts.Now)
 	s.cache = newChunkCache(opts.CacheSize)
 	s.loads = map[frameKey]chan struct{}{}

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"io"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -404,5 +405,45 @@ func BenchmarkPutMD5(b *testing.B) {
 			b.ReportMetric(float64(len(data))*float64(b.N)/md5Time.Seconds()/1e6, "md5-MB/s")
 			b.ReportMetric(float64(md5Time)/float64(b.Elapsed()), "md5-time/put-time")
 		})
+	}
+}
+
+// BenchmarkPutChunkParallel guards the path of the Go client's uploads:
+// chunks of 64 MiB of new JSON booster data stored one PutChunk call
+// each (verified, compressed, synced), from 8 goroutines, as the daemon
+// serves the client's concurrent chunk uploads.
+func BenchmarkPutChunkParallel(b *testing.B) {
+	data := benchData(b, "json")
+	chunks := chunksOf(b, data)
+	b.SetBytes(int64(len(data)))
+	round := 0
+	for b.Loop() {
+		b.StopTimer()
+		s := testStore(b, b.TempDir(), Options{NoCompactor: true})
+		var in [][]byte
+		for _, c := range chunks {
+			in = append(in, newData(c, round))
+		}
+		round++
+		work := make(chan []byte, len(in))
+		for _, c := range in {
+			work <- c
+		}
+		close(work)
+		b.StartTimer()
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for c := range work {
+					if _, err := s.PutChunk(b.Context(), chunk.Sum(c), c); err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		b.StopTimer()
+		s.Close()
+		b.StartTimer()
 	}
 }

@@ -463,6 +463,26 @@ func TestStore_PutStored(t *testing.T) {
 	}
 }
 
+// writeUnsynced stores b as a chunk with its index entry committed but not
+// synced, as a concurrent writer leaves it for a moment (and as the
+// compactor leaves the chunks it moves until it has moved a pack).
+func writeUnsynced(t *testing.T, s *Store, b []byte) {
+	t.Helper()
+	wb, err := s.reserve(t.Context(), []pendingChunk{{d: chunk.Sum(b), value: s.codec.encode(nil, b), size: len(b)}})
+	if err == nil {
+		err = s.appendPacked(wb)
+	}
+	if err == nil {
+		err = s.dataSync.Sync()
+	}
+	if err == nil {
+		_, err = s.commit(wb)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestStore_SyncWrites checks that SyncWrites syncs exactly when a chunk
 // write is not yet covered by a finished sync.
 func TestStore_SyncWrites(t *testing.T) {
@@ -476,9 +496,7 @@ func TestStore_SyncWrites(t *testing.T) {
 	// A write without its sync, as a concurrent writer leaves it for a
 	// moment.
 	b := []byte("written, not synced")
-	if _, err := s.write(t.Context(), []pendingChunk{{d: chunk.Sum(b), value: s.codec.encode(nil, b), size: len(b)}}); err != nil {
-		t.Fatal(err)
-	}
+	writeUnsynced(t, s, b)
 	if s.synced.Load() >= s.written.Load() {
 		t.Fatal("an unsynced write counts as synced")
 	}
@@ -507,9 +525,7 @@ func TestStore_PresentMeansSynced(t *testing.T) {
 	b := []byte("stored by another writer, not synced yet")
 	d := chunk.Sum(b)
 	v := s.codec.encode(nil, b)
-	if _, err := s.write(t.Context(), []pendingChunk{{d: d, value: v, size: len(b)}}); err != nil {
-		t.Fatal(err)
-	}
+	writeUnsynced(t, s, b)
 	if n, err := s.PutStoredBatch(t.Context(), []StoredChunk{{Digest: d, Value: v}}); err != nil || n != 0 {
 		t.Fatalf("PutStoredBatch of a present chunk: %d, %v", n, err)
 	}
@@ -517,9 +533,7 @@ func TestStore_PresentMeansSynced(t *testing.T) {
 		t.Fatal("PutStoredBatch answered for a present chunk that is not synced")
 	}
 	b2 := []byte("another one")
-	if _, err := s.write(t.Context(), []pendingChunk{{d: chunk.Sum(b2), value: s.codec.encode(nil, b2), size: len(b2)}}); err != nil {
-		t.Fatal(err)
-	}
+	writeUnsynced(t, s, b2)
 	if added, err := s.PutChunk(t.Context(), chunk.Sum(b2), b2); err != nil || added {
 		t.Fatalf("PutChunk of a present chunk: %v, %v", added, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"cairn/cas/chunk"
 
@@ -22,10 +23,12 @@ import (
 //     entries (a location, or the stored form itself for small chunks)
 //     with the counters, and the claims are released.
 //
-// The index commit is not synced there: callers sync it once per call
-// (s.sync), shared with concurrent callers. A writer that found a chunk
-// claimed by another waits for that claim to end before it returns; if
-// the other writer gave up, it stores the chunk itself.
+// Steps 2 (the sync) and 3, and the sync of the index after them, run in
+// rounds shared by concurrent writers (committer): one round syncs the
+// packs once, commits every queued batch, and syncs the index once. A
+// writer that found a chunk claimed by another waits for that claim to
+// end before it returns; if the other writer gave up, it stores the chunk
+// itself.
 
 // claim marks a chunk a writer is storing.
 type claim struct {
@@ -47,6 +50,7 @@ type writeBatch struct {
 	waits  []claimWait // chunks another writer claimed first
 	done   bool        // committed or abandoned
 	pack   *pack       // the pack appended to, pending until done
+	w      written     // what commit wrote
 }
 
 type claimWait struct {
@@ -156,30 +160,39 @@ const txnBudget = 1 << 20
 func (s *Store) commit(bs ...*writeBatch) (written, error) {
 	var w written
 	type item struct {
-		c pendingChunk
-		l location
+		b *writeBatch
+		i int
 	}
 	var items []item
 	for _, b := range bs {
-		for i, c := range b.chunks {
-			items = append(items, item{c, b.locs[i]})
+		for i := range b.chunks {
+			items = append(items, item{b, i})
 		}
 	}
 	var err error
 	for len(items) > 0 && err == nil {
 		n, size := 0, 0
 		for n < len(items) && (n == 0 || size < txnBudget) {
-			size += 64 + len(items[n].c.value)
+			size += 64 + len(items[n].b.chunks[items[n].i].value)
 			n++
 		}
 		part := make([]pendingChunk, n)
 		locs := make([]location, n)
 		for i, it := range items[:n] {
-			part[i], locs[i] = it.c, it.l
+			part[i], locs[i] = it.b.chunks[it.i], it.b.locs[it.i]
 		}
-		var pw written
-		pw, err = s.commitTxn(part, locs)
-		w.add(pw)
+		if err = s.commitTxn(part, locs); err == nil {
+			for _, it := range items[:n] {
+				c := it.b.chunks[it.i]
+				stored := int64(len(c.value))
+				if l := it.b.locs[it.i]; l.pack != 0 {
+					stored = l.stored
+				}
+				x := written{chunks: 1, logical: int64(c.size), storedBytes: stored}
+				it.b.w.add(x)
+				w.add(x)
+			}
+		}
 		items = items[n:]
 	}
 	for _, b := range bs {
@@ -193,7 +206,7 @@ func (s *Store) commit(bs ...*writeBatch) (written, error) {
 
 // commitTxn writes index entries and counters in one transaction. A
 // failure fails the store: the counters already count the chunks.
-func (s *Store) commitTxn(cs []pendingChunk, locs []location) (written, error) {
+func (s *Store) commitTxn(cs []pendingChunk, locs []location) error {
 	var w written
 	s.mu.Lock()
 	txn := s.db.NewTransaction(true)
@@ -216,7 +229,7 @@ func (s *Store) commitTxn(cs []pendingChunk, locs []location) (written, error) {
 		if err != nil {
 			s.mu.Unlock()
 			txn.Discard()
-			return w, s.fail(fmt.Errorf("write chunk %s: %w", c.d.Short(), err))
+			return s.fail(fmt.Errorf("write chunk %s: %w", c.d.Short(), err))
 		}
 		w.chunks++
 		w.logical += int64(c.size)
@@ -233,7 +246,7 @@ func (s *Store) commitTxn(cs []pendingChunk, locs []location) (written, error) {
 	if err != nil {
 		s.mu.Unlock()
 		txn.Discard()
-		return w, s.fail(fmt.Errorf("write counters: %w", err))
+		return s.fail(fmt.Errorf("write counters: %w", err))
 	}
 	s.ctr = next
 	done := make(chan error, 1)
@@ -246,9 +259,9 @@ func (s *Store) commitTxn(cs []pendingChunk, locs []location) (written, error) {
 	}
 	s.writing.Add(-1)
 	if err != nil {
-		return w, s.fail(fmt.Errorf("write chunks: %w", err))
+		return s.fail(fmt.Errorf("write chunks: %w", err))
 	}
-	return w, nil
+	return nil
 }
 
 // packFor returns the open pack id, which a writer just appended to. The
@@ -318,35 +331,100 @@ func (s *Store) settle(ctx context.Context, waits []claimWait) (written, error) 
 	return s.write(ctx, again)
 }
 
-// write stores the chunks of cs that are not present yet: packed bytes
-// appended and synced, index entries committed, not synced.
+// write stores the chunks of cs that are not present yet, durably: packed
+// bytes synced, index entries committed and synced.
 func (s *Store) write(ctx context.Context, cs []pendingChunk) (written, error) {
 	b, err := s.reserve(ctx, cs)
 	if err != nil {
 		return written{}, err
 	}
-	w, err := s.store(b)
-	if err != nil {
-		return w, err
-	}
-	more, err := s.settle(ctx, b.waits)
-	w.add(more)
-	return w, err
-}
-
-// store appends, syncs and commits a reserved batch, or abandons it.
-func (s *Store) store(b *writeBatch) (written, error) {
 	if err := s.appendPacked(b); err != nil {
 		s.release(b, false)
 		return written{}, err
 	}
-	if b.packed() {
-		if err := s.dataSync.Sync(); err != nil {
-			s.release(b, false)
-			return written{}, s.fail(err)
+	if err := s.commits.commit(b); err != nil {
+		return written{}, err
+	}
+	w := b.w
+	more, err := s.settle(ctx, b.waits)
+	w.add(more)
+	if err == nil {
+		// Chunks another writer stored: that writer's round may not have
+		// synced the index yet.
+		err = s.SyncWrites()
+	}
+	return w, err
+}
+
+// committer makes writes durable in rounds shared by concurrent writers
+// (group commit): a round syncs the pack files, commits the index entries
+// of every batch queued since the last round began, and syncs the index.
+// Writers that arrive while a round runs wait for the next one.
+type committer struct {
+	s       *Store
+	mu      sync.Mutex
+	cond    *sync.Cond
+	running bool
+	next    *commitRound
+}
+
+type commitRound struct {
+	batches []*writeBatch
+	done    bool
+	err     error
+}
+
+func newCommitter(s *Store) *committer {
+	c := &committer{s: s}
+	c.cond = sync.NewCond(&c.mu)
+	return c
+}
+
+// commit returns once the batches are durable, or have failed; either way
+// their claims are released.
+func (c *committer) commit(bs ...*writeBatch) error {
+	c.mu.Lock()
+	if c.next == nil {
+		c.next = &commitRound{}
+	}
+	r := c.next
+	r.batches = append(r.batches, bs...)
+	for c.running && !r.done {
+		c.cond.Wait()
+	}
+	if r.done {
+		c.mu.Unlock()
+		return r.err
+	}
+	c.running = true
+	c.next = nil
+	c.mu.Unlock()
+	err := c.s.durable(r.batches)
+	c.mu.Lock()
+	r.done, r.err = true, err
+	c.running = false
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	return err
+}
+
+// durable is one round of the committer.
+func (s *Store) durable(bs []*writeBatch) error {
+	for _, b := range bs {
+		if b.packed() {
+			if err := s.dataSync.Sync(); err != nil {
+				for _, b := range bs {
+					s.release(b, false)
+				}
+				return s.fail(err)
+			}
+			break
 		}
 	}
-	return s.commit(b)
+	if _, err := s.commit(bs...); err != nil {
+		return err
+	}
+	return s.sync.Sync()
 }
 
 // PutChunk stores b as chunk d after checking that b hashes to d, and
@@ -371,10 +449,7 @@ func (s *Store) PutChunk(ctx context.Context, d Digest, b []byte) (bool, error) 
 	}
 	v := s.codec.encode(nil, b)
 	n, err := s.write(ctx, []pendingChunk{{d: d, value: v, size: len(b)}})
-	if err != nil {
-		return false, err
-	}
-	return n.chunks > 0, s.sync.Sync()
+	return n.chunks > 0, err
 }
 
 // PutStored stores a chunk given in its stored form; see PutStoredBatch.
@@ -433,8 +508,5 @@ func (s *Store) PutStoredBatch(ctx context.Context, cs []StoredChunk) (int, erro
 		return 0, s.SyncWrites()
 	}
 	w, err := s.write(ctx, pending)
-	if err != nil {
-		return 0, err
-	}
-	return w.chunks, s.sync.Sync()
+	return w.chunks, err
 }
