@@ -484,3 +484,82 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestCompact_Concurrent compacts over and over while files are put,
+// read and deleted: every file put and not deleted reads back, and the
+// counters match the index at the end.
+func TestCompact_Concurrent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 100 MiB")
+	}
+	ctx := t.Context()
+	s := testStore(t, t.TempDir(), Options{NoCompactor: true, PackSize: 8 << 20, CompactFrame: 1 << 20})
+	stop := make(chan struct{})
+	compacted := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				compacted <- nil
+				return
+			default:
+			}
+			if _, err := s.Compact(ctx); err != nil {
+				compacted <- err
+				return
+			}
+		}
+	}()
+	type file struct {
+		data []byte
+		res  PutResult
+	}
+	var kept []file
+	for i := range 24 {
+		data := compressible(uint64(100+i), 2<<20+i*1000)
+		if i%3 == 0 {
+			data = append(data, randomBytes(uint64(i), 1<<20)...)
+		}
+		res := mustPut(t, s, data)
+		if i%4 == 1 {
+			// Delete it, but keep the chunks it shares with files kept.
+			shared := map[Digest]bool{}
+			for _, f := range kept {
+				for _, c := range f.res.Recipe {
+					shared[c.Digest] = true
+				}
+			}
+			var doomed []Digest
+			for _, d := range res.Recipe.Distinct() {
+				if !shared[d] {
+					doomed = append(doomed, d)
+				}
+			}
+			if err := s.Delete(ctx, doomed...); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		kept = append(kept, file{data, res})
+		f := kept[len(kept)/2]
+		if got := readAll(t, s, f.res.Recipe); !bytes.Equal(got, f.data) {
+			t.Fatalf("file reads wrong while compacting")
+		}
+	}
+	close(stop)
+	if err := <-compacted; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var files [][]byte
+	var results []PutResult
+	for _, f := range kept {
+		files, results = append(files, f.data), append(results, f.res)
+	}
+	checkFiles(t, s, files, results)
+	if bl := s.Backlog(); bl.Chunks != 0 {
+		t.Fatalf("backlog after the last compaction: %+v", bl)
+	}
+}
