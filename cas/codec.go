@@ -42,6 +42,7 @@ func (c Codec) String() string {
 type codec struct {
 	dec       *zstd.Decoder
 	minSaving float64
+	raw       bool // store new chunks raw (to measure S2 against)
 }
 
 func newCodec(minSaving float64, concurrency int) (*codec, error) {
@@ -62,6 +63,10 @@ func newCodec(minSaving float64, concurrency int) (*codec, error) {
 // byte, then either an S2 block or, when S2 saves less than minSaving of
 // the length, the raw bytes. dst is reused when it has room.
 func (c *codec) encode(dst, chunk []byte) []byte {
+	if c.raw {
+		dst = append(dst[:0], byte(CodecRaw))
+		return append(dst, chunk...)
+	}
 	need := 1 + s2.MaxEncodedLen(len(chunk))
 	if cap(dst) < need {
 		dst = make([]byte, 0, need)

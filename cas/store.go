@@ -100,6 +100,8 @@ type Options struct {
 	// anyLoad, in tests, lets the compactor work whatever other processes
 	// do with the CPU (the machines tests run on are shared).
 	anyLoad bool
+	// rawNew, in benchmarks, stores new chunks raw instead of in S2.
+	rawNew bool
 }
 
 // Key layout of the store's Badger database (see docs/format.md).
@@ -209,6 +211,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	c.raw = opts.rawNew
 	ps, err := openPacks(filepath.Join(dir, "packs"), opts.PackSize)
 	if err != nil {
 		c.close()

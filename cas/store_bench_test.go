@@ -57,46 +57,49 @@ func reportRatio(b *testing.B, n int64, ceilingTime time.Duration) {
 }
 
 // BenchmarkPutNew guards the write path's throughput on new data: a Put of
-// 64 MiB of booster data into an empty store, as a ratio to one core doing
+// 64 MiB of booster data into an empty store, with new chunks in S2 (as
+// stored) and raw (to measure S2 against), as a ratio to one core doing
 // one BLAKE3 pass and zstd (fastest) over the same bytes, chunk by chunk,
 // measured in the same run: the work a Put did before it stored new
 // chunks in S2. The goal is now set against MinIO by the bench tool
 // (docs/benchmarks.md); cpu/ceiling stays as a diagnostic.
 func BenchmarkPutNew(b *testing.B) {
 	for _, format := range []string{"json", "ubj"} {
-		b.Run(format, func(b *testing.B) {
-			data := benchData(b, format)
-			chunks := chunksOf(b, data)
-			enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
-			var dst []byte
-			var ceil, cpu time.Duration
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for b.Loop() {
-				b.StopTimer()
-				s := TestStore(b)
-				ceil += ceiling(func() {
-					for _, c := range chunks {
-						chunk.Sum(c)
-						dst = enc.EncodeAll(c, dst[:0])
+		for _, codec := range []string{"s2", "raw"} {
+			b.Run(format+"/"+codec, func(b *testing.B) {
+				data := benchData(b, format)
+				chunks := chunksOf(b, data)
+				enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
+				var dst []byte
+				var ceil, cpu time.Duration
+				b.SetBytes(int64(len(data)))
+				b.ReportAllocs()
+				for b.Loop() {
+					b.StopTimer()
+					s := testStore(b, b.TempDir(), Options{NoCompactor: true, rawNew: codec == "raw"})
+					ceil += ceiling(func() {
+						for _, c := range chunks {
+							chunk.Sum(c)
+							dst = enc.EncodeAll(c, dst[:0])
+						}
+					})
+					b.StartTimer()
+					cpu0 := processCPU()
+					if _, err := s.Put(b.Context(), bytes.NewReader(data)); err != nil {
+						b.Fatal(err)
 					}
-				})
-				b.StartTimer()
-				cpu0 := processCPU()
-				if _, err := s.Put(b.Context(), bytes.NewReader(data)); err != nil {
-					b.Fatal(err)
+					cpu += processCPU() - cpu0
+					b.StopTimer()
+					s.Close()
+					b.StartTimer()
 				}
-				cpu += processCPU() - cpu0
-				b.StopTimer()
-				s.Close()
-				b.StartTimer()
-			}
-			reportRatio(b, int64(len(data)), ceil)
-			// The CPU a Put takes (both cores, kernel included) as a
-			// multiple of the ceiling's time: a Put cannot beat the
-			// ceiling by more than 2 divided by it on two cores.
-			b.ReportMetric(float64(cpu)/float64(ceil), "cpu/ceiling")
-		})
+				reportRatio(b, int64(len(data)), ceil)
+				// The CPU a Put takes (both cores, kernel included) as a
+				// multiple of the ceiling's time: a Put cannot beat the
+				// ceiling by more than 2 divided by it on two cores.
+				b.ReportMetric(float64(cpu)/float64(ceil), "cpu/ceiling")
+			})
+		}
 	}
 }
 
