@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -49,11 +50,53 @@ func distinctBoosters(w *Workload) [][]byte {
 	return pool
 }
 
-// ingest runs the two ingest phases on t.
-func ingest(ctx context.Context, t Target, objs []RunFiles, clients int) (fresh, same LogResult) {
+// ingest runs the two ingest phases on t, then reads the new objects
+// back with as many clients, checking every byte.
+func ingest(ctx context.Context, t Target, objs []RunFiles, clients int) (fresh, same LogResult, get DownloadResult) {
 	fresh = logRuns(ctx, t, objs, "", clients)
 	same = logRuns(ctx, t, objs, "again/", clients)
-	return fresh, same
+	return fresh, same, getAll(ctx, t, objs, clients)
+}
+
+// getAll reads every file of runs with c concurrent clients.
+func getAll(ctx context.Context, t Target, runs []RunFiles, c int) DownloadResult {
+	var res DownloadResult
+	var mu sync.Mutex
+	var lat Latencies
+	work := make(chan File)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range c {
+		wg.Go(func() {
+			for f := range work {
+				t0 := time.Now()
+				b, err := t.Get(ctx, f.Path)
+				d := time.Since(t0)
+				mu.Lock()
+				lat = append(lat, d)
+				switch {
+				case err != nil:
+					res.Errors++
+				case string(b) != string(f.Data):
+					res.Mismatch++
+				}
+				res.Bytes += int64(len(b))
+				mu.Unlock()
+			}
+		})
+	}
+	for _, r := range runs {
+		for _, f := range r.Files {
+			work <- File{Path: r.Root() + f.Path, Data: f.Data}
+		}
+		res.Runs++
+	}
+	close(work)
+	wg.Wait()
+	res.Seconds = time.Since(start).Seconds()
+	res.MBs = float64(res.Bytes) / 1e6 / res.Seconds
+	res.FileP50, res.FileP99 = ms(lat.Percentile(50)), ms(lat.Percentile(99))
+	return res
 }
 
 // settle waits until a target's stored bytes stop changing (cairn's

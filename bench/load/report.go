@@ -28,6 +28,7 @@ type TargetReport struct {
 	Relog    []LogResult      `json:"relog"`
 	New      []LogResult      `json:"ingest_new,omitempty"`  // boosters no store has seen
 	Same     []LogResult      `json:"ingest_same,omitempty"` // the same bytes again
+	NewGet   []DownloadResult `json:"ingest_get,omitempty"`  // the new boosters read back
 	AtRest   []int64          `json:"stored_at_rest_bytes"`  // stored bytes once the log phase settled
 	Settle   []float64        `json:"settle_seconds"`        // how long that took
 	Download []DownloadResult `json:"download"`
@@ -151,12 +152,13 @@ func (o *Options) round(ctx context.Context, spec string, w *Workload, round int
 	if o.Ingest > 0 {
 		objs := ingestObjects(w, round, o.Ingest)
 		t, done = o.bar(label("ingest"), "files", 2*len(objs), inst)
-		fresh, same := ingest(ctx, t, objs, o.Clients)
+		fresh, same, get := ingest(ctx, t, objs, o.Clients)
 		done()
 		tr.New = append(tr.New, fresh)
 		tr.Same = append(tr.Same, same)
-		progress("round %d %-12s ingest  %7.1f MB/s new, %7.1f MB/s same bytes again, %d errors",
-			round+1, tr.Name, fresh.MBs, same.MBs, fresh.Errors+same.Errors)
+		tr.NewGet = append(tr.NewGet, get)
+		progress("round %d %-12s ingest  %7.1f MB/s new, %7.1f MB/s same bytes again, %7.1f MB/s read back, %d errors, %d mismatches",
+			round+1, tr.Name, fresh.MBs, same.MBs, get.MBs, fresh.Errors+same.Errors+get.Errors, get.Mismatch)
 	}
 	// A sampled run is one listing and a read per file.
 	t, done = o.bar(label("get"), "requests", o.Sample*(1+w.Files()/len(w.Runs)), inst)
@@ -272,6 +274,12 @@ func ratios(ts []TargetReport) []Ratio {
 		{"stored at rest", func(t TargetReport, i int) float64 { return float64(t.AtRest[i]) }},
 		{"PUT new bytes MB/s", func(t TargetReport, i int) float64 { return at(t.New, i).MBs }},
 		{"PUT same bytes MB/s", func(t TargetReport, i int) float64 { return at(t.Same, i).MBs }},
+		{"GET boosters MB/s", func(t TargetReport, i int) float64 {
+			if i < len(t.NewGet) {
+				return t.NewGet[i].MBs
+			}
+			return 0
+		}},
 	}
 	for _, t := range ts[:len(ts)-1] {
 		for _, m := range metrics {
@@ -336,9 +344,9 @@ func (r *Report) Markdown(w io.Writer) {
 			col(func(i int) float64 { return t.Commit[i].P99 }), float64(t.PeakRSS)/1e6)
 	}
 	if len(r.Targets) > 0 && len(r.Targets[0].New) > 0 {
-		fmt.Fprintln(w, "\nIngest (boosters new to every store, then the same bytes again; medians of rounds):")
-		fmt.Fprintln(w, "\n| target | PUT new MB/s | PUT same MB/s | new p50/p99 ms | same p50/p99 ms | stored after log MB | stored at rest MB | settle s |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+		fmt.Fprintln(w, "\nIngest (boosters new to every store, then the same bytes again, then the new ones read back; medians of rounds):")
+		fmt.Fprintln(w, "\n| target | PUT new MB/s | PUT same MB/s | GET MB/s | new p50/p99 ms | same p50/p99 ms | GET p50/p99 ms | stored after log MB | stored at rest MB | settle s |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 		for _, t := range r.Targets {
 			col := func(f func(i int) float64) float64 {
 				var xs []float64
@@ -347,10 +355,12 @@ func (r *Report) Markdown(w io.Writer) {
 				}
 				return median(xs)
 			}
-			fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f / %.1f | %.1f / %.1f | %.1f | %.1f | %.1f |\n", t.Name,
+			fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f | %.1f | %.1f |\n", t.Name,
 				col(func(i int) float64 { return t.New[i].MBs }), col(func(i int) float64 { return t.Same[i].MBs }),
+				col(func(i int) float64 { return t.NewGet[i].MBs }),
 				col(func(i int) float64 { return t.New[i].LargeP50 }), col(func(i int) float64 { return t.New[i].LargeP99 }),
 				col(func(i int) float64 { return t.Same[i].LargeP50 }), col(func(i int) float64 { return t.Same[i].LargeP99 }),
+				col(func(i int) float64 { return t.NewGet[i].FileP50 }), col(func(i int) float64 { return t.NewGet[i].FileP99 }),
 				col(func(i int) float64 { return float64(t.Log[i].StoredB) })/1e6, col(func(i int) float64 { return float64(t.AtRest[i]) })/1e6,
 				col(func(i int) float64 { return t.Settle[i] }))
 		}
