@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	"cairn/cas/chunk"
 )
 
 // Pack files hold the stored forms of chunks too large to sit inline in
@@ -384,9 +382,6 @@ func appendRecord(dst []byte, codec Codec, chunks []recordChunk, payload []byte)
 	dst = binary.AppendUvarint(dst, uint64(len(payload)))
 	return append(dst, payload...)
 }
-
-// recordOverhead bounds a one-chunk record's header.
-const recordOverhead = 1 + 1 + chunk.DigestSize + 2*binary.MaxVarintLen64
 
 var errBadRecord = errors.New("malformed pack record")
 
