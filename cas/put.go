@@ -359,7 +359,7 @@ func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-
 
 // putFlush is how many stored bytes a Put appends to packs before it
 // syncs them and commits their index entries, which bounds the claims and
-// dirty pages one Put holds; smaller files sync once, at the end.
+// the unsynced bytes one Put holds; smaller files sync once, at the end.
 const putFlush = 64 << 20
 
 // commitBatches writes the batches it receives until the channel closes:
@@ -413,6 +413,9 @@ func (s *Store) commitBatches(ctx context.Context, fail context.CancelFunc, batc
 			}
 			committed(stored)
 		}
+		// The packed chunks' bytes are in the pack now: holding them until
+		// the commit would hold putFlush bytes of memory.
+		b.dropPacked()
 		if heldBytes >= putFlush {
 			if err = flush(); err != nil {
 				fail()

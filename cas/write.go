@@ -140,6 +140,16 @@ func (s *Store) appendPacked(b *writeBatch) error {
 	return nil
 }
 
+// dropPacked lets go of the stored forms of the chunks appended to a
+// pack: their commit needs only their locations.
+func (b *writeBatch) dropPacked() {
+	for i := range b.chunks {
+		if b.locs[i].pack != 0 {
+			b.chunks[i].value = nil
+		}
+	}
+}
+
 // packed reports whether the batch wrote anything to a pack.
 func (b *writeBatch) packed() bool {
 	for _, l := range b.locs {
@@ -173,7 +183,7 @@ func (s *Store) commit(bs ...*writeBatch) (written, error) {
 	for len(items) > 0 && err == nil {
 		n, size := 0, 0
 		for n < len(items) && (n == 0 || size < txnBudget) {
-			size += 64 + len(items[n].b.chunks[items[n].i].value)
+			size += 64 + len(items[n].b.chunks[items[n].i].value) // nil once packed
 			n++
 		}
 		part := make([]pendingChunk, n)
