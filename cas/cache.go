@@ -7,14 +7,24 @@ import (
 
 // chunkCache keeps recently read chunks decoded, up to a number of bytes,
 // evicting the least recently used. Reads still verify what they take
-// from it. A nil *chunkCache caches nothing.
+// from it. A chunk read for the first time is only noted (in a bounded
+// ring of digests); it is kept when it is read again, so that streaming a
+// file once costs no copies and does not push out the chunks read often.
+// A nil *chunkCache caches nothing.
 type chunkCache struct {
 	mu    sync.Mutex
 	limit int64
 	size  int64
 	lru   *list.List // of *cached, most recent first
 	items map[Digest]*list.Element
+	seen  map[Digest]struct{} // read once lately, not kept
+	ring  []Digest            // the order seen's entries came in
+	next  int
 }
+
+// seenMax bounds the digests noted as read once: 64Ki of them, about
+// 4 MiB, enough for the chunks of 8 GiB of files.
+const seenMax = 1 << 16
 
 type cached struct {
 	d Digest
@@ -29,7 +39,7 @@ func newChunkCache(limit int64) *chunkCache {
 	if limit <= 0 {
 		return nil
 	}
-	return &chunkCache{limit: limit, lru: list.New(), items: map[Digest]*list.Element{}}
+	return &chunkCache{limit: limit, lru: list.New(), items: map[Digest]*list.Element{}, seen: map[Digest]struct{}{}}
 }
 
 // get appends chunk d to dst if the cache holds it.
@@ -45,6 +55,30 @@ func (c *chunkCache) get(d Digest, dst []byte) ([]byte, bool) {
 	}
 	c.lru.MoveToFront(e)
 	return append(dst, e.Value.(*cached).b...), true
+}
+
+// read notes that chunk d, just decoded as b, was read: it is kept if it
+// was read lately already.
+func (c *chunkCache) read(d Digest, b []byte) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	_, again := c.seen[d]
+	if !again {
+		if len(c.ring) < seenMax {
+			c.ring = append(c.ring, d)
+		} else {
+			delete(c.seen, c.ring[c.next])
+			c.ring[c.next] = d
+			c.next = (c.next + 1) % seenMax
+		}
+		c.seen[d] = struct{}{}
+	}
+	c.mu.Unlock()
+	if again {
+		c.put(d, b)
+	}
 }
 
 // put keeps a copy of b as chunk d.

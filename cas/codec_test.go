@@ -108,3 +108,39 @@ func FuzzParseRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestChunkCache checks the cache's admission and bounds: a chunk read
+// once is not kept, a chunk read twice is, chunks of a shared frame are
+// kept at once, and the bytes held stay under the limit.
+func TestChunkCache(t *testing.T) {
+	c := newChunkCache(1 << 20)
+	a, b := compressible(1, 100<<10), compressible(2, 100<<10)
+	da, db := chunk.Sum(a), chunk.Sum(b)
+	c.read(da, a)
+	if _, ok := c.get(da, nil); ok {
+		t.Fatal("a chunk read once is kept")
+	}
+	c.read(da, a)
+	if got, ok := c.get(da, nil); !ok || !bytes.Equal(got, a) {
+		t.Fatal("a chunk read twice is not kept")
+	}
+	c.put(db, b)
+	if _, ok := c.get(db, nil); !ok {
+		t.Fatal("a frame's chunk is not kept")
+	}
+	for i := range 40 {
+		x := compressible(uint64(10+i), 100<<10)
+		c.put(chunk.Sum(x), x)
+	}
+	if c.size > c.limit {
+		t.Fatalf("cache holds %d bytes, limit %d", c.size, c.limit)
+	}
+	if _, ok := c.get(da, nil); ok {
+		t.Fatal("the least recently used chunk was not evicted")
+	}
+	var none *chunkCache
+	none.read(da, a)
+	if _, ok := none.get(da, nil); ok {
+		t.Fatal("a nil cache holds something")
+	}
+}

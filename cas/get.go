@@ -56,8 +56,8 @@ func (s *Store) lookup(d Digest, buf []byte) (entry, error) {
 }
 
 // getChunk appends chunk d, verified, to dst[:0]. It looks in the cache of
-// decoded chunks first, and keeps what it decodes there: the chunks read
-// lately, and the rest of the shared frames decoded for them.
+// decoded chunks first, and keeps there the chunks read more than once
+// lately, and the rest of the shared frames it decodes.
 func (s *Store) getChunk(ctx context.Context, d Digest, dst []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -81,7 +81,7 @@ func (s *Store) getChunk(ctx context.Context, d Digest, dst []byte) ([]byte, err
 	if got := chunk.Sum(out); got != d {
 		return nil, &CorruptError{Digest: d, Reason: "content hashes to " + got.String()}
 	}
-	s.cache.put(d, out)
+	s.cache.read(d, out)
 	return out, nil
 }
 
