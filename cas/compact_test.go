@@ -24,12 +24,15 @@ import (
 // noise that does not, several frames' worth of each.
 func testFiles() [][]byte {
 	return [][]byte{
-		compressible(21, 5<<20),
-		randomBytes(22, 3<<20),
-		append(compressible(23, 2<<20), randomBytes(24, 1<<20)...),
+		compressible(21, 3<<20),
+		randomBytes(22, 2<<20),
+		append(compressible(23, 1<<20), randomBytes(24, 1<<20)...),
 		compressible(25, 20<<10), // a small file: one inline chunk
 	}
 }
+
+// smallFrames makes the compactor write several frames of testFiles.
+const smallFrames = 1 << 20
 
 // checkFiles reads every file back, verified, and checks that Scrub finds
 // nothing wrong and that the counters match what the index holds.
@@ -201,7 +204,7 @@ func TestCompact_Crash(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s%d", tc.step, tc.at), func(t *testing.T) {
 			dir := t.TempDir()
-			s := testStore(t, dir, Options{NoCompactor: true})
+			s := testStore(t, dir, Options{NoCompactor: true, CompactFrame: smallFrames})
 			results := putFiles(t, s, files)
 			want, _ := s.Stats(t.Context())
 			s.Close()
@@ -217,7 +220,7 @@ func TestCompact_Crash(t *testing.T) {
 				tearNewestPack(t, filepath.Join(dir, "packs"))
 			}
 
-			s = testStore(t, dir, Options{NoCompactor: true})
+			s = testStore(t, dir, Options{NoCompactor: true, CompactFrame: smallFrames})
 			if st, _ := s.Stats(t.Context()); st.Chunks != want.Chunks || st.LogicalBytes != want.LogicalBytes {
 				t.Fatalf("stats after the crash %+v, before %+v", st, want)
 			}
@@ -230,7 +233,7 @@ func TestCompact_Crash(t *testing.T) {
 			}
 			checkFiles(t, s, files, results)
 			s.Close()
-			s = testStore(t, dir, Options{NoCompactor: true})
+			s = testStore(t, dir, Options{NoCompactor: true, CompactFrame: smallFrames})
 			checkFiles(t, s, files, results)
 		})
 	}
@@ -246,7 +249,7 @@ func TestCompact_CrashChild(t *testing.T) {
 	step := os.Getenv("CAIRN_CRASH_STEP")
 	at, _ := strconv.Atoi(os.Getenv("CAIRN_CRASH_AT"))
 	seen := 0
-	s, err := Open(dir, Options{Logger: TestLogger(t), NoCompactor: true, hook: func(name string) {
+	s, err := Open(dir, Options{Logger: TestLogger(t), NoCompactor: true, CompactFrame: smallFrames, hook: func(name string) {
 		if name == step {
 			if seen++; seen == at {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
@@ -490,7 +493,7 @@ func must[T any](v T, err error) T {
 // counters match the index at the end.
 func TestCompact_Concurrent(t *testing.T) {
 	if testing.Short() {
-		t.Skip("writes 100 MiB")
+		t.Skip("writes 20 MiB")
 	}
 	ctx := t.Context()
 	s := testStore(t, t.TempDir(), Options{NoCompactor: true, PackSize: 8 << 20, CompactFrame: 1 << 20})
@@ -515,10 +518,10 @@ func TestCompact_Concurrent(t *testing.T) {
 		res  PutResult
 	}
 	var kept []file
-	for i := range 24 {
-		data := compressible(uint64(100+i), 2<<20+i*1000)
+	for i := range 16 {
+		data := compressible(uint64(100+i), 1<<20+i*1000)
 		if i%3 == 0 {
-			data = append(data, randomBytes(uint64(i), 1<<20)...)
+			data = append(data, randomBytes(uint64(i), 512<<10)...)
 		}
 		res := mustPut(t, s, data)
 		if i%4 == 1 {
