@@ -142,8 +142,8 @@ func (s *Store) readPacked(d Digest, loc location, dst []byte, fill bool) ([]byt
 			}()
 		}
 	}
-	rb := s.frames.Get().(*[]byte)
-	defer s.putFrame(rb)
+	rb, done := s.scratch(loc.length)
+	defer done()
 	raw, err := s.packs.readAt(loc.pack, loc.off, loc.length, *rb)
 	if errors.Is(err, errPackGone) {
 		return nil, err
@@ -167,8 +167,8 @@ func (s *Store) readPacked(d Digest, loc location, dst []byte, fill bool) ([]byt
 		}
 		return out, nil
 	}
-	fb := s.frames.Get().(*[]byte)
-	defer s.putFrame(fb)
+	fb, fdone := s.scratch(r.frameSize() + decodeSlack)
+	defer fdone()
 	frame, err := s.codec.decodeFrame((*fb)[:0], r.codec, r.payload, r.frameSize())
 	if err != nil {
 		return nil, &CorruptError{Digest: d, Reason: err.Error()}

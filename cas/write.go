@@ -112,8 +112,17 @@ func (s *Store) reserve(ctx context.Context, cs []pendingChunk) (*writeBatch, er
 // appendPacked appends the batch's chunks that do not stay inline to the
 // hot pack, in one write, and notes where each went. It does not sync.
 func (s *Store) appendPacked(b *writeBatch) error {
-	fb := s.frames.Get().(*[]byte)
-	defer s.putFrame(fb)
+	need := 0
+	for _, c := range b.chunks {
+		if len(c.value) > s.opts.InlineMax {
+			need += len(c.value) + 64
+		}
+	}
+	if need == 0 {
+		return nil
+	}
+	fb, done := s.scratch(need)
+	defer done()
 	buf := (*fb)[:0]
 	defer func() { *fb = buf }()
 	type span struct{ i, at, n int }
