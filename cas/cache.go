@@ -27,8 +27,9 @@ type chunkCache struct {
 const seenMax = 1 << 16
 
 type cached struct {
-	d Digest
-	b []byte
+	d    Digest
+	b    []byte
+	next frameKey // for the first chunk of a shared frame: the record after the frame
 }
 
 // cacheOverhead approximates the bytes an entry costs beyond its chunk:
@@ -44,17 +45,36 @@ func newChunkCache(limit int64) *chunkCache {
 
 // get appends chunk d to dst if the cache holds it.
 func (c *chunkCache) get(d Digest, dst []byte) ([]byte, bool) {
+	b, _, ok := c.getNext(d, dst)
+	return b, ok
+}
+
+// getNext is get, and returns the record after d's frame if d is the
+// first chunk of a shared frame (pack 0 otherwise).
+func (c *chunkCache) getNext(d Digest, dst []byte) ([]byte, frameKey, bool) {
 	if c == nil {
-		return dst, false
+		return dst, frameKey{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.items[d]
 	if !ok {
-		return dst, false
+		return dst, frameKey{}, false
 	}
 	c.lru.MoveToFront(e)
-	return append(dst, e.Value.(*cached).b...), true
+	x := e.Value.(*cached)
+	return append(dst, x.b...), x.next, true
+}
+
+// has reports whether the cache holds chunk d.
+func (c *chunkCache) has(d Digest) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.items[d]
+	return ok
 }
 
 // read notes that chunk d, just decoded as b, was read: it is kept if it
@@ -82,7 +102,11 @@ func (c *chunkCache) read(d Digest, b []byte) {
 }
 
 // put keeps a copy of b as chunk d.
-func (c *chunkCache) put(d Digest, b []byte) {
+func (c *chunkCache) put(d Digest, b []byte) { c.putNext(d, b, frameKey{}) }
+
+// putNext keeps a copy of b as chunk d, the first chunk of a shared frame
+// that next follows.
+func (c *chunkCache) putNext(d Digest, b []byte, next frameKey) {
 	if c == nil || int64(len(b))+cacheOverhead > c.limit/4 {
 		return
 	}
@@ -92,7 +116,7 @@ func (c *chunkCache) put(d Digest, b []byte) {
 		c.lru.MoveToFront(e)
 		return
 	}
-	c.items[d] = c.lru.PushFront(&cached{d: d, b: append([]byte(nil), b...)})
+	c.items[d] = c.lru.PushFront(&cached{d: d, b: append([]byte(nil), b...), next: next})
 	c.size += int64(len(b)) + cacheOverhead
 	for c.size > c.limit {
 		last := c.lru.Back()

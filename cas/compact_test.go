@@ -566,3 +566,29 @@ func TestCompact_Concurrent(t *testing.T) {
 		t.Fatalf("backlog after the last compaction: %+v", bl)
 	}
 }
+
+// TestCompact_ReadsWithAnyCache streams compacted files with the default
+// cache (frames decoded ahead land in it), one smaller than a frame
+// (they are pushed out before they are read), and none (every chunk
+// decodes its frame): the bytes are the same.
+func TestCompact_ReadsWithAnyCache(t *testing.T) {
+	dir := t.TempDir()
+	files := testFiles()
+	s := testStore(t, dir, Options{NoCompactor: true, CompactFrame: smallFrames})
+	results := putFiles(t, s, files)
+	if _, err := s.Compact(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for _, size := range []int64{0, 256 << 10, -1} {
+		s := testStore(t, dir, Options{NoCompactor: true, CompactFrame: smallFrames, CacheSize: size})
+		for round := range 2 {
+			for i, r := range results {
+				if got := readAll(t, s, r.Recipe); !bytes.Equal(got, files[i]) {
+					t.Fatalf("cache %d, round %d: file %d reads back wrong", size, round, i)
+				}
+			}
+		}
+		s.Close()
+	}
+}

@@ -55,10 +55,25 @@ func (s *Store) lookup(d Digest, buf []byte) (entry, error) {
 	return e, err
 }
 
-// getChunk appends chunk d, verified, to dst[:0]. It looks in the cache of
-// decoded chunks first, and keeps there the chunks read more than once
-// lately, and the rest of the shared frames it decodes.
+// access says how a chunk is read: alone, or as part of a file streamed
+// in order (a Reader's read-ahead).
+type access int
+
+const (
+	accessOne access = iota
+	accessStream
+)
+
+// getChunk appends chunk d, verified, to dst[:0]; see get.
 func (s *Store) getChunk(ctx context.Context, d Digest, dst []byte) ([]byte, error) {
+	return s.get(ctx, d, dst, accessOne)
+}
+
+// get appends chunk d, verified, to dst[:0]. It looks in the cache of
+// decoded chunks first, and keeps there the chunks read more than once
+// lately, and the rest of the shared frames it decodes. A streamed read
+// that decodes a shared frame starts decoding the frame after it too.
+func (s *Store) get(ctx context.Context, d Digest, dst []byte, how access) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -68,13 +83,18 @@ func (s *Store) getChunk(ctx context.Context, d Digest, dst []byte) ([]byte, err
 	default:
 	}
 	s.act.mark()
-	if b, ok := s.cache.get(d, dst[:0]); ok {
+	if b, next, ok := s.cache.getNext(d, dst[:0]); ok {
 		if chunk.Sum(b) == d {
+			if how == accessStream && next.pack != 0 {
+				// A streamed read reached a frame decoded ahead: decode
+				// the one after it meanwhile.
+				s.prefetch(next, 1)
+			}
 			return b, nil
 		}
 		s.cache.drop(d)
 	}
-	out, err := s.readChunk(ctx, d, dst[:0], true)
+	out, err := s.readChunk(ctx, d, dst[:0], how)
 	if err != nil {
 		return nil, err
 	}
@@ -87,9 +107,8 @@ func (s *Store) getChunk(ctx context.Context, d Digest, dst []byte) ([]byte, err
 
 // readChunk decodes chunk d from its stored form into dst, without
 // verifying it. A pack the compactor removed between the lookup and the
-// read means the chunk moved: it is looked up again. When fill is set, the
-// other chunks of a solid frame it decodes go to the cache.
-func (s *Store) readChunk(ctx context.Context, d Digest, dst []byte, fill bool) ([]byte, error) {
+// read means the chunk moved: it is looked up again.
+func (s *Store) readChunk(ctx context.Context, d Digest, dst []byte, how access) ([]byte, error) {
 	vbuf := s.vals.Get().(*[]byte)
 	defer s.putVal(vbuf)
 	for attempt := 0; ; attempt++ {
@@ -108,7 +127,7 @@ func (s *Store) readChunk(ctx context.Context, d Digest, dst []byte, fill bool) 
 			}
 			return out, nil
 		}
-		out, err := s.readPacked(d, e.loc, dst, fill)
+		out, err := s.readPacked(d, e.loc, dst, how)
 		if errors.Is(err, errPackGone) && attempt < 3 {
 			continue
 		}
@@ -120,9 +139,9 @@ func (s *Store) readChunk(ctx context.Context, d Digest, dst []byte, fill bool) 
 // chunks of one shared frame (a Reader's read-ahead) decode it once: the
 // first decodes it and fills the cache, the others wait and take their
 // chunk from the cache.
-func (s *Store) readPacked(d Digest, loc location, dst []byte, fill bool) ([]byte, error) {
+func (s *Store) readPacked(d Digest, loc location, dst []byte, how access) ([]byte, error) {
 	key := frameKey{loc.pack, loc.off}
-	if fill && s.cache != nil {
+	if s.cache != nil {
 		s.loadMu.Lock()
 		if l, ok := s.loads[key]; ok {
 			s.loadMu.Unlock()
@@ -177,16 +196,133 @@ func (s *Store) readPacked(d Digest, loc location, dst []byte, fill bool) ([]byt
 	if len(frame) != r.frameSize() {
 		return nil, &CorruptError{Digest: d, Reason: fmt.Sprintf("frame decodes to %d bytes, record says %d", len(frame), r.frameSize())}
 	}
-	if fill {
-		o := 0
-		for k, c := range r.chunks {
-			if k != i {
-				s.cache.put(c.d, frame[o:o+c.size])
-			}
-			o += c.size
-		}
+	next := frameKey{loc.pack, loc.off + int64(loc.length)}
+	s.cacheFrame(r, frame, next, i)
+	if how == accessStream {
+		// Decode the next two frames on the other cores meanwhile.
+		s.prefetch(next, 2)
 	}
 	return append(dst, frame[off:off+r.chunks[i].size]...), nil
+}
+
+// cacheFrame keeps the chunks of a decoded shared frame but the one at
+// skip (-1: none), marking the first with the record after the frame.
+func (s *Store) cacheFrame(r record, frame []byte, next frameKey, skip int) {
+	o := 0
+	for k, c := range r.chunks {
+		if k == 0 {
+			s.cache.putNext(c.d, frame[o:o+c.size], next)
+		} else if k != skip {
+			s.cache.put(c.d, frame[o:o+c.size])
+		}
+		o += c.size
+	}
+}
+
+// prefetch decodes the shared frame at key into the cache, and the depth-1
+// frames after it, on a goroutine of its own, unless Concurrency
+// prefetches run already or someone loads it: a file streamed in order
+// finds its next frames decoded (the compactor writes a file's chunks in
+// order), on the other cores, while it reads the one before from the
+// cache.
+func (s *Store) prefetch(key frameKey, depth int) {
+	if depth <= 0 {
+		return
+	}
+	if s.cache == nil {
+		return
+	}
+	select {
+	case s.prefetches <- struct{}{}:
+	default:
+		return
+	}
+	// Close waits for the goroutine: start it only while Close cannot
+	// have begun waiting (it takes views exclusively first).
+	s.views.RLock()
+	defer s.views.RUnlock()
+	select {
+	case <-s.closed:
+		<-s.prefetches
+		return
+	default:
+	}
+	s.loadMu.Lock()
+	if _, ok := s.loads[key]; ok {
+		s.loadMu.Unlock()
+		<-s.prefetches
+		return
+	}
+	l := make(chan struct{})
+	s.loads[key] = l
+	s.loadMu.Unlock()
+	s.wg.Go(func() {
+		defer func() {
+			s.loadMu.Lock()
+			delete(s.loads, key)
+			s.loadMu.Unlock()
+			close(l)
+			<-s.prefetches
+		}()
+		if next, ok := s.decodeInto(key); ok {
+			s.prefetch(next, depth-1)
+		}
+	})
+}
+
+// decodeInto reads the record at key and, if it is a shared frame whose
+// chunks are not all cached, decodes it into the cache, and returns the
+// record after it. It gives up quietly on anything unexpected: the chunks
+// are read the ordinary way.
+func (s *Store) decodeInto(key frameKey) (frameKey, bool) {
+	maxFrame := s.opts.CompactFrame + s.params.MaxSize
+	hb, hdone := s.scratch(64 << 10)
+	defer hdone()
+	head, err := s.packs.readAt(key.pack, key.off, 64<<10, *hb)
+	if err != nil {
+		// The pack ends sooner: read what there is.
+		head, err = s.packs.readTail(key.pack, key.off, 64<<10, *hb)
+		if err != nil {
+			return frameKey{}, false
+		}
+	}
+	*hb = head
+	br := &bufReader{b: head}
+	h, err := readRecordHeader(br, s.params.MaxSize, maxFrame)
+	if err != nil || len(h.chunks) < 2 {
+		return frameKey{}, false
+	}
+	cached := 0
+	for _, c := range h.chunks {
+		if s.cache.has(c.d) {
+			cached++
+		}
+	}
+	if cached == len(h.chunks) {
+		return frameKey{}, false
+	}
+	n := len(head) - len(br.b) + h.n
+	rb, rdone := s.scratch(n)
+	defer rdone()
+	raw, err := s.packs.readAt(key.pack, key.off, n, *rb)
+	if err != nil {
+		return frameKey{}, false
+	}
+	*rb = raw
+	r, err := parseRecord(raw, s.params.MaxSize, maxFrame)
+	if err != nil {
+		return frameKey{}, false
+	}
+	fb, fdone := s.scratch(r.frameSize() + decodeSlack)
+	defer fdone()
+	frame, err := s.codec.decodeFrame((*fb)[:0], r.codec, r.payload, r.frameSize())
+	if err != nil || len(frame) != r.frameSize() {
+		return frameKey{}, false
+	}
+	*fb = frame
+	next := frameKey{key.pack, key.off + int64(n)}
+	s.cacheFrame(r, frame, next, -1)
+	return next, true
 }
 
 // frameKey names a record: the pack and the offset it starts at.

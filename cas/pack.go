@@ -356,6 +356,31 @@ func (ps *packSet) readAt(id uint64, off int64, n int, buf []byte) ([]byte, erro
 	return buf, nil
 }
 
+// readTail reads up to n bytes of pack id at off, fewer if the pack ends
+// sooner.
+func (ps *packSet) readTail(id uint64, off int64, n int, buf []byte) ([]byte, error) {
+	p := ps.acquire(id)
+	if p == nil {
+		return nil, errPackGone
+	}
+	defer ps.release(p)
+	ps.mu.Lock()
+	size := p.size
+	ps.mu.Unlock()
+	if off >= size {
+		return nil, io.EOF
+	}
+	n = int(min(int64(n), size-off))
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := p.f.ReadAt(buf, off); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
 var errPackGone = errors.New("pack removed")
 
 // recordChunk names one chunk of a record.

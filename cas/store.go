@@ -144,8 +144,10 @@ type Store struct {
 	cache    *chunkCache
 	loadMu   sync.Mutex
 	loads    map[frameKey]chan struct{} // shared frames being decoded
-	act      activity
-	cpu      cpuMeter
+	// prefetches bounds the frames decoded ahead of streamed reads.
+	prefetches chan struct{}
+	act        activity
+	cpu        cpuMeter
 
 	bufs   sync.Pool // *[]byte of capacity MaxSize+decodeSlack, for decoded chunks
 	blocks sync.Pool // *block, Put's read buffers
@@ -237,6 +239,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	s.touches = newTouches(opts.Now)
 	s.cache = newChunkCache(opts.CacheSize)
 	s.loads = map[frameKey]chan struct{}{}
+	s.prefetches = make(chan struct{}, opts.Concurrency)
 	s.inflight = map[Digest]*claim{}
 	s.blocks.New = func() any { return &block{buf: make([]byte, blockSize)} }
 	s.vals.New = func() any { b := make([]byte, 0, maxValue(s.params.MaxSize)); return &b }
