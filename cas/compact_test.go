@@ -592,3 +592,27 @@ func TestCompact_ReadsWithAnyCache(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestCompact_MovesNeedNoSync checks that the compactor's moves, whose
+// index entries it syncs only once a pack has moved, do not make
+// SyncWrites sync: a chunk is on disk before and after a move, so a node
+// answering that it holds a chunk need not wait for the compactor.
+func TestCompact_MovesNeedNoSync(t *testing.T) {
+	var s *Store
+	moves, unsynced := 0, 0
+	s = testStore(t, t.TempDir(), Options{NoCompactor: true, CompactFrame: smallFrames, hook: func(step string) {
+		if step == "committed" {
+			moves++
+			if s.writing.Load() != 0 || s.synced.Load() < s.written.Load() {
+				unsynced++
+			}
+		}
+	}})
+	putFiles(t, s, testFiles())
+	if _, err := s.Compact(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if moves < 2 || unsynced != 0 {
+		t.Fatalf("%d of %d moves left writes for SyncWrites to sync", unsynced, moves)
+	}
+}
