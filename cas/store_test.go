@@ -3,9 +3,12 @@ package cas
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"errors"
 	"io"
 	"math/rand/v2"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -604,5 +607,62 @@ func TestStore_NoSpace(t *testing.T) {
 	}
 	if got := readAll(t, s, first.Recipe); !bytes.Equal(got, old) {
 		t.Fatal("read back differs")
+	}
+}
+
+// TestStore_PutDigestMatchesB3sum checks a Put's file digest against what
+// b3sum prints, for a one-chunk file and one of many chunks.
+func TestStore_PutDigestMatchesB3sum(t *testing.T) {
+	b3sum, err := exec.LookPath("b3sum")
+	if err != nil {
+		t.Skip("b3sum not installed (apt-get install b3sum)")
+	}
+	s := TestStore(t)
+	for _, data := range [][]byte{compressible(51, 20000), randomBytes(52, 3<<20+17)} {
+		cmd := exec.Command(b3sum, "--no-names")
+		cmd.Stdin = bytes.NewReader(data)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("b3sum: %v", err)
+		}
+		res := mustPut(t, s, data)
+		if got, want := res.Digest.String(), strings.TrimSpace(string(out)); got != want {
+			t.Fatalf("%d bytes: put digest %s, b3sum %s", len(data), got, want)
+		}
+	}
+}
+
+// TestStore_PutOptions checks the hooks a Put offers: Hash is written the
+// whole content in order (the daemon's MD5 ETag), and Committed is given
+// every new chunk in a stored form another store accepts (the daemon's
+// early pushes to peers).
+func TestStore_PutOptions(t *testing.T) {
+	s, peer := TestStore(t), TestStore(t)
+	for _, data := range [][]byte{compressible(53, 3000), append(compressible(54, 3<<20), randomBytes(55, 1<<20)...)} {
+		sum := md5.New()
+		var pushed []StoredChunk
+		res, err := s.PutWith(t.Context(), bytes.NewReader(data), PutOptions{
+			Hash: sum,
+			Committed: func(cs []StoredChunk) {
+				for _, c := range cs {
+					pushed = append(pushed, StoredChunk{Digest: c.Digest, Value: bytes.Clone(c.Value)})
+				}
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := md5.Sum(data); !bytes.Equal(sum.Sum(nil), want[:]) {
+			t.Fatalf("%d bytes: the Hash hook saw other bytes", len(data))
+		}
+		if len(pushed) != res.NewChunks {
+			t.Fatalf("%d bytes: Committed got %d chunks, the put stored %d", len(data), len(pushed), res.NewChunks)
+		}
+		if _, err := peer.PutStoredBatch(t.Context(), pushed); err != nil {
+			t.Fatalf("%d bytes: the peer refused the chunks: %v", len(data), err)
+		}
+		if got := readAll(t, peer, res.Recipe); !bytes.Equal(got, data) {
+			t.Fatalf("%d bytes: the peer reads the file back wrong", len(data))
+		}
 	}
 }
