@@ -33,7 +33,7 @@ run: build
 # a 1 GiB put, which the race detector's own memory would distort.
 test:
 	$(GO) test -race -timeout 20m $(PKGS)
-	$(GO) test -run 'PutMemory' -count=1 ./cas
+	$(GO) test -run 'Memory' -count=1 ./cas
 
 test-short:
 	$(GO) test -short $(PKGS)

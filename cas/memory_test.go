@@ -22,15 +22,9 @@ func heapLive() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// TestStore_PutMemory streams 1 GiB (half compressible, half not) into
-// the store and samples the live heap while it runs: a Put holds a few
-// read blocks and chunks per worker, never the file, so the peak stays
-// under 64 MiB above what the open store holds.
-func TestStore_PutMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes 1 GiB")
-	}
-	s := newTestStore(t)
+// peakHeap runs fn while sampling the live heap, and returns how far the
+// heap rose above what it was before fn.
+func peakHeap(fn func()) int64 {
 	runtime.GC()
 	base := heapLive()
 	var peak atomic.Uint64
@@ -51,22 +45,62 @@ func TestStore_PutMemory(t *testing.T) {
 			}
 		}
 	}()
+	fn()
+	close(stop)
+	<-done
+	return int64(peak.Load()) - int64(base)
+}
+
+// TestStore_PutMemory streams 1 GiB (half compressible, half not) into
+// the store and samples the live heap while it runs: a Put holds a few
+// read blocks and chunks per worker, never the file, so the peak stays
+// under 64 MiB above what the open store holds.
+func TestStore_PutMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 1 GiB")
+	}
+	s := newTestStore(t)
 	src := io.MultiReader(
 		io.LimitReader(&textSource{rng: rand.New(rand.NewPCG(1, 2))}, 512<<20),
 		io.LimitReader(rand.NewChaCha8([32]byte{9}), 512<<20))
-	res, err := s.Put(t.Context(), src)
-	close(stop)
-	<-done
+	var res PutResult
+	var err error
+	grew := peakHeap(func() { res, err = s.Put(t.Context(), src) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Size != 1<<30 {
 		t.Fatalf("stored %d bytes", res.Size)
 	}
-	grew := int64(peak.Load()) - int64(base)
-	t.Logf("peak live heap during a 1 GiB put: %d MiB above the open store (%d MiB)", grew>>20, base>>20)
+	t.Logf("peak live heap during a 1 GiB put: %d MiB above the open store", grew>>20)
 	if grew > 64<<20 {
 		t.Fatalf("a 1 GiB put held %d MiB of heap, want under 64", grew>>20)
+	}
+}
+
+// TestCompact_Memory compacts 512 MiB (half compressible, half not) and
+// samples the live heap: the compactor holds one frame's chunks, the
+// frame and its encoder, never more, so the peak stays under 32 MiB.
+func TestCompact_Memory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 512 MiB")
+	}
+	s := testStore(t, t.TempDir(), Options{NoCompactor: true})
+	src := io.MultiReader(
+		io.LimitReader(&textSource{rng: rand.New(rand.NewPCG(3, 4))}, 256<<20),
+		io.LimitReader(rand.NewChaCha8([32]byte{10}), 256<<20))
+	if _, err := s.Put(t.Context(), src); err != nil {
+		t.Fatal(err)
+	}
+	var res CompactResult
+	var err error
+	grew := peakHeap(func() { res, err = s.Compact(t.Context()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("peak live heap while compacting %d MiB: %d MiB above the open store", res.Logical>>20, grew>>20)
+	if bl := s.Backlog(); bl.Chunks != 0 || res.Logical < 500<<20 || grew > 32<<20 {
+		t.Fatalf("compacted %d bytes (backlog left %+v) holding %d MiB of heap, want 512 MiB under 32", res.Logical, bl, grew>>20)
 	}
 }
 

@@ -70,9 +70,10 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (PutResult, error) {
 // PutOptions change how PutWith stores a file.
 type PutOptions struct {
 	// Committed, if set, is called with each batch of new chunks in their
-	// stored form as soon as Badger has committed them, before the sync
-	// that ends the Put: a replicating caller can start sending them to
-	// peers while the rest of the file is still being cut and compressed.
+	// stored form as soon as they are written to the store's files, before
+	// the syncs that end the Put: a replicating caller can start sending
+	// them to peers while the rest of the file is still being cut and
+	// compressed.
 	// The slices are valid only during the call, which holds up the
 	// next batch: it should copy them and return.
 	Committed func([]StoredChunk)
@@ -88,6 +89,7 @@ func (s *Store) PutWith(ctx context.Context, r io.Reader, opts PutOptions) (PutR
 	if err := s.checkOpen(); err != nil {
 		return PutResult{}, err
 	}
+	defer s.act.begin()()
 	// A file no longer than the minimum chunk is one chunk: store it
 	// inline, without the pipeline's goroutines.
 	head := make([]byte, s.params.MinSize+1)
@@ -152,7 +154,9 @@ func (s *Store) PutWith(ctx context.Context, r io.Reader, opts PutOptions) (PutR
 	if err := errors.Join(readErr, werr); err != nil {
 		return PutResult{}, fmt.Errorf("put: %w", firstCause(readErr, werr))
 	}
-	if err := s.sync.Sync(); err != nil {
+	// The Put's own chunks are durable; those other writers stored, or
+	// that it found present, may wait for their writers' sync.
+	if err := s.SyncWrites(); err != nil {
 		return PutResult{}, fmt.Errorf("put: %w", err)
 	}
 	return res, nil
@@ -183,8 +187,10 @@ func (s *Store) putSmall(ctx context.Context, b []byte, opts PutOptions) (PutRes
 		if opts.Committed != nil && w.chunks > 0 {
 			opts.Committed([]StoredChunk{{Digest: d, Value: c.value}})
 		}
+		return res, nil
 	}
-	if err := s.sync.Sync(); err != nil {
+	// Present, maybe by a writer that has not synced yet.
+	if err := s.SyncWrites(); err != nil {
 		return PutResult{}, fmt.Errorf("put: %w", err)
 	}
 	return res, nil
@@ -351,34 +357,83 @@ func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-
 	return nil
 }
 
-// commitBatches writes the batches it receives until the channel closes.
-// After the first failure it drops the rest. Starting the disk writes
-// early (a background sync, or sync_file_range, every 4 or 8 MiB) was
-// measured and made Put slower: on the VMs here writeback is CPU work that
-// competes with zstd, so one sync at the end costs least.
+// putFlush is how many stored bytes a Put appends to packs before it
+// syncs them and commits their index entries, which bounds the claims and
+// the unsynced bytes one Put holds; smaller files sync once, at the end.
+const putFlush = 64 << 20
+
+// commitBatches writes the batches it receives until the channel closes:
+// each batch's new chunks are claimed and appended to the hot pack as it
+// comes; their index entries are committed after the pack is synced, every
+// putFlush bytes and at the end. After the first failure it drops the
+// rest, and gives up the chunks it claimed.
 func (s *Store) commitBatches(ctx context.Context, fail context.CancelFunc, batches <-chan []pendingChunk, res *PutResult, committed func([]StoredChunk)) error {
 	var err error
 	var stored []StoredChunk
-	for b := range batches {
+	var held []*writeBatch // appended, not committed
+	var waits []claimWait
+	heldBytes := 0
+	flush := func() error {
+		if len(held) == 0 {
+			return nil
+		}
+		bs := held
+		held, heldBytes = nil, 0
+		err := s.commits.commit(bs...)
+		for _, b := range bs {
+			res.NewChunks += b.w.chunks
+			res.NewBytes += b.w.logical
+			res.StoredBytes += b.w.storedBytes
+		}
+		return err
+	}
+	for batch := range batches {
 		if err != nil {
 			continue
 		}
-		w, werr := s.write(ctx, b)
-		if werr != nil {
-			err = werr
+		var b *writeBatch
+		if b, err = s.reserve(ctx, batch); err == nil {
+			if err = s.appendPacked(b); err != nil {
+				s.release(b, false)
+			}
+		}
+		if err != nil {
 			fail()
 			continue
 		}
-		res.NewChunks += w.chunks
-		res.NewBytes += w.logical
-		res.StoredBytes += w.storedBytes
-		if committed != nil {
+		held = append(held, b)
+		waits = append(waits, b.waits...)
+		for _, c := range b.chunks {
+			heldBytes += len(c.value)
+		}
+		if committed != nil && len(b.chunks) > 0 {
 			stored = stored[:0]
-			for _, c := range b {
+			for _, c := range b.chunks {
 				stored = append(stored, StoredChunk{Digest: c.d, Value: c.value})
 			}
 			committed(stored)
 		}
+		// The packed chunks' bytes are in the pack now: holding them until
+		// the commit would hold putFlush bytes of memory.
+		b.dropPacked()
+		if heldBytes >= putFlush {
+			if err = flush(); err != nil {
+				fail()
+			}
+		}
 	}
+	if err != nil {
+		for _, b := range held {
+			s.release(b, false)
+		}
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	w, err := s.settle(ctx, waits)
+	res.NewChunks += w.chunks
+	res.NewBytes += w.logical
+	res.StoredBytes += w.storedBytes
 	return err
 }

@@ -115,7 +115,7 @@ func (r *Reader) start(i int) *fetch {
 	r.wg.Go(func() {
 		defer close(f.done)
 		f.buf = r.s.getBuf()
-		f.data, f.err = r.s.getChunk(r.ctx, d, *f.buf)
+		f.data, f.err = r.s.get(r.ctx, d, *f.buf, accessStream)
 	})
 	return f
 }

@@ -2,10 +2,10 @@ package cas
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Digest is the BLAKE3-256 digest that names chunks and files.
@@ -30,20 +31,57 @@ type Ref = chunk.Ref
 const (
 	DefaultMinSaving        = 0.03
 	DefaultValueLogFileSize = 128 << 20
+	DefaultInlineMax        = 8 << 10
+	DefaultPackSize         = 128 << 20
+	DefaultCompactLevel     = 3
+	DefaultCompactFrame     = 4 << 20
+	DefaultCompactIdle      = 200 * time.Millisecond
+	DefaultCacheSize        = 32 << 20
+	DefaultGarbageRatio     = 0.5
 )
 
 // Options configure a Store. The zero value is the default.
 type Options struct {
-	// MinSaving is the fraction of a chunk's length that zstd must save
-	// for the chunk to be stored compressed (default 3%); below it the
-	// chunk is stored raw, so reading it costs no decompression.
+	// MinSaving is the fraction of a chunk's length that compression must
+	// save for the chunk to be stored compressed (default 3%); below it
+	// the chunk is stored raw, so reading it costs no decompression.
 	MinSaving float64
 	// Concurrency is how many goroutines compress and decompress at once
 	// (default GOMAXPROCS).
 	Concurrency int
 	// ValueLogFileSize is the size of Badger's value log files, which hold
-	// the chunk payloads. Space is reclaimed a file at a time.
+	// the chunk payloads of stores written by format 1 until the
+	// compactor has moved them into pack files.
 	ValueLogFileSize int64
+	// InlineMax is the largest stored form kept inline in the index
+	// (default 8 KiB): such chunks are written with one sync. Larger ones
+	// go to pack files.
+	InlineMax int
+	// PackSize is the size past which a pack file takes no more appends
+	// (default 128 MiB). Space is given back a pack at a time.
+	PackSize int64
+	// CompactLevel is the zstd level the compactor encodes with: 1
+	// fastest, 2 default, 3 better, 4 best (default 3, see
+	// docs/benchmarks.md).
+	CompactLevel int
+	// CompactFrame is how many bytes of chunks the compactor encodes
+	// together in one zstd frame (default 4 MiB): larger frames compress
+	// better, and a read of one chunk decodes its whole frame.
+	CompactFrame int
+	// CompactIdle is how long the store must have had no foreground work
+	// (puts, reads) before the compactor runs (default 200 ms).
+	CompactIdle time.Duration
+	// NoCompactor leaves chunks in the form they were written in until
+	// Compact is called.
+	NoCompactor bool
+	// GarbageRatio is the fraction of a pack file that must be garbage
+	// for the compactor to rewrite it and give the space back (default
+	// 0.5).
+	GarbageRatio float64
+	// CacheSize is how many bytes of decoded chunks the store keeps in
+	// memory for reads (default 32 MiB; negative: none). A read of a chunk
+	// in a solid frame decodes the frame and keeps its chunks here.
+	CacheSize int64
 	// Logger receives the store's and Badger's messages (default
 	// slog.Default()).
 	Logger *slog.Logger
@@ -51,13 +89,19 @@ type Options struct {
 	// from Collect (default time.Now); tests inject their own.
 	Now func() time.Time
 	// MinFreeSpace is how many bytes chunk writes leave free on the
-	// store's file system (0: no check). Badger writes its value log
-	// through a memory map of a sparse file, so a write that finds the
-	// disk full does not fail: the process dies of SIGBUS. Writes that
-	// would go below the reserve fail with ErrNoSpace instead, and the
-	// reserve is what deletes, Raft and space reclaim still have to work
-	// with.
+	// store's file system (0: no check). Writes that would go below the
+	// reserve fail with ErrNoSpace, and the reserve is what deletes, Raft
+	// and space reclaim still have to work with.
 	MinFreeSpace int64
+
+	// hook, in tests, is called at each step of the compactor's commit
+	// (see compact.go): a test kills the process there.
+	hook func(step string)
+	// anyLoad, in tests, lets the compactor work whatever other processes
+	// do with the CPU (the machines tests run on are shared).
+	anyLoad bool
+	// rawNew, in benchmarks, stores new chunks raw instead of in S2.
+	rawNew bool
 }
 
 // Key layout of the store's Badger database (see docs/format.md).
@@ -69,7 +113,10 @@ var (
 
 const (
 	prefixChunk = 'c'
-	storeFormat = 1
+	// storeFormat 2 adds pack files; a format 1 store is upgraded in place
+	// when opened (its inline chunks stay readable, and the compactor
+	// moves them into packs).
+	storeFormat = 2
 )
 
 func chunkKey(d Digest) []byte {
@@ -80,28 +127,40 @@ func chunkKey(d Digest) []byte {
 }
 
 // Store is one node's content-addressed chunk store. It is safe for
-// concurrent use. The caller owns it and must Close it.
+// concurrent use. The caller owns it and must Close it, which also stops
+// the compactor that Open started.
 type Store struct {
-	dir     string
-	db      *badger.DB
-	codec   *codec
-	opts    Options
-	log     *slog.Logger
-	params  chunk.Params
-	sync    *syncer
-	touches *touches
+	dir      string
+	db       *badger.DB
+	packs    *packSet
+	codec    *codec
+	opts     Options
+	log      *slog.Logger
+	params   chunk.Params
+	sync     *syncer    // syncs the index (Badger)
+	dataSync *syncer    // syncs the pack files
+	commits  *committer // group commit of writes
+	touches  *touches
+	cache    *chunkCache
+	loadMu   sync.Mutex
+	loads    map[frameKey]chan struct{} // shared frames being decoded
+	// prefetches bounds the frames decoded ahead of streamed reads.
+	prefetches chan struct{}
+	act        activity
+	cpu        cpuMeter
 
 	bufs   sync.Pool // *[]byte of capacity MaxSize+decodeSlack, for decoded chunks
 	blocks sync.Pool // *block, Put's read buffers
 	vals   sync.Pool // *[]byte of capacity maxValue, scratch for encoding
+	frames sync.Pool // *[]byte, scratch for pack records and decoded frames
 
-	mu       sync.Mutex // serialises chunk writes and deletes with the stats counters
-	stats    Stats
-	inflight map[Digest]chan struct{} // chunks queued for commit, not yet committed; closed once committed
+	mu       sync.Mutex // serialises index writes and deletes with the counters and packs' live counts
+	ctr      counters
+	inflight map[Digest]*claim // chunks queued for commit, not yet committed
 
-	// written counts chunk writes committed to Badger; synced is the
-	// count the last successful sync covered; writing counts writes in
-	// progress, whose chunks may be visible before written counts them.
+	// written counts index commits; synced is the count the last
+	// successful index sync covered; writing counts commits in progress,
+	// whose chunks may be visible before written counts them.
 	written, synced atomic.Uint64
 	writing         atomic.Int64
 
@@ -117,6 +176,15 @@ type Store struct {
 	// exclusively by Close around closing the database (see view).
 	views sync.RWMutex
 
+	wake chan struct{} // tells the compactor there may be work
+
+	// compactMu is held by a compaction step; it guards the fields after it.
+	compactMu   sync.Mutex
+	enc         *zstd.Encoder   // the compactor's, while a step runs
+	stuckPacks  map[uint64]bool // packs holding chunks that do not verify
+	inlineStuck bool            // inline chunks left that do not verify
+	vlogDirty   bool            // the value log held chunks at Open: reclaim it once they moved
+
 	closeOnce sync.Once
 	closed    chan struct{}
 	wg        sync.WaitGroup
@@ -129,25 +197,11 @@ type Stats struct {
 	StoredBytes  int64 `json:"stored_bytes"`  // values as stored, header included
 }
 
-// Open opens or creates the store in dir.
+// Open opens or creates the store in dir, and starts its compactor
+// unless Options.NoCompactor is set.
 func Open(dir string, opts Options) (*Store, error) {
-	if opts.MinSaving == 0 {
-		opts.MinSaving = DefaultMinSaving
-	}
-	if opts.MinSaving < 0 || opts.MinSaving >= 1 {
-		return nil, fmt.Errorf("cas: min saving %v outside [0, 1)", opts.MinSaving)
-	}
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = runtime.GOMAXPROCS(0)
-	}
-	if opts.ValueLogFileSize == 0 {
-		opts.ValueLogFileSize = DefaultValueLogFileSize
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if err := opts.fill(); err != nil {
+		return nil, err
 	}
 	log := opts.Logger.With("component", "cas")
 	db, err := badger.Open(badgerOptions(dir, opts, log))
@@ -159,9 +213,17 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{dir: dir, db: db, codec: c, opts: opts, log: log, params: chunk.DefaultParams(), closed: make(chan struct{})}
+	c.raw = opts.rawNew
+	ps, err := openPacks(filepath.Join(dir, "packs"), opts.PackSize)
+	if err != nil {
+		c.close()
+		db.Close()
+		return nil, err
+	}
+	s := &Store{dir: dir, db: db, packs: ps, codec: c, opts: opts, log: log, params: chunk.DefaultParams(),
+		closed: make(chan struct{}), wake: make(chan struct{}, 1), stuckPacks: map[uint64]bool{}}
 	s.sync = newSyncer(func() error {
-		n := s.written.Load() // writes committed before the sync starts are covered by it
+		n := s.written.Load() // commits before the sync starts are covered by it
 		if err := db.Sync(); err != nil {
 			return err
 		}
@@ -172,28 +234,96 @@ func Open(dir string, opts Options) (*Store, error) {
 			}
 		}
 	})
+	s.dataSync = newSyncer(ps.syncAll)
+	s.commits = newCommitter(s)
 	s.touches = newTouches(opts.Now)
-	s.inflight = map[Digest]chan struct{}{}
+	s.cache = newChunkCache(opts.CacheSize)
+	s.loads = map[frameKey]chan struct{}{}
+	s.prefetches = make(chan struct{}, opts.Concurrency)
+	s.inflight = map[Digest]*claim{}
 	s.blocks.New = func() any { return &block{buf: make([]byte, blockSize)} }
 	s.vals.New = func() any { b := make([]byte, 0, maxValue(s.params.MaxSize)); return &b }
 	s.bufs.New = func() any { b := make([]byte, 0, s.params.MaxSize+decodeSlack); return &b }
+	s.frames.New = func() any { b := make([]byte, 0, opts.CompactFrame+decodeSlack); return &b }
 	if err := s.loadMeta(); err != nil {
+		ps.close()
 		c.close()
 		db.Close()
 		return nil, err
 	}
+	s.vlogDirty = s.ctr.legacyChunks > 0
+	if !opts.NoCompactor {
+		s.wg.Add(1)
+		go s.compactLoop()
+	}
 	return s, nil
 }
 
-// badgerOptions tunes Badger for chunk payloads: values above 512 bytes
-// live in the value log, not the LSM tree, so the tree holds only digests
-// and pointers; Badger's own compression is off since chunks arrive
-// compressed; value checksums are verified on read; and writes are not
-// synced one by one, because Put syncs once per call (see syncer).
+func (o *Options) fill() error {
+	if o.MinSaving == 0 {
+		o.MinSaving = DefaultMinSaving
+	}
+	if o.MinSaving < 0 || o.MinSaving >= 1 {
+		return fmt.Errorf("cas: min saving %v outside [0, 1)", o.MinSaving)
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	if o.ValueLogFileSize == 0 {
+		o.ValueLogFileSize = DefaultValueLogFileSize
+	}
+	if o.InlineMax == 0 {
+		o.InlineMax = DefaultInlineMax
+	}
+	if o.InlineMax < 0 || o.InlineMax > 64<<10 {
+		return fmt.Errorf("cas: inline max %d outside [0, 64 KiB]", o.InlineMax)
+	}
+	if o.PackSize == 0 {
+		o.PackSize = DefaultPackSize
+	}
+	if o.CompactLevel == 0 {
+		o.CompactLevel = DefaultCompactLevel
+	}
+	if o.CompactLevel < 1 || o.CompactLevel > 4 {
+		return fmt.Errorf("cas: compact level %d outside 1..4", o.CompactLevel)
+	}
+	if o.CompactFrame == 0 {
+		o.CompactFrame = DefaultCompactFrame
+	}
+	if o.CompactFrame < chunk.DefaultMaxSize || o.CompactFrame > 64<<20 {
+		return fmt.Errorf("cas: compact frame %d outside [%d, 64 MiB]", o.CompactFrame, chunk.DefaultMaxSize)
+	}
+	if o.CompactIdle == 0 {
+		o.CompactIdle = DefaultCompactIdle
+	}
+	if o.GarbageRatio == 0 {
+		o.GarbageRatio = DefaultGarbageRatio
+	}
+	if o.GarbageRatio <= 0 || o.GarbageRatio >= 1 {
+		return fmt.Errorf("cas: garbage ratio %v outside (0, 1)", o.GarbageRatio)
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = DefaultCacheSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// badgerOptions tunes Badger as the index: values up to InlineMax (small
+// chunks, and the locations of chunks in packs) stay in the LSM tree, so
+// nothing new goes to the value log, which only format 1 stores used;
+// Badger's own compression is off since chunks arrive compressed; value
+// checksums are verified on read; and writes are not synced one by one,
+// because writers sync once per call (see syncer).
 func badgerOptions(dir string, opts Options, log *slog.Logger) badger.Options {
 	o := badger.DefaultOptions(dir).
 		WithLogger(BadgerLogger(log)).
-		WithValueThreshold(512).
+		WithValueThreshold(int64(opts.InlineMax) + 1).
 		WithValueLogFileSize(opts.ValueLogFileSize).
 		WithCompression(options.None).
 		WithBlockCacheSize(0).
@@ -209,39 +339,9 @@ func badgerOptions(dir string, opts Options, log *slog.Logger) badger.Options {
 	return o
 }
 
-func (s *Store) loadMeta() error {
-	return s.db.Update(func(txn *badger.Txn) error {
-		item, err := txn.Get(keyFormat)
-		switch {
-		case errors.Is(err, badger.ErrKeyNotFound):
-			v := []byte{storeFormat, chunk.Format}
-			if err := txn.Set(keyFormat, v); err != nil {
-				return err
-			}
-		case err != nil:
-			return fmt.Errorf("read format: %w", err)
-		default:
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return fmt.Errorf("read format: %w", err)
-			}
-			if len(v) != 2 || v[0] != storeFormat {
-				return fmt.Errorf("cas: store format %v not supported (want %d)", v, storeFormat)
-			}
-		}
-		item, err = txn.Get(keyStats)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read stats: %w", err)
-		}
-		return item.Value(func(v []byte) error { return s.stats.unmarshal(v) })
-	})
-}
-
-// Close waits for background work, closes the database and releases the
-// codec. It is safe to call more than once.
+// Close stops the compactor and waits for it and other background work,
+// then closes the database and the pack files. It is safe to call more
+// than once.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
@@ -250,6 +350,7 @@ func (s *Store) Close() error {
 		s.views.Unlock()
 		s.wg.Wait()
 		err = s.db.Close()
+		s.packs.close()
 		s.codec.close()
 	})
 	return err
@@ -320,278 +421,13 @@ func (s *Store) missing(ctx context.Context, ds []Digest) ([]Digest, error) {
 	return out, err
 }
 
-// PutChunk stores b as chunk d after checking that b hashes to d, and
-// syncs before returning. It reports whether the chunk was new.
-func (s *Store) PutChunk(ctx context.Context, d Digest, b []byte) (bool, error) {
-	if err := s.checkOpen(); err != nil {
-		return false, err
-	}
-	if len(b) > s.params.MaxSize {
-		return false, fmt.Errorf("put chunk %s: %w: %d bytes", d.Short(), ErrTooLarge, len(b))
-	}
-	if got := chunk.Sum(b); got != d {
-		return false, fmt.Errorf("put chunk %s: %w: bytes hash to %s", d.Short(), ErrDigestMismatch, got.Short())
-	}
-	if ok, err := s.Has(ctx, d); err != nil {
-		return false, err
-	} else if ok {
-		// Present, maybe by a writer that has not synced yet: the caller
-		// takes the answer to mean "on disk".
-		return false, s.SyncWrites()
-	}
-	v := s.codec.encode(nil, b)
-	n, err := s.write(ctx, []pendingChunk{{d: d, value: v, size: len(b)}})
-	if err != nil {
-		return false, err
-	}
-	return n.chunks > 0, s.sync.Sync()
-}
-
-// GetChunk returns chunk d, verified against its digest.
-func (s *Store) GetChunk(ctx context.Context, d Digest) ([]byte, error) {
-	return s.getChunk(ctx, d, nil)
-}
-
-func (s *Store) getChunk(ctx context.Context, d Digest, dst []byte) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	select {
-	case <-s.closed:
-		return nil, ErrClosed
-	default:
-	}
-	var out []byte
-	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(chunkKey(d))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return fmt.Errorf("get chunk %s: %w", d, ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("get chunk %s: %w", d.Short(), err)
-		}
-		var derr error
-		err = item.Value(func(v []byte) error {
-			out, derr = s.codec.decode(dst, v, s.params.MaxSize)
-			return nil
-		})
-		if err == nil {
-			err = derr
-		}
-		if err != nil {
-			// The value log entry failed Badger's checksum, or the
-			// stored form does not decode: the chunk cannot be trusted.
-			return &CorruptError{Digest: d, Reason: err.Error()}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if got := chunk.Sum(out); got != d {
-		return nil, &CorruptError{Digest: d, Reason: "content hashes to " + got.String()}
-	}
-	return out, nil
-}
-
-// maxValue bounds a chunk's stored form: the codec byte and zstd's
-// worst case, or the raw bytes.
-func maxValue(maxChunk int) int { return 1 + maxChunk + maxChunk/255 + 64 }
-
-func (s *Store) putVal(b *[]byte) {
-	if b != nil && cap(*b) >= maxValue(s.params.MaxSize) {
-		*b = (*b)[:0]
-		s.vals.Put(b)
-	}
-}
-
-// getBuf and putBuf recycle decode buffers between chunk reads.
-func (s *Store) getBuf() *[]byte { return s.bufs.Get().(*[]byte) }
-
-func (s *Store) putBuf(b *[]byte) {
-	if b != nil && cap(*b) >= s.params.MaxSize {
-		*b = (*b)[:0]
-		s.bufs.Put(b)
-	}
-}
-
-// Delete removes the given chunks; digests the store lacks are ignored.
-// Space comes back when Reclaim rewrites the value log.
-func (s *Store) Delete(ctx context.Context, ds ...Digest) error {
-	if err := s.checkOpen(); err != nil {
-		return err
-	}
-	s.deleting.Add(1) // before deletes: see view.open
-	s.deletes.Add(1)
-	defer s.deleting.Add(-1)
-	const batch = 1024
-	for len(ds) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n := min(batch, len(ds))
-		if err := s.deleteBatch(ds[:n]); err != nil {
-			return err
-		}
-		ds = ds[n:]
-	}
-	return s.sync.Sync()
-}
-
-func (s *Store) deleteBatch(ds []Digest) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	next := s.stats
-	txn := s.db.NewTransaction(true)
-	defer txn.Discard()
-	for _, d := range ds {
-		k := chunkKey(d)
-		item, err := txn.Get(k)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("delete chunk %s: %w", d.Short(), err)
-		}
-		var logical int64
-		stored := item.ValueSize()
-		if err := item.Value(func(v []byte) error {
-			n, err := s.codec.logicalSize(v, s.params.MaxSize)
-			logical = n
-			return err
-		}); err != nil {
-			// A corrupt value still goes; its logical size is unknown,
-			// so take the stored one.
-			logical = stored - 1
-		}
-		if err := txn.Delete(k); err != nil {
-			return fmt.Errorf("delete chunk %s: %w", d.Short(), err)
-		}
-		next.Chunks--
-		next.LogicalBytes -= logical
-		next.StoredBytes -= stored
-	}
-	if err := txn.Set(keyStats, next.marshal()); err != nil {
-		return err
-	}
-	if err := txn.Commit(); err != nil {
-		return fmt.Errorf("delete chunks: %w", err)
-	}
-	s.stats = next
-	return nil
-}
-
-type pendingChunk struct {
-	d     Digest
-	value []byte // stored form
-	size  int    // logical length
-}
-
-type written struct {
-	chunks      int
-	logical     int64
-	storedBytes int64
-}
-
-// write stores the chunks that are not present yet in one transaction,
-// together with the updated counters, without syncing. The check for
-// presence and the queueing of the commit happen under s.mu, so commits
-// reach Badger in the order the counters were computed; the wait for the
-// commit happens outside it, so that concurrent writers share Badger's
-// write batches. Chunks queued but not committed yet are in s.inflight,
-// so no two writers store (and count) the same new chunk; a writer that
-// leaves a chunk to another waits for that commit before it returns, so
-// that the sync its caller runs next covers the chunk too.
-func (s *Store) write(ctx context.Context, cs []pendingChunk) (written, error) {
-	var w written
-	if err := ctx.Err(); err != nil {
-		return w, err
-	}
-	var size int64
-	for _, c := range cs {
-		size += int64(len(c.value))
-	}
-	if err := s.CheckSpace(size); err != nil {
-		return w, err
-	}
-	var others []chan struct{} // commits of other writers this one counts on
-	defer func() {
-		for _, c := range others {
-			<-c
-		}
-	}()
-	s.mu.Lock()
-	txn := s.db.NewTransaction(true)
-	var queued []Digest
-	for _, c := range cs {
-		if ch, ok := s.inflight[c.d]; ok {
-			others = append(others, ch) // another writer is storing it right now
-			continue
-		}
-		k := chunkKey(c.d)
-		if _, err := txn.Get(k); err == nil {
-			continue // another writer stored it since we looked
-		} else if !errors.Is(err, badger.ErrKeyNotFound) {
-			s.mu.Unlock()
-			txn.Discard()
-			return w, fmt.Errorf("look up chunk %s: %w", c.d.Short(), err)
-		}
-		if err := txn.Set(k, c.value); err != nil {
-			s.mu.Unlock()
-			txn.Discard()
-			return w, fmt.Errorf("write chunk %s: %w", c.d.Short(), err)
-		}
-		queued = append(queued, c.d)
-		w.chunks++
-		w.logical += int64(c.size)
-		w.storedBytes += int64(len(c.value))
-	}
-	if w.chunks == 0 {
-		s.mu.Unlock()
-		txn.Discard()
-		return w, nil
-	}
-	s.stats.Chunks += int64(w.chunks)
-	s.stats.LogicalBytes += w.logical
-	s.stats.StoredBytes += w.storedBytes
-	if err := txn.Set(keyStats, s.stats.marshal()); err != nil {
-		s.mu.Unlock()
-		txn.Discard()
-		return w, s.fail(fmt.Errorf("write stats: %w", err))
-	}
-	committed := make(chan struct{})
-	for _, d := range queued {
-		s.inflight[d] = committed
-	}
-	done := make(chan error, 1)
-	s.writing.Add(1)
-	txn.CommitWith(func(err error) { done <- err })
-	s.mu.Unlock()
-	err := <-done
-	if err == nil {
-		s.written.Add(1)
-	}
-	s.writing.Add(-1)
-	s.mu.Lock()
-	for _, d := range queued {
-		delete(s.inflight, d)
-	}
-	close(committed)
-	s.mu.Unlock()
-	if err != nil {
-		// The counters already include these chunks: the store can no
-		// longer vouch for them.
-		return w, s.fail(fmt.Errorf("write chunks: %w", err))
-	}
-	return w, nil
-}
-
 // SyncWrites returns once every chunk written before the call is on disk.
 // It syncs only when some write is not covered by a finished sync yet: a
 // caller about to say that it holds some chunks (to a peer counting
 // copies, or before committing a file made of them) calls it, since a
 // chunk another writer stored a moment ago may still be waiting for that
-// writer's sync.
+// writer's sync. (A chunk's bytes in a pack are synced before its index
+// entry is written; it is the index entry that may wait.)
 func (s *Store) SyncWrites() error {
 	if err := s.checkOpen(); err != nil {
 		return err
@@ -614,112 +450,52 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats, nil
+	return s.ctr.Stats, nil
 }
 
-// DiskUsage returns the bytes Badger's files take in the store's folder:
-// the LSM tree and the value log.
-func (s *Store) DiskUsage() (lsm, vlog int64) { return s.db.Size() }
-
-func (st Stats) marshal() []byte {
-	b := make([]byte, 0, 3*binary.MaxVarintLen64)
-	b = binary.AppendVarint(b, st.Chunks)
-	b = binary.AppendVarint(b, st.LogicalBytes)
-	return binary.AppendVarint(b, st.StoredBytes)
+// DiskUsage returns the bytes the store's files take in its folder: the
+// index (Badger's LSM tree) and the values (Badger's value log, which only
+// format 1 stores fill, and the pack files).
+func (s *Store) DiskUsage() (lsm, values int64) {
+	lsm, vlog := s.db.Size()
+	return lsm, vlog + s.packs.bytes()
 }
 
-func (st *Stats) unmarshal(b []byte) error {
-	for _, p := range []*int64{&st.Chunks, &st.LogicalBytes, &st.StoredBytes} {
-		v, n := binary.Varint(b)
-		if n <= 0 {
-			return errors.New("cas: stats record does not decode")
-		}
-		*p, b = v, b[n:]
+// maxValue bounds a chunk's stored form: the codec byte and the worst
+// case of either codec, or the raw bytes.
+func maxValue(maxChunk int) int { return 1 + maxChunk + maxChunk/255 + 64 + 16 }
+
+func (s *Store) putVal(b *[]byte) {
+	if b != nil && cap(*b) >= maxValue(s.params.MaxSize) {
+		*b = (*b)[:0]
+		s.vals.Put(b)
 	}
-	return nil
 }
 
-// GetStored returns chunk d in its stored form (codec byte and payload),
-// as PutStored takes it: peers pass chunks this way so that a chunk is
-// compressed once, by the node that took the write.
-func (s *Store) GetStored(ctx context.Context, d Digest) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
+// scratch returns a pooled buffer with room for n bytes (from the pool
+// of chunk-sized buffers when n fits one, else from the pool of
+// frame-sized ones, else a new one), and the function that gives it back.
+// A write of one chunk must not hold a frame-sized buffer: concurrent
+// PutChunk calls would hold one each.
+func (s *Store) scratch(n int) (*[]byte, func()) {
+	if n <= maxValue(s.params.MaxSize) {
+		b := s.vals.Get().(*[]byte)
+		return b, func() { s.putVal(b) }
 	}
-	var out []byte
-	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(chunkKey(d))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return fmt.Errorf("get chunk %s: %w", d, ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("get chunk %s: %w", d.Short(), err)
-		}
-		out, err = item.ValueCopy(nil)
-		if err != nil {
-			return &CorruptError{Digest: d, Reason: err.Error()}
-		}
-		return nil
-	})
-	return out, err
+	if n <= s.opts.CompactFrame+s.params.MaxSize {
+		b := s.frames.Get().(*[]byte)
+		return b, func() { s.putFrame(b) }
+	}
+	b := make([]byte, 0, n)
+	return &b, func() {}
 }
 
-// PutStored stores a chunk given in its stored form; see PutStoredBatch.
-func (s *Store) PutStored(ctx context.Context, d Digest, v []byte) (bool, error) {
-	n, err := s.PutStoredBatch(ctx, []StoredChunk{{Digest: d, Value: v}})
-	return n > 0, err
-}
+// getBuf and putBuf recycle decode buffers between chunk reads.
+func (s *Store) getBuf() *[]byte { return s.bufs.Get().(*[]byte) }
 
-// StoredChunk is a chunk in its stored form: codec byte and payload.
-type StoredChunk struct {
-	Digest Digest
-	Value  []byte
-}
-
-// PutStoredBatch stores chunks given in their stored form, after decoding
-// each and checking that it hashes to its digest, with one sync for the
-// batch. Nothing is stored when one of them is wrong. It returns how many
-// were new.
-func (s *Store) PutStoredBatch(ctx context.Context, cs []StoredChunk) (int, error) {
-	if err := s.checkOpen(); err != nil {
-		return 0, err
+func (s *Store) putBuf(b *[]byte) {
+	if b != nil && cap(*b) >= s.params.MaxSize {
+		*b = (*b)[:0]
+		s.bufs.Put(b)
 	}
-	digests := make([]Digest, len(cs))
-	for i, c := range cs {
-		digests[i] = c.Digest
-	}
-	missing, err := s.Missing(ctx, digests)
-	if err != nil {
-		return 0, err
-	}
-	need := make(map[Digest]bool, len(missing))
-	for _, d := range missing {
-		need[d] = true
-	}
-	var pending []pendingChunk
-	var buf []byte
-	for _, c := range cs {
-		b, err := s.codec.decode(buf[:0], c.Value, s.params.MaxSize)
-		if err != nil {
-			return 0, fmt.Errorf("put chunk %s: %w: %v", c.Digest.Short(), ErrDigestMismatch, err)
-		}
-		buf = b
-		if got := chunk.Sum(b); got != c.Digest {
-			return 0, fmt.Errorf("put chunk %s: %w: bytes hash to %s", c.Digest.Short(), ErrDigestMismatch, got.Short())
-		}
-		if need[c.Digest] {
-			pending = append(pending, pendingChunk{d: c.Digest, value: c.Value, size: len(b)})
-			need[c.Digest] = false
-		}
-	}
-	if len(pending) == 0 {
-		// All present, maybe by a writer that has not synced yet: the
-		// caller takes success to mean "on disk".
-		return 0, s.SyncWrites()
-	}
-	w, err := s.write(ctx, pending)
-	if err != nil {
-		return 0, err
-	}
-	return w.chunks, s.sync.Sync()
 }

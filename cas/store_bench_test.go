@@ -2,8 +2,10 @@ package cas
 
 import (
 	"bytes"
+	"crypto/md5"
 	"encoding/binary"
 	"io"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"cairn/bench/boosters"
 	"cairn/cas/chunk"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -54,44 +57,49 @@ func reportRatio(b *testing.B, n int64, ceilingTime time.Duration) {
 }
 
 // BenchmarkPutNew guards the write path's throughput on new data: a Put of
-// 64 MiB of booster data into an empty store, as a ratio to one core doing
+// 64 MiB of booster data into an empty store, with new chunks in S2 (as
+// stored) and raw (to measure S2 against), as a ratio to one core doing
 // one BLAKE3 pass and zstd (fastest) over the same bytes, chunk by chunk,
-// measured in the same run. Goal: at least 1.3x, which needs both cores.
+// measured in the same run: the work a Put did before it stored new
+// chunks in S2. The goal is now set against MinIO by the bench tool
+// (docs/benchmarks.md); cpu/ceiling stays as a diagnostic.
 func BenchmarkPutNew(b *testing.B) {
 	for _, format := range []string{"json", "ubj"} {
-		b.Run(format, func(b *testing.B) {
-			data := benchData(b, format)
-			chunks := chunksOf(b, data)
-			enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
-			var dst []byte
-			var ceil, cpu time.Duration
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for b.Loop() {
-				b.StopTimer()
-				s := newTestStore(b)
-				ceil += ceiling(func() {
-					for _, c := range chunks {
-						chunk.Sum(c)
-						dst = enc.EncodeAll(c, dst[:0])
+		for _, codec := range []string{"s2", "raw"} {
+			b.Run(format+"/"+codec, func(b *testing.B) {
+				data := benchData(b, format)
+				chunks := chunksOf(b, data)
+				enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
+				var dst []byte
+				var ceil, cpu time.Duration
+				b.SetBytes(int64(len(data)))
+				b.ReportAllocs()
+				for b.Loop() {
+					b.StopTimer()
+					s := testStore(b, b.TempDir(), Options{NoCompactor: true, rawNew: codec == "raw"})
+					ceil += ceiling(func() {
+						for _, c := range chunks {
+							chunk.Sum(c)
+							dst = enc.EncodeAll(c, dst[:0])
+						}
+					})
+					b.StartTimer()
+					cpu0 := processCPU()
+					if _, err := s.Put(b.Context(), bytes.NewReader(data)); err != nil {
+						b.Fatal(err)
 					}
-				})
-				b.StartTimer()
-				cpu0 := processCPU()
-				if _, err := s.Put(b.Context(), bytes.NewReader(data)); err != nil {
-					b.Fatal(err)
+					cpu += processCPU() - cpu0
+					b.StopTimer()
+					s.Close()
+					b.StartTimer()
 				}
-				cpu += processCPU() - cpu0
-				b.StopTimer()
-				s.Close()
-				b.StartTimer()
-			}
-			reportRatio(b, int64(len(data)), ceil)
-			// The CPU a Put takes (both cores, kernel included) as a
-			// multiple of the ceiling's time: above 2/1.3 = 1.54, the
-			// 1.3x goal is out of reach on two cores.
-			b.ReportMetric(float64(cpu)/float64(ceil), "cpu/ceiling")
-		})
+				reportRatio(b, int64(len(data)), ceil)
+				// The CPU a Put takes (both cores, kernel included) as a
+				// multiple of the ceiling's time: a Put cannot beat the
+				// ceiling by more than 2 divided by it on two cores.
+				b.ReportMetric(float64(cpu)/float64(ceil), "cpu/ceiling")
+			})
+		}
 	}
 }
 
@@ -120,44 +128,53 @@ func BenchmarkPutExisting(b *testing.B) {
 }
 
 // BenchmarkRead guards the read path: streaming a 64 MiB booster back,
-// each chunk decompressed and verified, as a ratio to single-core zstd
-// decoding plus BLAKE3 of the same chunks. Goal: at least 1.2x.
+// each chunk decoded and verified, as Put wrote it (S2) and compacted
+// (zstd frames), as a ratio to single-core zstd (fastest) decoding plus
+// BLAKE3 of the same chunks, today's inline form. Goal: at least 1.2x.
+// The file is twice the decoded-chunk cache, so every pass decodes.
 func BenchmarkRead(b *testing.B) {
 	for _, format := range []string{"json", "ubj"} {
-		b.Run(format, func(b *testing.B) {
-			data := benchData(b, format)
-			s := newTestStore(b)
-			res, err := s.Put(b.Context(), bytes.NewReader(data))
-			if err != nil {
-				b.Fatal(err)
-			}
-			enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false))
-			dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
-			var frames [][]byte
-			for _, c := range chunksOf(b, data) {
-				frames = append(frames, enc.EncodeAll(c, nil))
-			}
-			var ceil time.Duration
-			var dst []byte
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for b.Loop() {
-				b.StopTimer()
-				ceil += ceiling(func() {
-					for _, f := range frames {
-						dst, _ = dec.DecodeAll(f, dst[:0])
-						chunk.Sum(dst)
-					}
-				})
-				b.StartTimer()
-				rd := s.Open(b.Context(), res.Recipe)
-				if n, err := io.Copy(io.Discard, rd); err != nil || n != int64(len(data)) {
-					b.Fatalf("read %d: %v", n, err)
+		for _, form := range []string{"put", "compacted"} {
+			b.Run(format+"/"+form, func(b *testing.B) {
+				data := benchData(b, format)
+				s := testStore(b, b.TempDir(), Options{NoCompactor: true})
+				res, err := s.Put(b.Context(), bytes.NewReader(data))
+				if err != nil {
+					b.Fatal(err)
 				}
-				rd.Close()
-			}
-			reportRatio(b, int64(len(data)), ceil)
-		})
+				if form == "compacted" {
+					if _, err := s.Compact(b.Context()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false))
+				dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+				var frames [][]byte
+				for _, c := range chunksOf(b, data) {
+					frames = append(frames, enc.EncodeAll(c, nil))
+				}
+				var ceil time.Duration
+				var dst []byte
+				b.SetBytes(int64(len(data)))
+				b.ReportAllocs()
+				for b.Loop() {
+					b.StopTimer()
+					ceil += ceiling(func() {
+						for _, f := range frames {
+							dst, _ = dec.DecodeAll(f, dst[:0])
+							chunk.Sum(dst)
+						}
+					})
+					b.StartTimer()
+					rd := s.Open(b.Context(), res.Recipe)
+					if n, err := io.Copy(io.Discard, rd); err != nil || n != int64(len(data)) {
+						b.Fatalf("read %d: %v", n, err)
+					}
+					rd.Close()
+				}
+				reportRatio(b, int64(len(data)), ceil)
+			})
+		}
 	}
 }
 
@@ -179,4 +196,260 @@ func BenchmarkPutSmallParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
+}
+
+// BenchmarkValueStore guards the choice of where chunk payloads live: the
+// stored forms (S2) of 64 MiB of JSON booster chunks written in 2 MiB
+// batches and made durable, either as Badger values in its value log
+// (one transaction a batch, one sync) or appended to a pack file (one
+// write a batch, one fdatasync) with their locations committed to Badger
+// afterwards (one transaction, one sync). cpu/wall is the CPU the writes
+// took (both cores, kernel included) over the time they took.
+func BenchmarkValueStore(b *testing.B) {
+	data := benchData(b, "json")
+	c, _ := newCodec(DefaultMinSaving, 1)
+	defer c.close()
+	var forms []pendingChunk
+	for _, x := range chunksOf(b, data) {
+		forms = append(forms, pendingChunk{d: chunk.Sum(x), value: c.encode(nil, x), size: len(x)})
+	}
+	batches := func(fn func([]pendingChunk)) {
+		for i := 0; i < len(forms); {
+			n := 0
+			j := i
+			for ; j < len(forms) && n < flushBytes; j++ {
+				n += len(forms[j].value)
+			}
+			fn(forms[i:j])
+			i = j
+		}
+	}
+	run := func(b *testing.B, write func(s *Store)) {
+		var cpu time.Duration
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			b.StopTimer()
+			s := testStore(b, b.TempDir(), Options{NoCompactor: true})
+			b.StartTimer()
+			c0 := processCPU()
+			write(s)
+			cpu += processCPU() - c0
+			b.StopTimer()
+			s.Close()
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(cpu)/float64(b.Elapsed()), "cpu/wall")
+	}
+	b.Run("badger-vlog", func(b *testing.B) {
+		run(b, func(s *Store) {
+			batches(func(cs []pendingChunk) {
+				txn := s.db.NewTransaction(true)
+				for _, c := range cs {
+					txn.SetEntry(badger.NewEntry(chunkKey(c.d), c.value))
+				}
+				if err := txn.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			})
+			if err := s.db.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	b.Run("pack-files", func(b *testing.B) {
+		run(b, func(s *Store) {
+			var held []*writeBatch
+			batches(func(cs []pendingChunk) {
+				wb, err := s.reserve(b.Context(), cs)
+				if err == nil {
+					err = s.appendPacked(wb)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				held = append(held, wb)
+			})
+			if err := s.dataSync.Sync(); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.commit(held...); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.sync.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+}
+
+// newData returns data changed in every 4 KiB so that no chunk of it is
+// stored yet, keeping its compressibility: a fresh booster each round.
+func newData(data []byte, round int) []byte {
+	out := bytes.Clone(data)
+	for i := 0; i < len(out); i += 4096 {
+		out[i] ^= byte(round + 1)
+	}
+	return out
+}
+
+// BenchmarkPutCompacting guards the compactor's yielding to writes: Puts
+// of 64 MiB of new JSON booster data, 300 ms apart (longer than
+// CompactIdle, so the compactor starts between them), into a store with
+// 192 MiB of backlog, with the compactor off and on. Goal: on at least
+// 0.9x off, measured in the same run.
+func BenchmarkPutCompacting(b *testing.B) {
+	data := benchData(b, "json")
+	for _, mode := range []string{"off", "on"} {
+		b.Run(mode, func(b *testing.B) {
+			// anyLoad: the compactor works in the pauses however busy the
+			// (shared) machine is; what is measured is how it yields to
+			// the store's own writes.
+			s := testStore(b, b.TempDir(), Options{NoCompactor: mode == "off", anyLoad: true})
+			for i := range 3 {
+				if _, err := s.Put(b.Context(), bytes.NewReader(newData(data, 1000+i))); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var compacted int64
+			b.SetBytes(int64(len(data)))
+			round := 0
+			for b.Loop() {
+				b.StopTimer()
+				in := newData(data, round)
+				round++
+				before := s.Backlog().Bytes
+				time.Sleep(300 * time.Millisecond) // the pause between two uploads
+				compacted += max(0, before-s.Backlog().Bytes)
+				b.StartTimer()
+				if _, err := s.Put(b.Context(), bytes.NewReader(in)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(compacted)/float64(b.N)/1e6, "compacted-MB/pause")
+		})
+	}
+}
+
+// BenchmarkCompact guards the compactor's own rate: moving 64 MiB of
+// booster data from the fast codec to zstd frames, as a ratio to one core
+// doing zstd (CompactLevel) over the same chunks, measured in the same
+// run; ratio is what the data takes as Put wrote it over what it takes
+// compacted.
+func BenchmarkCompact(b *testing.B) {
+	for _, format := range []string{"json", "ubj"} {
+		b.Run(format, func(b *testing.B) {
+			data := benchData(b, format)
+			chunks := chunksOf(b, data)
+			enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.EncoderLevel(DefaultCompactLevel)), zstd.WithEncoderConcurrency(1),
+				zstd.WithEncoderCRC(false), zstd.WithWindowSize(DefaultCompactFrame))
+			var dst []byte
+			var ceil time.Duration
+			var ratio float64
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				b.StopTimer()
+				s := testStore(b, b.TempDir(), Options{NoCompactor: true})
+				if _, err := s.Put(b.Context(), bytes.NewReader(data)); err != nil {
+					b.Fatal(err)
+				}
+				put, _ := s.Stats(b.Context())
+				ceil += ceiling(func() {
+					var group []byte
+					for i, c := range chunks {
+						group = append(group, c...)
+						if len(group) >= DefaultCompactFrame || i == len(chunks)-1 {
+							dst = enc.EncodeAll(group, dst[:0])
+							group = group[:0]
+						}
+					}
+				})
+				b.StartTimer()
+				if _, err := s.Compact(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				after, _ := s.Stats(b.Context())
+				ratio = float64(put.StoredBytes) / float64(after.StoredBytes)
+				s.Close()
+				b.StartTimer()
+			}
+			reportRatio(b, int64(len(data)), ceil)
+			b.ReportMetric(ratio, "put/compacted")
+		})
+	}
+}
+
+// BenchmarkPutMD5 measures what S3's MD5 ETag costs a Put of 64 MiB of
+// new JSON booster data: the Put alone, and with PutOptions.Hash feeding
+// an MD5 (inline on the goroutine that hashes the file, as the hook
+// does), against one core doing MD5 over the same bytes, in the same run.
+func BenchmarkPutMD5(b *testing.B) {
+	data := benchData(b, "json")
+	for _, mode := range []string{"none", "md5"} {
+		b.Run(mode, func(b *testing.B) {
+			var md5Time time.Duration
+			b.SetBytes(int64(len(data)))
+			round := 0
+			for b.Loop() {
+				b.StopTimer()
+				s := testStore(b, b.TempDir(), Options{NoCompactor: true})
+				in := newData(data, round)
+				round++
+				md5Time += ceiling(func() { md5.Sum(in) })
+				var opts PutOptions
+				if mode == "md5" {
+					opts.Hash = md5.New()
+				}
+				b.StartTimer()
+				if _, err := s.PutWith(b.Context(), bytes.NewReader(in), opts); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				s.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(len(data))*float64(b.N)/md5Time.Seconds()/1e6, "md5-MB/s")
+			b.ReportMetric(float64(md5Time)/float64(b.Elapsed()), "md5-time/put-time")
+		})
+	}
+}
+
+// BenchmarkPutChunkParallel guards the path of the Go client's uploads:
+// chunks of 64 MiB of new JSON booster data stored one PutChunk call
+// each (verified, compressed, synced), from 8 goroutines, as the daemon
+// serves the client's concurrent chunk uploads.
+func BenchmarkPutChunkParallel(b *testing.B) {
+	data := benchData(b, "json")
+	chunks := chunksOf(b, data)
+	b.SetBytes(int64(len(data)))
+	round := 0
+	for b.Loop() {
+		b.StopTimer()
+		s := testStore(b, b.TempDir(), Options{NoCompactor: true})
+		var in [][]byte
+		for _, c := range chunks {
+			in = append(in, newData(c, round))
+		}
+		round++
+		work := make(chan []byte, len(in))
+		for _, c := range in {
+			work <- c
+		}
+		close(work)
+		b.StartTimer()
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for c := range work {
+					if _, err := s.PutChunk(b.Context(), chunk.Sum(c), c); err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		b.StopTimer()
+		s.Close()
+		b.StartTimer()
+	}
 }

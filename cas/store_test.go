@@ -3,9 +3,12 @@ package cas
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"errors"
 	"io"
 	"math/rand/v2"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -250,22 +253,14 @@ func TestStore_Codec(t *testing.T) {
 	for _, tc := range []struct {
 		data []byte
 		want Codec
-	}{{text, CodecZstd}, {noise, CodecRaw}} {
+	}{{text, CodecS2}, {noise, CodecRaw}} {
 		res := mustPut(t, s, tc.data)
-		err := s.db.View(func(txn *badger.Txn) error {
-			item, err := txn.Get(chunkKey(res.Recipe[0].Digest))
-			if err != nil {
-				return err
-			}
-			return item.Value(func(v []byte) error {
-				if Codec(v[0]) != tc.want {
-					t.Errorf("stored with %v, want %v", Codec(v[0]), tc.want)
-				}
-				return nil
-			})
-		})
+		v, err := s.GetStored(t.Context(), res.Recipe[0].Digest)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if Codec(v[0]) != tc.want {
+			t.Errorf("stored with %v, want %v", Codec(v[0]), tc.want)
 		}
 	}
 }
@@ -289,18 +284,27 @@ func TestStore_Corruption(t *testing.T) {
 		{"Truncated", func(v []byte) []byte { return v[:len(v)/3] }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// The chunk's index entry is replaced by a damaged stored
+			// form, inline, then put back.
+			stored, err := s.GetStored(t.Context(), victim)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var orig []byte
-			err := s.db.Update(func(txn *badger.Txn) error {
+			var meta byte
+			err = s.db.Update(func(txn *badger.Txn) error {
 				item, err := txn.Get(chunkKey(victim))
 				if err != nil {
 					return err
 				}
 				orig, _ = item.ValueCopy(nil)
-				return txn.Set(chunkKey(victim), tc.value(append([]byte(nil), orig...)))
+				meta = item.UserMeta()
+				return txn.Set(chunkKey(victim), tc.value(stored))
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
+			s.cache.drop(victim)
 			_, err = io.ReadAll(s.Open(t.Context(), res.Recipe))
 			var ce *CorruptError
 			if !errors.As(err, &ce) || ce.Digest != victim || !errors.Is(err, ErrCorrupt) {
@@ -314,7 +318,10 @@ func TestStore_Corruption(t *testing.T) {
 			if err != nil || sr.Corrupt != 1 || len(reported) != 1 || reported[0] != victim || sr.Chunks != int64(len(res.Recipe.Distinct())) {
 				t.Fatalf("scrub = %+v %v, reported %v", sr, err, reported)
 			}
-			s.db.Update(func(txn *badger.Txn) error { return txn.Set(chunkKey(victim), orig) })
+			s.db.Update(func(txn *badger.Txn) error {
+				return txn.SetEntry(badger.NewEntry(chunkKey(victim), orig).WithMeta(meta))
+			})
+			s.cache.drop(victim)
 			if got := readAll(t, s, res.Recipe); !bytes.Equal(got, data) {
 				t.Fatal("restored chunk reads wrong")
 			}
@@ -434,7 +441,7 @@ func TestStore_PutStored(t *testing.T) {
 	res := mustPut(t, a, data)
 	d := res.Recipe[0].Digest
 	v, err := a.GetStored(ctx, d)
-	if err != nil || Codec(v[0]) != CodecZstd {
+	if err != nil || Codec(v[0]) != CodecS2 {
 		t.Fatalf("GetStored: %v", err)
 	}
 	if added, err := b.PutStored(ctx, d, v); err != nil || !added {
@@ -459,6 +466,26 @@ func TestStore_PutStored(t *testing.T) {
 	}
 }
 
+// writeUnsynced stores b as a chunk with its index entry committed but not
+// synced, as a concurrent writer leaves it for a moment (and as the
+// compactor leaves the chunks it moves until it has moved a pack).
+func writeUnsynced(t *testing.T, s *Store, b []byte) {
+	t.Helper()
+	wb, err := s.reserve(t.Context(), []pendingChunk{{d: chunk.Sum(b), value: s.codec.encode(nil, b), size: len(b)}})
+	if err == nil {
+		err = s.appendPacked(wb)
+	}
+	if err == nil {
+		err = s.dataSync.Sync()
+	}
+	if err == nil {
+		_, err = s.commit(wb)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestStore_SyncWrites checks that SyncWrites syncs exactly when a chunk
 // write is not yet covered by a finished sync.
 func TestStore_SyncWrites(t *testing.T) {
@@ -472,9 +499,7 @@ func TestStore_SyncWrites(t *testing.T) {
 	// A write without its sync, as a concurrent writer leaves it for a
 	// moment.
 	b := []byte("written, not synced")
-	if _, err := s.write(t.Context(), []pendingChunk{{d: chunk.Sum(b), value: s.codec.encode(nil, b), size: len(b)}}); err != nil {
-		t.Fatal(err)
-	}
+	writeUnsynced(t, s, b)
 	if s.synced.Load() >= s.written.Load() {
 		t.Fatal("an unsynced write counts as synced")
 	}
@@ -503,9 +528,7 @@ func TestStore_PresentMeansSynced(t *testing.T) {
 	b := []byte("stored by another writer, not synced yet")
 	d := chunk.Sum(b)
 	v := s.codec.encode(nil, b)
-	if _, err := s.write(t.Context(), []pendingChunk{{d: d, value: v, size: len(b)}}); err != nil {
-		t.Fatal(err)
-	}
+	writeUnsynced(t, s, b)
 	if n, err := s.PutStoredBatch(t.Context(), []StoredChunk{{Digest: d, Value: v}}); err != nil || n != 0 {
 		t.Fatalf("PutStoredBatch of a present chunk: %d, %v", n, err)
 	}
@@ -513,9 +536,7 @@ func TestStore_PresentMeansSynced(t *testing.T) {
 		t.Fatal("PutStoredBatch answered for a present chunk that is not synced")
 	}
 	b2 := []byte("another one")
-	if _, err := s.write(t.Context(), []pendingChunk{{d: chunk.Sum(b2), value: s.codec.encode(nil, b2), size: len(b2)}}); err != nil {
-		t.Fatal(err)
-	}
+	writeUnsynced(t, s, b2)
 	if added, err := s.PutChunk(t.Context(), chunk.Sum(b2), b2); err != nil || added {
 		t.Fatalf("PutChunk of a present chunk: %v, %v", added, err)
 	}
@@ -526,7 +547,7 @@ func TestStore_PresentMeansSynced(t *testing.T) {
 	// A chunk in another writer's commit: write waits for it.
 	b3 := []byte("in another writer's commit")
 	d3 := chunk.Sum(b3)
-	other := make(chan struct{})
+	other := &claim{done: make(chan struct{})}
 	s.mu.Lock()
 	s.inflight[d3] = other
 	s.mu.Unlock()
@@ -542,11 +563,15 @@ func TestStore_PresentMeansSynced(t *testing.T) {
 		t.Fatal("write returned before the other writer's commit")
 	case <-time.After(100 * time.Millisecond):
 	}
+	// The other writer gives up: write stores the chunk itself.
 	s.mu.Lock()
 	delete(s.inflight, d3)
-	close(other)
+	close(other.done)
 	s.mu.Unlock()
 	<-done
+	if ok, err := s.Has(t.Context(), d3); err != nil || !ok {
+		t.Fatalf("a chunk left by a writer that gave up is not stored: %v %v", ok, err)
+	}
 }
 
 // TestStore_NoSpace reopens a store with a reserve larger than any disk:
@@ -582,5 +607,62 @@ func TestStore_NoSpace(t *testing.T) {
 	}
 	if got := readAll(t, s, first.Recipe); !bytes.Equal(got, old) {
 		t.Fatal("read back differs")
+	}
+}
+
+// TestStore_PutDigestMatchesB3sum checks a Put's file digest against what
+// b3sum prints, for a one-chunk file and one of many chunks.
+func TestStore_PutDigestMatchesB3sum(t *testing.T) {
+	b3sum, err := exec.LookPath("b3sum")
+	if err != nil {
+		t.Skip("b3sum not installed (apt-get install b3sum)")
+	}
+	s := newTestStore(t)
+	for _, data := range [][]byte{compressible(51, 20000), randomBytes(52, 3<<20+17)} {
+		cmd := exec.Command(b3sum, "--no-names")
+		cmd.Stdin = bytes.NewReader(data)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("b3sum: %v", err)
+		}
+		res := mustPut(t, s, data)
+		if got, want := res.Digest.String(), strings.TrimSpace(string(out)); got != want {
+			t.Fatalf("%d bytes: put digest %s, b3sum %s", len(data), got, want)
+		}
+	}
+}
+
+// TestStore_PutOptions checks the hooks a Put offers: Hash is written the
+// whole content in order (the daemon's MD5 ETag), and Committed is given
+// every new chunk in a stored form another store accepts (the daemon's
+// early pushes to peers).
+func TestStore_PutOptions(t *testing.T) {
+	s, peer := newTestStore(t), newTestStore(t)
+	for _, data := range [][]byte{compressible(53, 3000), append(compressible(54, 3<<20), randomBytes(55, 1<<20)...)} {
+		sum := md5.New()
+		var pushed []StoredChunk
+		res, err := s.PutWith(t.Context(), bytes.NewReader(data), PutOptions{
+			Hash: sum,
+			Committed: func(cs []StoredChunk) {
+				for _, c := range cs {
+					pushed = append(pushed, StoredChunk{Digest: c.Digest, Value: bytes.Clone(c.Value)})
+				}
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := md5.Sum(data); !bytes.Equal(sum.Sum(nil), want[:]) {
+			t.Fatalf("%d bytes: the Hash hook saw other bytes", len(data))
+		}
+		if len(pushed) != res.NewChunks {
+			t.Fatalf("%d bytes: Committed got %d chunks, the put stored %d", len(data), len(pushed), res.NewChunks)
+		}
+		if _, err := peer.PutStoredBatch(t.Context(), pushed); err != nil {
+			t.Fatalf("%d bytes: the peer refused the chunks: %v", len(data), err)
+		}
+		if got := readAll(t, peer, res.Recipe); !bytes.Equal(got, data) {
+			t.Fatalf("%d bytes: the peer reads the file back wrong", len(data))
+		}
 	}
 }

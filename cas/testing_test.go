@@ -15,7 +15,15 @@ func newTestStore(tb testing.TB) *Store {
 // newTestStoreAt opens a Store in dir and closes it when the test ends.
 func newTestStoreAt(tb testing.TB, dir string) *Store {
 	tb.Helper()
-	s, err := Open(dir, Options{Logger: testLogger(tb)})
+	return testStore(tb, dir, Options{})
+}
+
+// testStore opens a Store in dir with opts, logging to the test, and
+// closes it when the test ends.
+func testStore(tb testing.TB, dir string, opts Options) *Store {
+	tb.Helper()
+	opts.Logger = testLogger(tb)
+	s, err := Open(dir, opts)
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}

@@ -27,6 +27,9 @@ type Options struct {
 	CommitSize    int
 	Scale         []int
 	Sample        int // runs downloaded per round
+	// Ingest is how many boosters the ingest phases PUT, new and then
+	// again (0: skip them).
+	Ingest int
 	// CairnBin, when set, runs cairn targets as separate `cairn serve`
 	// processes (so their peak RSS is theirs alone); otherwise they run in
 	// this process.
@@ -39,13 +42,13 @@ type Options struct {
 // QuickOptions finish in well under a minute: for CI.
 func QuickOptions() Options {
 	return Options{Spec: QuickSpec(), Targets: []string{"cairn-client", "dir"}, Rounds: 2, Clients: 2,
-		CommitClients: 8, Commits: 200, CommitSize: 4 << 10, Scale: []int{1000}, Sample: 3}
+		CommitClients: 8, Commits: 200, CommitSize: 4 << 10, Scale: []int{1000}, Sample: 3, Ingest: 4}
 }
 
 // FullOptions are the published figures' settings.
 func FullOptions() Options {
 	return Options{Spec: DefaultSpec(), Targets: []string{"cairn-client", "cairn-s3", "dir"}, Rounds: 3, Clients: 4,
-		CommitClients: 16, Commits: 4000, CommitSize: 4 << 10, Scale: []int{1000, 10000, 100000}, Sample: 10}
+		CommitClients: 16, Commits: 4000, CommitSize: 4 << 10, Scale: []int{1000, 10000, 100000}, Sample: 10, Ingest: 24}
 }
 
 // instance is a started target with what it needs to stop.

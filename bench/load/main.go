@@ -28,6 +28,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	size := fs.String("size", "", "booster size class: s, m or l (default m)")
 	scale := fs.String("scale", "", "namespace sizes of the scale phase, comma-separated (default 1000,10000,100000; empty string with -scale=none to skip)")
 	commits := fs.Int("commits", 0, "small objects in the commit phase")
+	sample := fs.Int("sample", 0, "runs the get phase downloads per round (default 10, quick 3)")
+	ingestN := fs.Int("ingest", -1, "boosters the ingest phases PUT new, then again: 24, or 4 with -quick, unless set; 0 skips them")
 	bin := fs.String("cairn-bin", os.Getenv("CAIRN_BIN"), "run cairn targets as this binary's serve processes (their own RSS); default: in this process")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
 	if err := fs.Parse(args); err != nil {
@@ -51,6 +53,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if p.v > 0 {
 			*p.dst = p.v
 		}
+	}
+	if *sample > 0 {
+		o.Sample = *sample
+	}
+	if *ingestN >= 0 {
+		o.Ingest = *ingestN
 	}
 	if *size != "" {
 		o.Spec.Size = *size

@@ -26,6 +26,11 @@ type TargetReport struct {
 	Name     string           `json:"name"`
 	Log      []LogResult      `json:"log"`
 	Relog    []LogResult      `json:"relog"`
+	New      []LogResult      `json:"ingest_new,omitempty"`  // boosters no store has seen
+	Same     []LogResult      `json:"ingest_same,omitempty"` // the same bytes again
+	NewGet   []DownloadResult `json:"ingest_get,omitempty"`  // the new boosters read back
+	AtRest   []int64          `json:"stored_at_rest_bytes"`  // stored bytes once the log phase settled
+	Settle   []float64        `json:"settle_seconds"`        // how long that took
 	Download []DownloadResult `json:"download"`
 	Commit   []CommitResult   `json:"commit"`
 	Scale    []ScaleStep      `json:"scale,omitempty"`
@@ -132,11 +137,29 @@ func (o *Options) round(ctx context.Context, spec string, w *Workload, round int
 	tr.Log = append(tr.Log, lr)
 	progress("round %d %-12s log     %7.1f MB/s, sent %.1f of %.1f MB, stored %.1f MB (dedup %.2fx), %d errors",
 		round+1, tr.Name, lr.MBs, float64(lr.Sent)/1e6, float64(lr.Bytes)/1e6, float64(lr.StoredB)/1e6, lr.Dedup, lr.Errors)
+	rest, took, err := settle(ctx, inst)
+	if err != nil {
+		return err
+	}
+	tr.AtRest = append(tr.AtRest, rest)
+	tr.Settle = append(tr.Settle, took.Seconds())
+	progress("round %d %-12s settle  %7.1f MB stored at rest after %.1f s", round+1, tr.Name, float64(rest)/1e6, took.Seconds())
 	t, done = o.bar(label("re-log"), "files", w.Files(), inst)
 	rl := logRuns(ctx, t, w.Runs, "", o.Clients)
 	done()
 	tr.Relog = append(tr.Relog, rl)
 	progress("round %d %-12s re-log  %7.2f s, sent %.1f MB", round+1, tr.Name, rl.Seconds, float64(rl.Sent)/1e6)
+	if o.Ingest > 0 {
+		objs := ingestObjects(w, round, o.Ingest)
+		t, done = o.bar(label("ingest"), "files", 2*len(objs), inst)
+		fresh, same, get := ingest(ctx, t, objs, o.Clients)
+		done()
+		tr.New = append(tr.New, fresh)
+		tr.Same = append(tr.Same, same)
+		tr.NewGet = append(tr.NewGet, get)
+		progress("round %d %-12s ingest  %7.1f MB/s new, %7.1f MB/s same bytes again, %7.1f MB/s read back, %d errors, %d mismatches",
+			round+1, tr.Name, fresh.MBs, same.MBs, get.MBs, fresh.Errors+same.Errors+get.Errors, get.Mismatch)
+	}
 	// A sampled run is one listing and a read per file.
 	t, done = o.bar(label("get"), "requests", o.Sample*(1+w.Files()/len(w.Runs)), inst)
 	dl := download(ctx, t, w.Runs, "", o.Sample, uint64(round))
@@ -248,6 +271,15 @@ func ratios(ts []TargetReport) []Ratio {
 		{"re-log seconds", func(t TargetReport, i int) float64 { return t.Relog[i].Seconds }},
 		{"download MB/s", func(t TargetReport, i int) float64 { return t.Download[i].MBs }},
 		{"small commits/s", func(t TargetReport, i int) float64 { return t.Commit[i].PerSec }},
+		{"stored at rest", func(t TargetReport, i int) float64 { return float64(t.AtRest[i]) }},
+		{"PUT new bytes MB/s", func(t TargetReport, i int) float64 { return at(t.New, i).MBs }},
+		{"PUT same bytes MB/s", func(t TargetReport, i int) float64 { return at(t.Same, i).MBs }},
+		{"GET boosters MB/s", func(t TargetReport, i int) float64 {
+			if i < len(t.NewGet) {
+				return t.NewGet[i].MBs
+			}
+			return 0
+		}},
 	}
 	for _, t := range ts[:len(ts)-1] {
 		for _, m := range metrics {
@@ -265,6 +297,14 @@ func ratios(ts []TargetReport) []Ratio {
 		}
 	}
 	return out
+}
+
+// at returns rs[i], or the zero result when the phase did not run.
+func at(rs []LogResult, i int) LogResult {
+	if i < len(rs) {
+		return rs[i]
+	}
+	return LogResult{}
 }
 
 func median(xs []float64) float64 {
@@ -302,6 +342,28 @@ func (r *Report) Markdown(w io.Writer) {
 			col(func(i int) float64 { return t.Log[i].LargeP50 }), col(func(i int) float64 { return t.Log[i].LargeP99 }),
 			col(func(i int) float64 { return t.Commit[i].PerSec }), col(func(i int) float64 { return t.Commit[i].P50 }),
 			col(func(i int) float64 { return t.Commit[i].P99 }), float64(t.PeakRSS)/1e6)
+	}
+	if len(r.Targets) > 0 && len(r.Targets[0].New) > 0 {
+		fmt.Fprintln(w, "\nIngest (boosters new to every store, then the same bytes again, then the new ones read back; medians of rounds):")
+		fmt.Fprintln(w, "\n| target | PUT new MB/s | PUT same MB/s | GET MB/s | new p50/p99 ms | same p50/p99 ms | GET p50/p99 ms | stored after log MB | stored at rest MB | settle s |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		for _, t := range r.Targets {
+			col := func(f func(i int) float64) float64 {
+				var xs []float64
+				for i := range t.New {
+					xs = append(xs, f(i))
+				}
+				return median(xs)
+			}
+			fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f | %.1f | %.1f |\n", t.Name,
+				col(func(i int) float64 { return t.New[i].MBs }), col(func(i int) float64 { return t.Same[i].MBs }),
+				col(func(i int) float64 { return t.NewGet[i].MBs }),
+				col(func(i int) float64 { return t.New[i].LargeP50 }), col(func(i int) float64 { return t.New[i].LargeP99 }),
+				col(func(i int) float64 { return t.Same[i].LargeP50 }), col(func(i int) float64 { return t.Same[i].LargeP99 }),
+				col(func(i int) float64 { return t.NewGet[i].FileP50 }), col(func(i int) float64 { return t.NewGet[i].FileP99 }),
+				col(func(i int) float64 { return float64(t.Log[i].StoredB) })/1e6, col(func(i int) float64 { return float64(t.AtRest[i]) })/1e6,
+				col(func(i int) float64 { return t.Settle[i] }))
+		}
 	}
 	if len(r.Ratios) > 0 {
 		fmt.Fprintf(w, "\nRatios to %s, per round (min / median / max over %d rounds):\n\n| target | metric | min | median | max |\n|---|---|---:|---:|---:|\n", r.Baseline, len(r.Targets[0].Log))

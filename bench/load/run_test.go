@@ -43,6 +43,14 @@ func TestRun_Quick(t *testing.T) {
 	if cairn.Relog[0].Sent != 0 {
 		t.Fatalf("re-logging through the client sent %d bytes, want 0", cairn.Relog[0].Sent)
 	}
+	// The ingest phases: new boosters go over the wire, the same bytes
+	// again do not, and cairn's store settles no larger than it was.
+	if n, s, g := cairn.New[0], cairn.Same[0], cairn.NewGet[0]; n.Errors+s.Errors+g.Errors+g.Mismatch != 0 || n.Files != 4 || n.Sent == 0 || s.Sent != 0 || g.Bytes != n.Bytes {
+		t.Fatalf("ingest phases: new %+v, same %+v, read back %+v", n, s, g)
+	}
+	if cairn.AtRest[0] <= 0 || cairn.AtRest[0] > cairn.Log[0].StoredB {
+		t.Fatalf("stored at rest %d, after logging %d", cairn.AtRest[0], cairn.Log[0].StoredB)
+	}
 	var md bytes.Buffer
 	rep.Markdown(&md)
 	if !strings.Contains(md.String(), "| cairn-client |") || !strings.Contains(md.String(), "Ratios to dir") {
