@@ -79,7 +79,7 @@ func (s *Store) Backlog() Backlog {
 func (s *Store) Compact(ctx context.Context) (CompactResult, error) {
 	var res CompactResult
 	for {
-		did, err := s.compactStep(ctx, &res, true)
+		did, err := s.compactStep(ctx, &res, paceNow)
 		if err != nil || !did {
 			return res, err
 		}
@@ -108,10 +108,10 @@ func (s *Store) compactLoop() {
 	recheck := time.NewTimer(time.Second)
 	defer recheck.Stop()
 	for {
-		if !s.waitIdle() {
+		if !s.wait(paceQuiet) {
 			return
 		}
-		did, err := s.compactStep(ctx, &res, false)
+		did, err := s.compactStep(ctx, &res, paceIdle)
 		if err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
 			s.log.Error("compaction failed", "err", err)
 			did = false
@@ -132,9 +132,10 @@ func (s *Store) compactLoop() {
 }
 
 // compactStep does one unit of compaction (one pack, or a batch of
-// inline chunks) and reports whether it found any. Unless force is set, it
-// pauses while the store is not idle.
-func (s *Store) compactStep(ctx context.Context, res *CompactResult, force bool) (bool, error) {
+// inline chunks) and reports whether it found any it could do at pace p.
+// A pack that is mostly garbage goes first, and at paceQuiet at least:
+// giving disk space back does not wait for other processes' CPU.
+func (s *Store) compactStep(ctx context.Context, res *CompactResult, p pace) (bool, error) {
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
 	if err := s.checkOpen(); err != nil {
@@ -147,14 +148,17 @@ func (s *Store) compactStep(ctx context.Context, res *CompactResult, force bool)
 			s.enc = nil
 		}
 	}()
-	if p := s.pickPack(force); p != nil {
-		return true, s.rewritePack(ctx, p, res, force)
+	if pk, pp := s.pickPack(p); pk != nil {
+		return true, s.rewritePack(ctx, pk, res, pp)
+	}
+	if !s.ready(p) {
+		return false, nil
 	}
 	s.mu.Lock()
 	legacy := s.ctr.legacyChunks
 	s.mu.Unlock()
 	if legacy > 0 && !s.inlineStuck {
-		moved, err := s.moveInline(ctx, res, force)
+		moved, err := s.moveInline(ctx, res, p)
 		if err == nil && moved == 0 {
 			// What is left does not verify: leave it to Scrub.
 			s.inlineStuck = true
@@ -171,54 +175,63 @@ func (s *Store) compactStep(ctx context.Context, res *CompactResult, force bool)
 	return false, nil
 }
 
-// pickPack chooses the next pack to rewrite: the oldest sealed hot pack,
-// else a pack that is at least GarbageRatio garbage, else the hot pack
-// writes go to, sealed now since the store is idle. Packs with appends not
-// yet committed are left for later.
-func (s *Store) pickPack(force bool) *pack {
+// pickPack chooses the next pack to rewrite, and the pace to rewrite it
+// at: a pack that is at least GarbageRatio garbage at paceQuiet or p,
+// whichever yields less; else, when the store is ready for pace p, the
+// oldest sealed hot pack, else the hot pack writes go to, sealed now.
+// Packs with appends not yet committed are left for later.
+func (s *Store) pickPack(p pace) (*pack, pace) {
 	ps := s.packs
-	candidate := func() *pack {
+	candidates := func() (hot, sparse *pack) {
 		ps.mu.Lock()
 		defer ps.mu.Unlock()
-		var hot, sparse *pack
-		for _, p := range ps.packs {
-			if p.removed || p.pending > 0 || s.stuckPacks[p.id] {
+		for _, pk := range ps.packs {
+			if pk.removed || pk.pending > 0 || s.stuckPacks[pk.id] {
 				continue
 			}
 			switch {
-			case p.kind != packCold && p.sealed && (hot == nil || p.id < hot.id):
-				hot = p
-			case p.sealed && p.garbage() >= int64(s.opts.GarbageRatio*float64(max(1, p.size-int64(len(packMagic))))) &&
-				(sparse == nil || p.id < sparse.id):
-				sparse = p
+			case pk.sealed && pk.garbage() >= int64(s.opts.GarbageRatio*float64(max(1, pk.size-int64(len(packMagic))))) &&
+				(sparse == nil || pk.id < sparse.id):
+				sparse = pk
+			case pk.kind != packCold && pk.sealed && (hot == nil || pk.id < hot.id):
+				hot = pk
 			}
 		}
-		if hot != nil {
-			return hot
+		return hot, sparse
+	}
+	pick := func() (*pack, pace) {
+		hot, sparse := candidates()
+		switch {
+		case sparse != nil:
+			return sparse, max(p, paceQuiet)
+		case hot != nil && s.ready(p):
+			return hot, p
 		}
-		return sparse
+		return nil, p
 	}
-	if p := candidate(); p != nil {
-		return p
+	if pk, pp := pick(); pk != nil {
+		return pk, pp
 	}
-	// A cold pack still taking appends can be mostly garbage too.
+	// A pack still taking appends can be mostly garbage too.
 	ps.mu.Lock()
 	cold := ps.cur[packCold]
 	sealCold := cold != nil && cold.garbage() >= int64(s.opts.GarbageRatio*float64(max(1, cold.size-int64(len(packMagic))))) &&
 		cold.garbage() > 0
 	hot := ps.cur[packHot]
 	sealHot := hot != nil && hot.size > int64(len(packMagic))
+	sparseHot := sealHot && hot.garbage() >= int64(s.opts.GarbageRatio*float64(max(1, hot.size-int64(len(packMagic))))) &&
+		hot.garbage() > 0
 	ps.mu.Unlock()
 	if sealCold {
 		ps.seal(packCold)
 	}
-	if sealHot && (force || s.idle()) {
+	if sealHot = sealHot && (sparseHot || s.ready(p)); sealHot {
 		ps.seal(packHot)
 	}
 	if sealCold || sealHot {
-		return candidate()
+		return pick()
 	}
-	return nil
+	return nil, p
 }
 
 // group is a run of chunks on their way to one frame.
@@ -243,7 +256,7 @@ func (g *group) reset() {
 }
 
 // rewritePack moves the live chunks of p into cold packs, then removes p.
-func (s *Store) rewritePack(ctx context.Context, p *pack, res *CompactResult, force bool) error {
+func (s *Store) rewritePack(ctx context.Context, p *pack, res *CompactResult, pc pace) error {
 	s.packs.mu.Lock()
 	size := p.size
 	s.packs.mu.Unlock()
@@ -257,7 +270,7 @@ func (s *Store) rewritePack(ctx context.Context, p *pack, res *CompactResult, fo
 		if err != nil || len(live) == 0 {
 			return err
 		}
-		if !force && !s.idle() && !s.waitIdle() {
+		if !s.wait(pc) {
 			return ErrClosed
 		}
 		max := s.params.MaxSize
@@ -287,7 +300,7 @@ func (s *Store) rewritePack(ctx context.Context, p *pack, res *CompactResult, fo
 			g.chunks = append(g.chunks, m)
 			g.data = append(g.data, b...)
 			if len(g.data) >= s.opts.CompactFrame {
-				if err := s.flushGroup(ctx, g, res, force); err != nil {
+				if err := s.flushGroup(ctx, g, res, pc); err != nil {
 					return err
 				}
 			}
@@ -295,7 +308,7 @@ func (s *Store) rewritePack(ctx context.Context, p *pack, res *CompactResult, fo
 		return nil
 	})
 	if err == nil {
-		err = s.flushGroup(ctx, g, res, force)
+		err = s.flushGroup(ctx, g, res, pc)
 	}
 	if err != nil {
 		return err
@@ -370,7 +383,7 @@ func (s *Store) liveIn(id uint64, off int64, r record) (map[int]moving, error) {
 
 // moveInline moves a batch of the inline chunks a format 1 store holds
 // (those larger than InlineMax) into cold packs.
-func (s *Store) moveInline(ctx context.Context, res *CompactResult, force bool) (int64, error) {
+func (s *Store) moveInline(ctx context.Context, res *CompactResult, pc pace) (int64, error) {
 	g := &group{}
 	before := res.Chunks
 	budget := 8 * s.opts.CompactFrame
@@ -409,7 +422,7 @@ func (s *Store) moveInline(ctx context.Context, res *CompactResult, force bool) 
 		last := batch[len(batch)-1].d
 		start = append(last[:], 0) // the key after the last one seen
 		for i, m := range batch {
-			if !force && !s.idle() && !s.waitIdle() {
+			if !s.wait(pc) {
 				return 0, ErrClosed
 			}
 			b, err := s.codec.decode(nil, values[i], s.params.MaxSize)
@@ -422,13 +435,13 @@ func (s *Store) moveInline(ctx context.Context, res *CompactResult, force bool) 
 			g.data = append(g.data, b...)
 			budget -= len(b)
 			if len(g.data) >= s.opts.CompactFrame {
-				if err := s.flushGroup(ctx, g, res, force); err != nil {
+				if err := s.flushGroup(ctx, g, res, pc); err != nil {
 					return 0, err
 				}
 			}
 		}
 	}
-	if err := s.flushGroup(ctx, g, res, force); err != nil {
+	if err := s.flushGroup(ctx, g, res, pc); err != nil {
 		return 0, err
 	}
 	if len(start) == 0 {
@@ -455,8 +468,8 @@ func (s *Store) encoder() (*zstd.Encoder, error) {
 // flushGroup writes g's chunks as one frame (or raw, one record each, when
 // zstd does not pay) to the cold pack, syncs it, and points the index at
 // the new copies. Each chunk is written in a step of its own, pausing
-// while the store is busy unless force is set.
-func (s *Store) flushGroup(ctx context.Context, g *group, res *CompactResult, force bool) error {
+// until the store is ready for pace pc.
+func (s *Store) flushGroup(ctx context.Context, g *group, res *CompactResult, pc pace) error {
 	if len(g.chunks) == 0 {
 		return nil
 	}
@@ -476,7 +489,7 @@ func (s *Store) flushGroup(ctx context.Context, g *group, res *CompactResult, fo
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !force && !s.idle() && !s.waitIdle() {
+		if !s.wait(pc) {
 			return ErrClosed
 		}
 		if _, err := enc.Write(g.data[o : o+m.size]); err != nil {

@@ -26,23 +26,54 @@ func (a *activity) begin() func() {
 // mark notes foreground work happening now (a chunk read).
 func (a *activity) mark() { a.last.Store(time.Now().UnixNano()) }
 
-// idle reports whether the compactor may work now: no write in progress,
-// no foreground work for CompactIdle, and a core's worth of CPU left by
-// other processes.
-func (s *Store) idle() bool {
+// pace is how much the compactor yields.
+type pace int
+
+const (
+	// paceIdle yields to the store's own work and to other processes:
+	// moving chunks into zstd frames can wait.
+	paceIdle pace = iota
+	// paceQuiet yields to the store's own work only: giving disk space
+	// back must not wait for a machine that other processes keep busy.
+	paceQuiet
+	// paceNow yields to nothing: an operator asked (Compact, Reclaim).
+	paceNow
+)
+
+// quiet reports whether the store has had no write in progress and no
+// foreground work for CompactIdle.
+func (s *Store) quiet() bool {
 	if s.act.busy.Load() > 0 {
 		return false
 	}
-	if time.Since(time.Unix(0, s.act.last.Load())) < s.opts.CompactIdle {
-		return false
-	}
-	return s.opts.anyLoad || s.cpu.spare()
+	return time.Since(time.Unix(0, s.act.last.Load())) >= s.opts.CompactIdle
 }
 
-// waitIdle returns once the store is idle (true), or when it closes
-// (false).
-func (s *Store) waitIdle() bool {
-	t := time.NewTimer(0)
+// idle reports whether the store is quiet and other processes leave a
+// core's worth of CPU.
+func (s *Store) idle() bool {
+	return s.quiet() && !s.opts.busyCPU && (s.opts.anyLoad || s.cpu.spare())
+}
+
+// ready reports whether the compactor may work at pace p now.
+func (s *Store) ready(p pace) bool {
+	switch p {
+	case paceNow:
+		return true
+	case paceQuiet:
+		return s.quiet()
+	default:
+		return s.idle()
+	}
+}
+
+// wait returns once the compactor may work at pace p (true), or when the
+// store closes (false).
+func (s *Store) wait(p pace) bool {
+	if s.ready(p) {
+		return true
+	}
+	t := time.NewTimer(s.opts.CompactIdle / 4)
 	defer t.Stop()
 	for {
 		select {
@@ -50,7 +81,7 @@ func (s *Store) waitIdle() bool {
 			return false
 		case <-t.C:
 		}
-		if s.idle() {
+		if s.ready(p) {
 			return true
 		}
 		t.Reset(s.opts.CompactIdle / 4)

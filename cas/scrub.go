@@ -226,7 +226,7 @@ func (s *Store) Reclaim(ctx context.Context, discardRatio float64) (ReclaimResul
 		if current {
 			s.packs.seal(p.kind)
 		}
-		if err := s.rewritePack(ctx, p, &cr, true); err != nil {
+		if err := s.rewritePack(ctx, p, &cr, paceNow); err != nil {
 			s.compactMu.Unlock()
 			return res, fmt.Errorf("reclaim: %w", err)
 		}

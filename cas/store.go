@@ -100,6 +100,9 @@ type Options struct {
 	// anyLoad, in tests, lets the compactor work whatever other processes
 	// do with the CPU (the machines tests run on are shared).
 	anyLoad bool
+	// busyCPU, in tests, makes the compactor see every core taken by other
+	// processes.
+	busyCPU bool
 	// rawNew, in benchmarks, stores new chunks raw instead of in S2.
 	rawNew bool
 }

@@ -21,6 +21,10 @@ func (s *Server) storeGauges(ctx context.Context) []metrics.Gauge {
 			add("cairn_store_compression_ratio", "Bytes of this node's chunks before compression, per byte stored.", float64(st.LogicalBytes)/float64(st.StoredBytes))
 		}
 	}
+	bl := s.store.Backlog()
+	add("cairn_compactor_backlog_chunks", "Chunks written in the fast codec that the compactor has yet to move into zstd frames.", float64(bl.Chunks))
+	add("cairn_compactor_backlog_bytes", "Stored bytes of those chunks.", float64(bl.Bytes))
+	add("cairn_store_garbage_bytes", "Bytes of pack files that deleted chunks left; the compactor gives them back when it rewrites the packs.", float64(bl.Garbage))
 	if free, err := s.store.FreeSpace(); err == nil {
 		add("cairn_store_free_bytes", "Free space on the chunk store's file system.", float64(free))
 	}

@@ -28,7 +28,7 @@ func TestMetrics_Page(t *testing.T) {
 		`cairn_http_request_duration_seconds_count{operation="object_put",surface="v1"} 2`,
 		`cairn_http_request_duration_seconds_count{operation="chunk_missing",surface="v1"}`,
 		`cairn_http_request_duration_seconds_count{operation="commit",surface="v1"} 1`,
-		"cairn_dedup_ratio ", "cairn_store_compression_ratio ", `cairn_raft_state{state="Leader"} 1`,
+		"cairn_dedup_ratio ", "cairn_store_compression_ratio ", "cairn_compactor_backlog_bytes ", "cairn_gc_freed_bytes_total ", `cairn_raft_state{state="Leader"} 1`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/metrics lacks %q", want)

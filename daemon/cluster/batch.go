@@ -44,8 +44,8 @@ func AppendBatch(dst []byte, cs []cas.StoredChunk) []byte {
 // a codec byte and the chunk, or a compressed frame a little larger.
 func maxStored(maxChunk int) int { return maxChunk + maxChunk/255 + 128 }
 
-// decodeBatch reads a batch; maxValue bounds one chunk's stored form.
-func decodeBatch(r io.Reader, maxValue int) ([]cas.StoredChunk, error) {
+// DecodeBatch reads a batch; maxValue bounds one chunk's stored form.
+func DecodeBatch(r io.Reader, maxValue int) ([]cas.StoredChunk, error) {
 	br := bufio.NewReader(r)
 	var out []cas.StoredChunk
 	for {

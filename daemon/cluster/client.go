@@ -64,6 +64,7 @@ func (c *Client) send(ctx context.Context, method, addr, path string, body io.Re
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set(headerCodecs, "2")
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("peer %s %s: %w", addr, path, err)
@@ -169,7 +170,7 @@ func (c *Client) Fetch(ctx context.Context, addr string, ds []chunk.Digest, maxC
 			looked = n
 		}
 	}
-	cs, err = decodeBatch(io.LimitReader(resp.Body, maxBatchBody), maxStored(maxChunk))
+	cs, err = DecodeBatch(io.LimitReader(resp.Body, maxBatchBody), maxStored(maxChunk))
 	if err != nil {
 		return nil, 0, fmt.Errorf("fetch from %s: %w", addr, err)
 	}

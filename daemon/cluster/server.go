@@ -120,7 +120,7 @@ func (s *Server) missing(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) putBatch(w http.ResponseWriter, r *http.Request) error {
-	cs, err := decodeBatch(http.MaxBytesReader(w, r.Body, maxBatchBody), maxStored(s.Store.Params().MaxSize))
+	cs, err := DecodeBatch(http.MaxBytesReader(w, r.Body, maxBatchBody), maxStored(s.Store.Params().MaxSize))
 	if err != nil {
 		return err
 	}
@@ -152,6 +152,9 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 		v, err := s.Store.GetStored(r.Context(), d)
+		if err == nil {
+			v, err = s.formFor(r, d, v)
+		}
 		if errors.Is(err, cas.ErrNotFound) || errors.Is(err, cas.ErrCorrupt) {
 			continue // the asker gets it from another peer; scrub finds a corrupt one
 		}
@@ -190,6 +193,9 @@ func (s *Server) chunk(w http.ResponseWriter, r *http.Request, hex string) error
 		httpx.WriteJSON(w, http.StatusOK, client.ChunkPutResult{Digest: d, Added: added})
 	case http.MethodGet:
 		v, err := s.Store.GetStored(r.Context(), d)
+		if err == nil {
+			v, err = s.formFor(r, d, v)
+		}
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -83,10 +84,10 @@ func (n *Node) pushBatches(ctx context.Context, addr string, missing []chunk.Dig
 	var batch []cas.StoredChunk
 	size := 0
 	send := func() {
-		b := cluster.EncodeBatch(batch)
+		b := batch
 		batch, size = nil, 0
 		inflight++
-		go func() { errc <- n.peers.Push(ctx, addr, b) }()
+		go func() { errc <- n.push(ctx, addr, b) }()
 	}
 	var firstErr error
 	wait := func() {
@@ -119,4 +120,19 @@ func (n *Node) pushBatches(ctx context.Context, addr string, missing []chunk.Dig
 		wait()
 	}
 	return firstErr
+}
+
+// push sends a peer one batch. A node from before the S2 codec (met
+// during a rolling upgrade) refuses S2 forms as a digest mismatch; the
+// batch then goes again with those chunks raw, which every node reads.
+func (n *Node) push(ctx context.Context, addr string, batch []cas.StoredChunk) error {
+	err := n.peers.Push(ctx, addr, cluster.EncodeBatch(batch))
+	if !errors.Is(err, cas.ErrDigestMismatch) {
+		return err
+	}
+	raw, changed, rerr := cluster.RawForms(ctx, n.store, batch)
+	if rerr != nil || !changed {
+		return err
+	}
+	return n.peers.Push(ctx, addr, cluster.EncodeBatch(raw))
 }
