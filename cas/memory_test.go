@@ -73,8 +73,10 @@ func TestStore_PutMemory(t *testing.T) {
 		t.Fatalf("stored %d bytes", res.Size)
 	}
 	t.Logf("peak live heap during a 1 GiB put: %d MiB above the open store", grew>>20)
-	if grew > 64<<20 {
-		t.Fatalf("a 1 GiB put held %d MiB of heap, want under 64", grew>>20)
+	// The bound the daemon's upload window counts on, with room for the
+	// hashing and the runtime's own.
+	if bound := s.PutMemory(1 << 30); grew > bound+8<<20 {
+		t.Fatalf("a 1 GiB put held %d MiB of heap, more than PutMemory's %d MiB and 8 more", grew>>20, bound>>20)
 	}
 }
 

@@ -38,6 +38,24 @@ type block struct {
 // next to what the block held.
 const blockSize = 4 << 20
 
+// PutMemory bounds the memory a Put of length bytes (-1: unknown) holds at
+// once: the read blocks its chunks in flight pin and their stored forms.
+// A caller that stores many files at once sizes its window by it.
+func (s *Store) PutMemory(length int64) int64 {
+	inflight := int64(8*s.opts.Concurrency + 4)
+	maxChunk := int64(s.params.MaxSize)
+	blocks := (inflight*maxChunk+blockSize-1)/blockSize + 2
+	bound := blocks*blockSize + inflight*(maxChunk+maxChunk/255+64)
+	switch {
+	case length < 0 || length >= bound:
+		return bound
+	case length <= int64(s.params.MinSize):
+		return 2*length + 64<<10
+	default:
+		return min(bound, blockSize+2*length)
+	}
+}
+
 // putJob is one chunk travelling through Put's pipeline.
 type putJob struct {
 	seq    int

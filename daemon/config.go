@@ -28,7 +28,10 @@ const (
 	// their commit); the passes in between read only the zero-reference
 	// table.
 	DefaultGCFullInterval = 24 * time.Hour
-	DefaultShutdown       = 30 * time.Second
+	// DefaultMemoryLimit is the memory budget of a node that is given
+	// none (see Config.MemoryLimit and docs/operations.md's budget).
+	DefaultMemoryLimit = 512 << 20
+	DefaultShutdown    = 30 * time.Second
 	// DefaultCommitTimeout bounds how late a follower learns of a commit:
 	// raft's own 50 ms made every write through a follower wait 50 to
 	// 100 ms for its local apply. Each follower costs an empty append RPC
@@ -163,6 +166,12 @@ type Config struct {
 	// GCFullInterval is how often GC walks the whole chunk store (0:
 	// DefaultGCFullInterval; negative: never on its own).
 	GCFullInterval time.Duration
+	// MemoryLimit is the memory budget of the node's process, in bytes
+	// (0: DefaultMemoryLimit; negative: none). The process's owner sets it as Go's soft memory limit
+	// (runtime/debug.SetMemoryLimit); the node sizes its caches and its
+	// upload window from it, and gives free heap back to the system
+	// when its requests stop.
+	MemoryLimit int64
 	// MinFreeSpace is the disk space, in bytes, that writes of new chunks
 	// and of commands other than deletes leave free on the chunk store's
 	// file system (0: DefaultMinFreeSpace; negative: no check).
@@ -261,6 +270,13 @@ func (c *Config) Validate() error {
 	}
 	if c.UploadExpiry == 0 {
 		c.UploadExpiry = DefaultUploadExpiry
+	}
+	if c.MemoryLimit == 0 {
+		c.MemoryLimit = DefaultMemoryLimit
+	}
+	if c.MemoryLimit > 0 && c.CAS.CacheSize == 0 {
+		// The decoded-chunk cache: 32 MiB in the default budget.
+		c.CAS.CacheSize = c.MemoryLimit / 16
 	}
 	if c.MinFreeSpace == 0 {
 		c.MinFreeSpace = DefaultMinFreeSpace

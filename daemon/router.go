@@ -3,6 +3,7 @@ package daemon
 import (
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -49,6 +50,8 @@ func (s *Server) route(r *http.Request) (string, http.Handler) {
 		return "health", http.HandlerFunc(s.serveReady)
 	case p == "/metrics":
 		return "metrics", http.HandlerFunc(s.serveMetrics)
+	case strings.HasPrefix(p, "/debug/pprof/"):
+		return "debug", http.HandlerFunc(s.serveProfile)
 	case strings.HasPrefix(p, nativeapi.Prefix):
 		return "v1", s.native
 	case strings.HasPrefix(p, mlflowapi.Prefix):
@@ -108,6 +111,34 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.metrics.Handler().ServeHTTP(w, r)
+}
+
+// serveProfile serves Go's profiles (heap, goroutines, CPU, ...) to
+// admin keys only: a CPU profile costs the node CPU for its duration.
+func (s *Server) serveProfile(w http.ResponseWriter, r *http.Request) {
+	id, err := s.keys.Authenticate(r)
+	if err == nil {
+		err = id.RequireRole(auth.Admin)
+	}
+	if err != nil {
+		e := apierr.Classify(err)
+		httpx.WriteJSON(w, e.Status, map[string]string{"code": e.Code, "message": e.Message})
+		return
+	}
+	switch name := strings.TrimPrefix(r.URL.Path, "/debug/pprof/"); name {
+	case "":
+		pprof.Index(w, r)
+	case "cmdline":
+		http.Error(w, "not served: the command line may hold secrets", http.StatusNotFound)
+	case "profile":
+		pprof.Profile(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	default:
+		pprof.Handler(name).ServeHTTP(w, r)
+	}
 }
 
 // fromLoopback reports whether a request came from this machine.

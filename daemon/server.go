@@ -54,6 +54,7 @@ type Server struct {
 	peerSrv *http.Server
 
 	keysSettled atomic.Bool // the configured access keys exist (bootstrapKeys)
+	act         activity    // requests in flight on both ports
 
 	bg   sync.WaitGroup
 	stop context.CancelFunc
@@ -116,14 +117,14 @@ func New(cfg Config) (*Server, error) {
 	s.buildSurfaces(partKey(s.secret))
 	s.metrics.Register(s.storeGauges)
 	errLog := slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)
-	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
+	s.httpSrv = &http.Server{Handler: s.act.track(s), ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		if s.cert, err = loadCertificate(cfg.TLSCert, cfg.TLSKey); err != nil {
 			return nil, err
 		}
 		s.httpSrv.TLSConfig = &tls.Config{GetCertificate: s.cert.get, MinVersion: tls.VersionTLS12}
 	}
-	s.peerSrv = &http.Server{Handler: &cluster.Server{Store: s.store, Node: s.raft, Members: s.members},
+	s.peerSrv = &http.Server{Handler: s.act.track(&cluster.Server{Store: s.store, Node: s.raft, Members: s.members}),
 		ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
 	ok = true
 	return s, nil
@@ -173,7 +174,7 @@ func (s *Server) openCluster() error {
 	s.members = cluster.NewMembership(cfg.NodeID, advertise, s.raft, peers, s.metrics, s.log)
 	s.core = core.New(core.Config{
 		ID: cfg.NodeID, Addr: advertise, Store: s.store, Raft: s.raft, Peers: peers,
-		MaxObjectSize: cfg.MaxObjectSize, MaxUploads: cfg.MaxUploads, Metrics: s.metrics, Now: cfg.Now, Logger: s.log,
+		MaxObjectSize: cfg.MaxObjectSize, MaxUploads: cfg.MaxUploads, UploadMemory: uploadMemory(cfg.MemoryLimit), Metrics: s.metrics, Now: cfg.Now, Logger: s.log,
 	})
 	return nil
 }
@@ -251,6 +252,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.bg.Go(func() { s.bootstrapKeys(bgCtx) })
 	s.bg.Go(func() { s.upkeep.Run(bgCtx) })
+	if s.cfg.MemoryLimit > 0 {
+		s.bg.Go(func() { s.releaseMemory(bgCtx) })
+	}
 	s.log.Info("serving", "http", s.URL(), "raft", s.RaftAddr(), "data", s.cfg.DataDir)
 	s.warnExposure()
 	var err error

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"cairn/daemon"
@@ -30,6 +31,9 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	cfg.OnFirstKey, cfg.Version = printFirstKey, version
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	privateFiles()
 	if cfg.HTTPListener, cfg.ClusterListener, err = inheritedListeners(); err != nil {
 		return err

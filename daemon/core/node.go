@@ -26,7 +26,12 @@ type Config struct {
 	// MaxUploads bounds the bodies StoreContent stores at once (0: no
 	// bound).
 	MaxUploads int
-	Metrics    *metrics.Metrics
+	// UploadMemory bounds the memory those bodies take at once, as the
+	// chunk store's PutMemory counts it (0: no bound); a body waits up to
+	// UploadWait for room, then is refused with ErrSlowDown.
+	UploadMemory int64
+	UploadWait   time.Duration
+	Metrics      *metrics.Metrics
 	// Now is the clock of the times written into commands (default
 	// time.Now).
 	Now    func() time.Time
@@ -44,6 +49,8 @@ type Node struct {
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	uploads chan struct{}  // one token per body being stored
+	window  *window        // the memory of the bodies being stored
+	bgMu    sync.Mutex     // orders goBackground against Close
 	bg      sync.WaitGroup // pushes that go on after a write returned
 	bgCtx   context.Context
 	stop    context.CancelFunc
@@ -63,6 +70,12 @@ func New(cfg Config) *Node {
 	if cfg.MaxUploads > 0 {
 		n.uploads = make(chan struct{}, cfg.MaxUploads)
 	}
+	if cfg.UploadMemory > 0 {
+		n.window = newWindow(cfg.UploadMemory)
+		if n.cfg.UploadWait <= 0 {
+			n.cfg.UploadWait = 30 * time.Second
+		}
+	}
 	return n
 }
 
@@ -70,9 +83,23 @@ func New(cfg Config) *Node {
 // going on in the background and waits for them. It is safe to call more
 // than once.
 func (n *Node) Close() {
+	n.bgMu.Lock()
 	n.closed.Store(true)
+	n.bgMu.Unlock()
 	n.stop()
 	n.bg.Wait()
+}
+
+// goBackground runs f beside the request that started it, unless Close
+// was called: a WaitGroup must not grow while Close waits on it.
+func (n *Node) goBackground(f func()) bool {
+	n.bgMu.Lock()
+	defer n.bgMu.Unlock()
+	if n.closed.Load() {
+		return false
+	}
+	n.bg.Go(f)
+	return true
 }
 
 // Closing reports whether Close was called.

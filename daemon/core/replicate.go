@@ -40,7 +40,10 @@ func (n *Node) replicate(ctx context.Context, recipe cas.Recipe, pp *prePush) er
 	for _, p := range others { // non-voters catch up; they are not part of the quorum
 		wg.Go(func() { pp.waitFor(p.Addr); n.pushTo(bg, p.Addr, digests) })
 	}
-	n.bg.Go(func() { wg.Wait(); cancel() })
+	if !n.goBackground(func() { wg.Wait(); cancel() }) {
+		// Closing: the pushes end with bgCtx; wait for them here.
+		defer func() { wg.Wait(); cancel() }()
+	}
 	ok, failed := 0, 0
 	var errs []error
 	for ok < need {

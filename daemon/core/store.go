@@ -22,7 +22,8 @@ type Stored struct {
 }
 
 // StoreContent stores r, which must hold length bytes (-1: unknown) and
-// at most limit (at most MaxUploads at once), syncs it, calls finish (which may refuse it, for example
+// at most limit, syncs it (at most MaxUploads at once, within
+// UploadMemory), calls finish (which may refuse it, for example
 // when a trailing checksum did not verify), and replicates it to a write
 // quorum. Objects and parts of every surface are stored this way, then
 // committed by their own command.
@@ -40,6 +41,13 @@ func (n *Node) StoreContent(ctx context.Context, r io.Reader, length, limit int6
 		default:
 			return Stored{}, fmt.Errorf("%w: %d at once", ErrSlowDown, cap(n.uploads))
 		}
+	}
+	if n.window != nil {
+		held, err := n.window.acquire(ctx, n.store.PutMemory(length), n.cfg.UploadWait)
+		if err != nil {
+			return Stored{}, err
+		}
+		defer n.window.release(held)
 	}
 	body := &countingReader{r: r, limit: limit}
 	var sum hash.Hash
