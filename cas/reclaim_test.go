@@ -7,8 +7,9 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"cairn/cas/chunk"
 	"testing"
+
+	"cairn/cas/chunk"
 )
 
 func dirSize(t testing.TB, dir string) int64 {
