@@ -3,7 +3,10 @@ package cas
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // The compactor re-encodes chunks into their at-rest form: Put writes new
@@ -25,6 +28,24 @@ import (
 //
 // A crash before 2 leaves garbage at the end of the cold pack; before 3,
 // both copies, the index pointing at either.
+
+// compactor is a store's background compaction: its state lives here,
+// the store's own counters and packs it reaches through s.
+type compactor struct {
+	s    *Store
+	wake chan struct{} // tells the compactor there may be work
+
+	// mu is held by a compaction step; it guards the fields after it.
+	mu          sync.Mutex
+	enc         *zstd.Encoder   // while a step runs
+	stuckPacks  map[uint64]bool // packs holding chunks that do not verify
+	inlineStuck bool            // inline chunks left that do not verify
+	vlogDirty   bool            // the value log held chunks at Open: reclaim it once they moved
+}
+
+func newCompactor(s *Store) *compactor {
+	return &compactor{s: s, wake: make(chan struct{}, 1), stuckPacks: map[uint64]bool{}}
+}
 
 // CompactResult reports what a compaction did.
 type CompactResult struct {
@@ -71,7 +92,7 @@ func (s *Store) Backlog() Backlog {
 func (s *Store) Compact(ctx context.Context) (CompactResult, error) {
 	var res CompactResult
 	for {
-		did, err := s.compactStep(ctx, &res, paceNow)
+		did, err := s.cmp.step(ctx, &res, paceNow)
 		if err != nil || !did {
 			return res, err
 		}
@@ -79,16 +100,17 @@ func (s *Store) Compact(ctx context.Context) (CompactResult, error) {
 }
 
 // kick tells the compactor there may be work.
-func (s *Store) kick() {
+func (c *compactor) kick() {
 	select {
-	case s.wake <- struct{}{}:
+	case c.wake <- struct{}{}:
 	default:
 	}
 }
 
 // compactLoop is the background compactor: a step at a time while the
 // store is idle, sleeping when there is nothing to do.
-func (s *Store) compactLoop() {
+func (c *compactor) loop() {
+	s := c.s
 	defer s.wg.Done()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -100,10 +122,10 @@ func (s *Store) compactLoop() {
 	recheck := time.NewTimer(time.Second)
 	defer recheck.Stop()
 	for {
-		if !s.wait(paceQuiet) {
+		if !c.wait(paceQuiet) {
 			return
 		}
-		did, err := s.compactStep(ctx, &res, paceIdle)
+		did, err := c.step(ctx, &res, paceIdle)
 		if err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
 			s.log.Error("compaction failed", "err", err)
 			did = false
@@ -117,7 +139,7 @@ func (s *Store) compactLoop() {
 		select {
 		case <-s.closed:
 			return
-		case <-s.wake:
+		case <-c.wake:
 		case <-recheck.C:
 		}
 	}
@@ -127,40 +149,41 @@ func (s *Store) compactLoop() {
 // inline chunks) and reports whether it found any it could do at pace p.
 // A pack that is mostly garbage goes first, and at paceQuiet at least:
 // giving disk space back does not wait for other processes' CPU.
-func (s *Store) compactStep(ctx context.Context, res *CompactResult, p pace) (bool, error) {
-	s.compactMu.Lock()
-	defer s.compactMu.Unlock()
+func (c *compactor) step(ctx context.Context, res *CompactResult, p pace) (bool, error) {
+	s := c.s
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if err := s.checkOpen(); err != nil {
 		return false, err
 	}
 	// The encoder's window is a few MiB: let it go between steps.
 	defer func() {
-		if s.enc != nil {
-			s.enc.Close()
-			s.enc = nil
+		if c.enc != nil {
+			c.enc.Close()
+			c.enc = nil
 		}
 	}()
-	if pk, pp := s.pickPack(p); pk != nil {
-		return true, s.rewritePack(ctx, pk, res, pp)
+	if pk, pp := c.pickPack(p); pk != nil {
+		return true, c.rewritePack(ctx, pk, res, pp)
 	}
-	if !s.ready(p) {
+	if !c.ready(p) {
 		return false, nil
 	}
 	s.mu.Lock()
 	legacy := s.ctr.legacyChunks
 	s.mu.Unlock()
-	if legacy > 0 && !s.inlineStuck {
-		moved, err := s.moveInline(ctx, res, p)
+	if legacy > 0 && !c.inlineStuck {
+		moved, err := c.moveInline(ctx, res, p)
 		if err == nil && moved == 0 {
 			// What is left does not verify: leave it to Scrub.
-			s.inlineStuck = true
+			c.inlineStuck = true
 			s.log.Warn("inline chunks left that do not verify", "chunks", legacy)
 		}
 		return true, err
 	}
-	if legacy == 0 && s.vlogDirty {
+	if legacy == 0 && c.vlogDirty {
 		// The value log holds nothing live any more: give its space back.
-		s.vlogDirty = false
+		c.vlogDirty = false
 		_, err := s.reclaimValueLog(ctx, 0.5)
 		return true, err
 	}
@@ -172,13 +195,14 @@ func (s *Store) compactStep(ctx context.Context, res *CompactResult, p pace) (bo
 // whichever yields less; else, when the store is ready for pace p, the
 // oldest sealed hot pack, else the hot pack writes go to, sealed now.
 // Packs with appends not yet committed are left for later.
-func (s *Store) pickPack(p pace) (*pack, pace) {
+func (c *compactor) pickPack(p pace) (*pack, pace) {
+	s := c.s
 	ps := s.packs
 	candidates := func() (hot, sparse *pack) {
 		ps.mu.Lock()
 		defer ps.mu.Unlock()
 		for _, pk := range ps.packs {
-			if pk.removed || pk.pending > 0 || s.stuckPacks[pk.id] {
+			if pk.removed || pk.pending > 0 || c.stuckPacks[pk.id] {
 				continue
 			}
 			switch {
@@ -196,7 +220,7 @@ func (s *Store) pickPack(p pace) (*pack, pace) {
 		switch {
 		case sparse != nil:
 			return sparse, max(p, paceQuiet)
-		case hot != nil && s.ready(p):
+		case hot != nil && c.ready(p):
 			return hot, p
 		}
 		return nil, p
@@ -217,7 +241,7 @@ func (s *Store) pickPack(p pace) (*pack, pace) {
 	if sealCold {
 		ps.seal(packCold)
 	}
-	if sealHot = sealHot && (sparseHot || s.ready(p)); sealHot {
+	if sealHot = sealHot && (sparseHot || c.ready(p)); sealHot {
 		ps.seal(packHot)
 	}
 	if sealCold || sealHot {

@@ -336,7 +336,7 @@ func TestStore_ReadsEveryForm(t *testing.T) {
 	}
 	defer c.close()
 	zstdForm := func(b []byte) []byte {
-		enc, _ := s.encoder()
+		enc, _ := s.cmp.encoder()
 		defer enc.Close()
 		return append([]byte{byte(CodecZstd)}, enc.EncodeAll(b, nil)...)
 	}
@@ -360,11 +360,11 @@ func TestStore_ReadsEveryForm(t *testing.T) {
 	check := func(stage string) {
 		for name, f := range forms {
 			d := chunk.Sum(f.data)
-			s.cache.drop(d)
+			s.rd.cache.drop(d)
 			if got, err := s.GetChunk(ctx, d); err != nil || !bytes.Equal(got, f.data) {
 				t.Fatalf("%s, %s: GetChunk: %v", stage, name, err)
 			}
-			s.cache.drop(d)
+			s.rd.cache.drop(d)
 			r := Recipe{{Digest: d, Size: uint32(len(f.data))}}
 			if got := readAll(t, s, r); !bytes.Equal(got, f.data) {
 				t.Fatalf("%s, %s: Reader reads wrong", stage, name)
@@ -427,9 +427,9 @@ func TestStore_CorruptPack(t *testing.T) {
 	// Rewriting the pack moves the good chunks and leaves the damaged
 	// ones, and the pack with them.
 	id, _ := strconv.ParseUint(ents[0].Name()[:16], 16, 64)
-	s.compactMu.Lock()
-	err = s.rewritePack(t.Context(), s.openPack(id), &CompactResult{}, paceNow)
-	s.compactMu.Unlock()
+	s.cmp.mu.Lock()
+	err = s.cmp.rewritePack(t.Context(), s.openPack(id), &CompactResult{}, paceNow)
+	s.cmp.mu.Unlock()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +453,7 @@ func TestStore_UpgradeFormat1(t *testing.T) {
 	// Rewrite every packed chunk inline, as zstd, the way format 1 did.
 	var ds []Digest
 	s.Walk(t.Context(), func(d Digest, _ int64) error { ds = append(ds, d); return nil })
-	enc, _ := s.encoder()
+	enc, _ := s.cmp.encoder()
 	var inline, inlineChunks, logical, stored int64
 	err := s.db.Update(func(txn *badger.Txn) error {
 		for _, d := range ds {

@@ -33,7 +33,7 @@ func (s *Store) Delete(ctx context.Context, ds ...Digest) error {
 	if err := s.sync.Sync(); err != nil {
 		return err
 	}
-	s.kick()
+	s.cmp.kick()
 	return nil
 }
 
@@ -89,7 +89,7 @@ func (s *Store) deleteBatch(ds []Digest) error {
 		if err := txn.Delete(k); err != nil {
 			return fmt.Errorf("delete chunk %s: %w", d.Short(), err)
 		}
-		s.cache.drop(d)
+		s.rd.cache.drop(d)
 		next.Chunks--
 		next.LogicalBytes -= logical
 		next.StoredBytes -= stored
@@ -107,7 +107,7 @@ func (s *Store) deleteBatch(ds []Digest) error {
 		return fmt.Errorf("delete chunks: %w", err)
 	}
 	for p, x := range deltas {
-		s.addLive(p, x.chunks, x.bytes)
+		s.wr.addLive(p, x.chunks, x.bytes)
 	}
 	s.ctr = next
 	return nil

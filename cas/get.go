@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"cairn/cas/chunk"
 
@@ -12,7 +13,7 @@ import (
 
 // GetChunk returns chunk d, verified against its digest.
 func (s *Store) GetChunk(ctx context.Context, d Digest) ([]byte, error) {
-	return s.getChunk(ctx, d, nil)
+	return s.rd.getChunk(ctx, d, nil)
 }
 
 // entry is what the index holds for a chunk: its stored form (inline) or
@@ -24,9 +25,26 @@ type entry struct {
 	version uint64
 }
 
+// reader is a store's read path: the index lookups, the frames being
+// decoded (shared between readers of one frame), and the cache of
+// decoded chunks.
+type reader struct {
+	s      *Store
+	cache  *chunkCache
+	loadMu sync.Mutex
+	loads  map[frameKey]chan struct{} // shared frames being decoded
+	// prefetches bounds the frames decoded ahead of streamed reads.
+	prefetches chan struct{}
+}
+
+func newReader(s *Store, opts Options) *reader {
+	return &reader{s: s, cache: newChunkCache(opts.CacheSize), loads: map[frameKey]chan struct{}{}, prefetches: make(chan struct{}, opts.Concurrency)}
+}
+
 // lookup reads d's index entry. The inline form is copied into buf,
 // which is grown as needed.
-func (s *Store) lookup(d Digest, buf []byte) (entry, error) {
+func (rd *reader) lookup(d Digest, buf []byte) (entry, error) {
+	s := rd.s
 	var e entry
 	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(chunkKey(d))
@@ -65,15 +83,16 @@ const (
 )
 
 // getChunk appends chunk d, verified, to dst[:0]; see get.
-func (s *Store) getChunk(ctx context.Context, d Digest, dst []byte) ([]byte, error) {
-	return s.get(ctx, d, dst, accessOne)
+func (rd *reader) getChunk(ctx context.Context, d Digest, dst []byte) ([]byte, error) {
+	return rd.get(ctx, d, dst, accessOne)
 }
 
 // get appends chunk d, verified, to dst[:0]. It looks in the cache of
 // decoded chunks first, and keeps there the chunks read more than once
 // lately, and the rest of the shared frames it decodes. A streamed read
 // that decodes a shared frame starts decoding the frame after it too.
-func (s *Store) get(ctx context.Context, d Digest, dst []byte, how access) ([]byte, error) {
+func (rd *reader) get(ctx context.Context, d Digest, dst []byte, how access) ([]byte, error) {
+	s := rd.s
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -83,39 +102,40 @@ func (s *Store) get(ctx context.Context, d Digest, dst []byte, how access) ([]by
 	default:
 	}
 	s.act.mark()
-	if b, next, ok := s.cache.getNext(d, dst[:0]); ok {
+	if b, next, ok := s.rd.cache.getNext(d, dst[:0]); ok {
 		if chunk.Sum(b) == d {
 			if how == accessStream && next.pack != 0 {
 				// A streamed read reached a frame decoded ahead: decode
 				// the one after it meanwhile.
-				s.prefetch(next, 1)
+				rd.prefetch(next, 1)
 			}
 			return b, nil
 		}
-		s.cache.drop(d)
+		s.rd.cache.drop(d)
 	}
-	out, err := s.readChunk(ctx, d, dst[:0], how)
+	out, err := rd.readChunk(ctx, d, dst[:0], how)
 	if err != nil {
 		return nil, err
 	}
 	if got := chunk.Sum(out); got != d {
 		return nil, &CorruptError{Digest: d, Reason: "content hashes to " + got.String()}
 	}
-	s.cache.read(d, out)
+	s.rd.cache.read(d, out)
 	return out, nil
 }
 
 // readChunk decodes chunk d from its stored form into dst, without
 // verifying it. A pack the compactor removed between the lookup and the
 // read means the chunk moved: it is looked up again.
-func (s *Store) readChunk(ctx context.Context, d Digest, dst []byte, how access) ([]byte, error) {
-	vbuf := s.vals.Get().(*[]byte)
-	defer s.putVal(vbuf)
+func (rd *reader) readChunk(ctx context.Context, d Digest, dst []byte, how access) ([]byte, error) {
+	s := rd.s
+	vbuf := s.bp.vals.Get().(*[]byte)
+	defer s.bp.putVal(vbuf)
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		e, err := s.lookup(d, *vbuf)
+		e, err := rd.lookup(d, *vbuf)
 		if err != nil {
 			return nil, err
 		}
@@ -127,7 +147,7 @@ func (s *Store) readChunk(ctx context.Context, d Digest, dst []byte, how access)
 			}
 			return out, nil
 		}
-		out, err := s.readPacked(d, e.loc, dst, how)
+		out, err := rd.readPacked(d, e.loc, dst, how)
 		if errors.Is(err, errPackGone) && attempt < 3 {
 			continue
 		}
@@ -139,29 +159,30 @@ func (s *Store) readChunk(ctx context.Context, d Digest, dst []byte, how access)
 // chunks of one shared frame (a Reader's read-ahead) decode it once: the
 // first decodes it and fills the cache, the others wait and take their
 // chunk from the cache.
-func (s *Store) readPacked(d Digest, loc location, dst []byte, how access) ([]byte, error) {
+func (rd *reader) readPacked(d Digest, loc location, dst []byte, how access) ([]byte, error) {
+	s := rd.s
 	key := frameKey{loc.pack, loc.off}
-	if s.cache != nil {
-		s.loadMu.Lock()
-		if l, ok := s.loads[key]; ok {
-			s.loadMu.Unlock()
+	if s.rd.cache != nil {
+		s.rd.loadMu.Lock()
+		if l, ok := s.rd.loads[key]; ok {
+			s.rd.loadMu.Unlock()
 			<-l
-			if b, ok := s.cache.get(d, dst); ok {
+			if b, ok := s.rd.cache.get(d, dst); ok {
 				return b, nil
 			}
 		} else {
 			l := make(chan struct{})
-			s.loads[key] = l
-			s.loadMu.Unlock()
+			s.rd.loads[key] = l
+			s.rd.loadMu.Unlock()
 			defer func() {
-				s.loadMu.Lock()
-				delete(s.loads, key)
-				s.loadMu.Unlock()
+				s.rd.loadMu.Lock()
+				delete(s.rd.loads, key)
+				s.rd.loadMu.Unlock()
 				close(l)
 			}()
 		}
 	}
-	rb, done := s.scratch(loc.length)
+	rb, done := s.bp.scratch(loc.length)
 	defer done()
 	raw, err := s.packs.readAt(loc.pack, loc.off, loc.length, *rb)
 	if errors.Is(err, errPackGone) {
@@ -186,7 +207,7 @@ func (s *Store) readPacked(d Digest, loc location, dst []byte, how access) ([]by
 		}
 		return out, nil
 	}
-	fb, fdone := s.scratch(r.frameSize() + decodeSlack)
+	fb, fdone := s.bp.scratch(r.frameSize() + decodeSlack)
 	defer fdone()
 	frame, err := s.codec.decodeFrame((*fb)[:0], r.codec, r.payload, r.frameSize())
 	if err != nil {
@@ -197,23 +218,24 @@ func (s *Store) readPacked(d Digest, loc location, dst []byte, how access) ([]by
 		return nil, &CorruptError{Digest: d, Reason: fmt.Sprintf("frame decodes to %d bytes, record says %d", len(frame), r.frameSize())}
 	}
 	next := frameKey{loc.pack, loc.off + int64(loc.length)}
-	s.cacheFrame(r, frame, next, i)
+	rd.cacheFrame(r, frame, next, i)
 	if how == accessStream {
 		// Decode the next two frames on the other cores meanwhile.
-		s.prefetch(next, 2)
+		rd.prefetch(next, 2)
 	}
 	return append(dst, frame[off:off+r.chunks[i].size]...), nil
 }
 
 // cacheFrame keeps the chunks of a decoded shared frame but the one at
 // skip (-1: none), marking the first with the record after the frame.
-func (s *Store) cacheFrame(r record, frame []byte, next frameKey, skip int) {
+func (rd *reader) cacheFrame(r record, frame []byte, next frameKey, skip int) {
+	s := rd.s
 	o := 0
 	for k, c := range r.chunks {
 		if k == 0 {
-			s.cache.putNext(c.d, frame[o:o+c.size], next)
+			s.rd.cache.putNext(c.d, frame[o:o+c.size], next)
 		} else if k != skip {
-			s.cache.put(c.d, frame[o:o+c.size])
+			s.rd.cache.put(c.d, frame[o:o+c.size])
 		}
 		o += c.size
 	}
@@ -225,15 +247,16 @@ func (s *Store) cacheFrame(r record, frame []byte, next frameKey, skip int) {
 // finds its next frames decoded (the compactor writes a file's chunks in
 // order), on the other cores, while it reads the one before from the
 // cache.
-func (s *Store) prefetch(key frameKey, depth int) {
+func (rd *reader) prefetch(key frameKey, depth int) {
+	s := rd.s
 	if depth <= 0 {
 		return
 	}
-	if s.cache == nil {
+	if s.rd.cache == nil {
 		return
 	}
 	select {
-	case s.prefetches <- struct{}{}:
+	case s.rd.prefetches <- struct{}{}:
 	default:
 		return
 	}
@@ -243,29 +266,29 @@ func (s *Store) prefetch(key frameKey, depth int) {
 	defer s.views.RUnlock()
 	select {
 	case <-s.closed:
-		<-s.prefetches
+		<-s.rd.prefetches
 		return
 	default:
 	}
-	s.loadMu.Lock()
-	if _, ok := s.loads[key]; ok {
-		s.loadMu.Unlock()
-		<-s.prefetches
+	s.rd.loadMu.Lock()
+	if _, ok := s.rd.loads[key]; ok {
+		s.rd.loadMu.Unlock()
+		<-s.rd.prefetches
 		return
 	}
 	l := make(chan struct{})
-	s.loads[key] = l
-	s.loadMu.Unlock()
+	s.rd.loads[key] = l
+	s.rd.loadMu.Unlock()
 	s.wg.Go(func() {
 		defer func() {
-			s.loadMu.Lock()
-			delete(s.loads, key)
-			s.loadMu.Unlock()
+			s.rd.loadMu.Lock()
+			delete(s.rd.loads, key)
+			s.rd.loadMu.Unlock()
 			close(l)
-			<-s.prefetches
+			<-s.rd.prefetches
 		}()
-		if next, ok := s.decodeInto(key); ok {
-			s.prefetch(next, depth-1)
+		if next, ok := rd.decodeInto(key); ok {
+			rd.prefetch(next, depth-1)
 		}
 	})
 }
@@ -274,9 +297,10 @@ func (s *Store) prefetch(key frameKey, depth int) {
 // chunks are not all cached, decodes it into the cache, and returns the
 // record after it. It gives up quietly on anything unexpected: the chunks
 // are read the ordinary way.
-func (s *Store) decodeInto(key frameKey) (frameKey, bool) {
+func (rd *reader) decodeInto(key frameKey) (frameKey, bool) {
+	s := rd.s
 	maxFrame := s.opts.CompactFrame + s.params.MaxSize
-	hb, hdone := s.scratch(64 << 10)
+	hb, hdone := s.bp.scratch(64 << 10)
 	defer hdone()
 	head, err := s.packs.readAt(key.pack, key.off, 64<<10, *hb)
 	if err != nil {
@@ -294,7 +318,7 @@ func (s *Store) decodeInto(key frameKey) (frameKey, bool) {
 	}
 	cached := 0
 	for _, c := range h.chunks {
-		if s.cache.has(c.d) {
+		if s.rd.cache.has(c.d) {
 			cached++
 		}
 	}
@@ -302,7 +326,7 @@ func (s *Store) decodeInto(key frameKey) (frameKey, bool) {
 		return frameKey{}, false
 	}
 	n := len(head) - len(br.b) + h.n
-	rb, rdone := s.scratch(n)
+	rb, rdone := s.bp.scratch(n)
 	defer rdone()
 	raw, err := s.packs.readAt(key.pack, key.off, n, *rb)
 	if err != nil {
@@ -313,7 +337,7 @@ func (s *Store) decodeInto(key frameKey) (frameKey, bool) {
 	if err != nil {
 		return frameKey{}, false
 	}
-	fb, fdone := s.scratch(r.frameSize() + decodeSlack)
+	fb, fdone := s.bp.scratch(r.frameSize() + decodeSlack)
 	defer fdone()
 	frame, err := s.codec.decodeFrame((*fb)[:0], r.codec, r.payload, r.frameSize())
 	if err != nil || len(frame) != r.frameSize() {
@@ -321,7 +345,7 @@ func (s *Store) decodeInto(key frameKey) (frameKey, bool) {
 	}
 	*fb = frame
 	next := frameKey{key.pack, key.off + int64(n)}
-	s.cacheFrame(r, frame, next, -1)
+	rd.cacheFrame(r, frame, next, -1)
 	return next, true
 }
 
@@ -329,13 +353,6 @@ func (s *Store) decodeInto(key frameKey) (frameKey, bool) {
 type frameKey struct {
 	pack uint64
 	off  int64
-}
-
-func (s *Store) putFrame(b *[]byte) {
-	if b != nil && cap(*b) <= 2*(s.opts.CompactFrame+s.params.MaxSize) {
-		*b = (*b)[:0]
-		s.frames.Put(b)
-	}
 }
 
 // GetStored returns chunk d in a stored form (codec byte and payload), as
@@ -351,7 +368,7 @@ func (s *Store) GetStored(ctx context.Context, d Digest) ([]byte, error) {
 	}
 	s.act.mark()
 	for attempt := 0; ; attempt++ {
-		e, err := s.lookup(d, nil)
+		e, err := s.rd.lookup(d, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -375,7 +392,7 @@ func (s *Store) GetStored(ctx context.Context, d Digest) ([]byte, error) {
 			}
 			return append([]byte{byte(r.codec)}, r.payload...), nil
 		}
-		b, err := s.getChunk(ctx, d, nil)
+		b, err := s.rd.getChunk(ctx, d, nil)
 		if err != nil {
 			return nil, err
 		}

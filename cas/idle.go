@@ -42,7 +42,8 @@ const (
 
 // quiet reports whether the store has had no write in progress and no
 // foreground work for CompactIdle.
-func (s *Store) quiet() bool {
+func (c *compactor) quiet() bool {
+	s := c.s
 	if s.act.busy.Load() > 0 {
 		return false
 	}
@@ -51,26 +52,28 @@ func (s *Store) quiet() bool {
 
 // idle reports whether the store is quiet and other processes leave a
 // core's worth of CPU.
-func (s *Store) idle() bool {
-	return s.quiet() && !s.opts.busyCPU && (s.opts.anyLoad || s.cpu.spare())
+func (c *compactor) idle() bool {
+	s := c.s
+	return c.quiet() && !s.opts.busyCPU && (s.opts.anyLoad || s.cpu.spare())
 }
 
 // ready reports whether the compactor may work at pace p now.
-func (s *Store) ready(p pace) bool {
+func (c *compactor) ready(p pace) bool {
 	switch p {
 	case paceNow:
 		return true
 	case paceQuiet:
-		return s.quiet()
+		return c.quiet()
 	default:
-		return s.idle()
+		return c.idle()
 	}
 }
 
 // wait returns once the compactor may work at pace p (true), or when the
 // store closes (false).
-func (s *Store) wait(p pace) bool {
-	if s.ready(p) {
+func (c *compactor) wait(p pace) bool {
+	s := c.s
+	if c.ready(p) {
 		return true
 	}
 	t := time.NewTimer(s.opts.CompactIdle / 4)
@@ -81,7 +84,7 @@ func (s *Store) wait(p pace) bool {
 			return false
 		case <-t.C:
 		}
-		if s.ready(p) {
+		if c.ready(p) {
 			return true
 		}
 		t.Reset(s.opts.CompactIdle / 4)

@@ -114,7 +114,7 @@ func (s *Store) PutWith(ctx context.Context, r io.Reader, opts PutOptions) (PutR
 	n, err := io.ReadFull(r, head)
 	switch {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return s.putSmall(ctx, head[:n], opts)
+		return s.wr.putSmall(ctx, head[:n], opts)
 	case err != nil:
 		return PutResult{}, fmt.Errorf("put: read: %w", err)
 	}
@@ -124,7 +124,7 @@ func (s *Store) PutWith(ctx context.Context, r io.Reader, opts PutOptions) (PutR
 
 	workers := s.opts.Concurrency
 	inflight := 8*workers + 4
-	pool := &s.blocks
+	pool := &s.bp.blocks
 	slots := make(chan struct{}, inflight)
 	jobs := make(chan *putJob, inflight)
 	results := make(chan *putJob, inflight)
@@ -152,7 +152,7 @@ func (s *Store) PutWith(ctx context.Context, r io.Reader, opts PutOptions) (PutR
 				if !ok {
 					return
 				}
-				s.prepare(ctx, j, v)
+				s.wr.prepare(ctx, j, v)
 				results <- j
 			}
 		})
@@ -161,9 +161,9 @@ func (s *Store) PutWith(ctx context.Context, r io.Reader, opts PutOptions) (PutR
 
 	var res PutResult
 	writerDone := make(chan error, 1)
-	go func() { writerDone <- s.collect(ctx, cancel, results, slots, pool, &res, opts) }()
+	go func() { writerDone <- s.wr.collect(ctx, cancel, results, slots, pool, &res, opts) }()
 
-	readErr := s.split(ctx, r, jobs, slots, pool)
+	readErr := s.wr.split(ctx, r, jobs, slots, pool)
 	close(jobs)
 	if readErr != nil {
 		cancel()
@@ -181,7 +181,8 @@ func (s *Store) PutWith(ctx context.Context, r io.Reader, opts PutOptions) (PutR
 }
 
 // putSmall stores a file of at most one chunk.
-func (s *Store) putSmall(ctx context.Context, b []byte, opts PutOptions) (PutResult, error) {
+func (wr *writer) putSmall(ctx context.Context, b []byte, opts PutOptions) (PutResult, error) {
+	s := wr.s
 	res := PutResult{Digest: chunk.Sum(b), Size: int64(len(b))}
 	if opts.Hash != nil {
 		opts.Hash.Write(b)
@@ -197,7 +198,7 @@ func (s *Store) putSmall(ctx context.Context, b []byte, opts PutOptions) (PutRes
 	}
 	if !ok {
 		c := pendingChunk{d: d, value: s.codec.encode(nil, b), size: len(b)}
-		w, err := s.write(ctx, []pendingChunk{c})
+		w, err := wr.write(ctx, []pendingChunk{c})
 		if err != nil {
 			return PutResult{}, fmt.Errorf("put: %w", err)
 		}
@@ -233,7 +234,8 @@ func firstCause(errs ...error) error {
 // cap(slots) chunks are in flight. Boundaries are cut with at least a
 // maximum chunk of input in view (or the rest of the stream), so they do
 // not depend on how r splits its reads.
-func (s *Store) split(ctx context.Context, r io.Reader, jobs chan<- *putJob, slots chan struct{}, pool *sync.Pool) error {
+func (wr *writer) split(ctx context.Context, r io.Reader, jobs chan<- *putJob, slots chan struct{}, pool *sync.Pool) error {
+	s := wr.s
 	newBlock := func() *block {
 		b := pool.Get().(*block)
 		b.refs.Store(1) // split's own reference
@@ -283,7 +285,8 @@ func release(b *block, pool *sync.Pool) {
 }
 
 // prepare hashes a chunk and, when the store lacks it, compresses it.
-func (s *Store) prepare(ctx context.Context, j *putJob, v *view) {
+func (wr *writer) prepare(ctx context.Context, j *putJob, v *view) {
+	s := wr.s
 	if err := ctx.Err(); err != nil {
 		j.err = err
 		return
@@ -302,15 +305,15 @@ func (s *Store) prepare(ctx context.Context, j *putJob, v *view) {
 	// keep an exact copy: a chunk waiting to be committed holds only its
 	// stored bytes (a pooled buffer per chunk in flight would pin ten
 	// times more memory).
-	scratch := s.vals.Get().(*[]byte)
+	scratch := s.bp.vals.Get().(*[]byte)
 	*scratch = s.codec.encode((*scratch)[:0], j.buf)
 	j.value = append(make([]byte, 0, len(*scratch)), *scratch...)
-	s.putVal(scratch)
+	s.bp.putVal(scratch)
 }
 
 // collect receives prepared chunks, puts them back in order, hashes the
 // whole file, builds the recipe and commits new chunks in batches.
-func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-chan *putJob, slots chan struct{}, pool *sync.Pool, res *PutResult, opts PutOptions) error {
+func (wr *writer) collect(ctx context.Context, fail context.CancelFunc, results <-chan *putJob, slots chan struct{}, pool *sync.Pool, res *PutResult, opts PutOptions) error {
 	h := chunk.NewHasher()
 	waiting := make(map[int]*putJob)
 	next := 0
@@ -320,7 +323,7 @@ func (s *Store) collect(ctx context.Context, fail context.CancelFunc, results <-
 	// waits at most, which bounds the memory they hold.
 	batches := make(chan []pendingChunk, 1)
 	committed := make(chan error, 1)
-	go func() { committed <- s.commitBatches(ctx, fail, batches, res, opts.Committed) }()
+	go func() { committed <- wr.commitBatches(ctx, fail, batches, res, opts.Committed) }()
 	var pending []pendingChunk
 	var pendingBytes int
 	flush := func() {
@@ -385,7 +388,8 @@ const putFlush = 64 << 20
 // comes; their index entries are committed after the pack is synced, every
 // putFlush bytes and at the end. After the first failure it drops the
 // rest, and gives up the chunks it claimed.
-func (s *Store) commitBatches(ctx context.Context, fail context.CancelFunc, batches <-chan []pendingChunk, res *PutResult, committed func([]StoredChunk)) error {
+func (wr *writer) commitBatches(ctx context.Context, fail context.CancelFunc, batches <-chan []pendingChunk, res *PutResult, committed func([]StoredChunk)) error {
+	s := wr.s
 	var err error
 	var stored []StoredChunk
 	var held []*writeBatch // appended, not committed
@@ -397,7 +401,7 @@ func (s *Store) commitBatches(ctx context.Context, fail context.CancelFunc, batc
 		}
 		bs := held
 		held, heldBytes = nil, 0
-		err := s.commits.commit(bs...)
+		err := s.wr.commits.commit(bs...)
 		for _, b := range bs {
 			res.NewChunks += b.w.chunks
 			res.NewBytes += b.w.logical
@@ -410,9 +414,9 @@ func (s *Store) commitBatches(ctx context.Context, fail context.CancelFunc, batc
 			continue
 		}
 		var b *writeBatch
-		if b, err = s.reserve(ctx, batch); err == nil {
-			if err = s.appendPacked(b); err != nil {
-				s.release(b, false)
+		if b, err = wr.reserve(ctx, batch); err == nil {
+			if err = wr.appendPacked(b); err != nil {
+				wr.release(b, false)
 			}
 		}
 		if err != nil {
@@ -442,14 +446,14 @@ func (s *Store) commitBatches(ctx context.Context, fail context.CancelFunc, batc
 	}
 	if err != nil {
 		for _, b := range held {
-			s.release(b, false)
+			wr.release(b, false)
 		}
 		return err
 	}
 	if err := flush(); err != nil {
 		return err
 	}
-	w, err := s.settle(ctx, waits)
+	w, err := wr.settle(ctx, waits)
 	res.NewChunks += w.chunks
 	res.NewBytes += w.logical
 	res.StoredBytes += w.storedBytes

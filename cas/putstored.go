@@ -31,7 +31,7 @@ func (s *Store) PutChunk(ctx context.Context, d Digest, b []byte) (bool, error) 
 		return false, s.SyncWrites()
 	}
 	v := s.codec.encode(nil, b)
-	n, err := s.write(ctx, []pendingChunk{{d: d, value: v, size: len(b)}})
+	n, err := s.wr.write(ctx, []pendingChunk{{d: d, value: v, size: len(b)}})
 	return n.chunks > 0, err
 }
 
@@ -69,8 +69,8 @@ func (s *Store) PutStoredBatch(ctx context.Context, cs []StoredChunk) (int, erro
 		need[d] = true
 	}
 	var pending []pendingChunk
-	buf := s.getBuf()
-	defer s.putBuf(buf)
+	buf := s.bp.getBuf()
+	defer s.bp.putBuf(buf)
 	for _, c := range cs {
 		b, err := s.codec.decode((*buf)[:0], c.Value, s.params.MaxSize)
 		if err != nil {
@@ -90,6 +90,6 @@ func (s *Store) PutStoredBatch(ctx context.Context, cs []StoredChunk) (int, erro
 		// caller takes success to mean "on disk".
 		return 0, s.SyncWrites()
 	}
-	w, err := s.write(ctx, pending)
+	w, err := s.wr.write(ctx, pending)
 	return w.chunks, err
 }

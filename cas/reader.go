@@ -104,7 +104,7 @@ func (r *Reader) take(i int) ([]byte, error) {
 		return nil, &CorruptError{Digest: r.recipe[i].Digest,
 			Reason: fmt.Sprintf("chunk is %d bytes, recipe says %d", len(f.data), r.recipe[i].Size)}
 	}
-	r.s.putBuf(r.curBuf)
+	r.s.bp.putBuf(r.curBuf)
 	r.curBuf = f.buf
 	return f.data, nil
 }
@@ -114,8 +114,8 @@ func (r *Reader) start(i int) *fetch {
 	d := r.recipe[i].Digest
 	r.wg.Go(func() {
 		defer close(f.done)
-		f.buf = r.s.getBuf()
-		f.data, f.err = r.s.get(r.ctx, d, *f.buf, accessStream)
+		f.buf = r.s.bp.getBuf()
+		f.data, f.err = r.s.rd.get(r.ctx, d, *f.buf, accessStream)
 	})
 	return f
 }
@@ -162,9 +162,9 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			ref := r.recipe[i]
-			buf := r.s.getBuf()
-			defer r.s.putBuf(buf)
-			data, err := r.s.getChunk(r.ctx, ref.Digest, *buf)
+			buf := r.s.bp.getBuf()
+			defer r.s.bp.putBuf(buf)
+			data, err := r.s.rd.getChunk(r.ctx, ref.Digest, *buf)
 			if err == nil && len(data) != int(ref.Size) {
 				err = &CorruptError{Digest: ref.Digest, Reason: "length differs from recipe"}
 			}
@@ -217,7 +217,7 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 func (r *Reader) Close() error {
 	r.cancel()
 	r.wg.Wait()
-	r.s.putBuf(r.curBuf)
+	r.s.bp.putBuf(r.curBuf)
 	r.ahead, r.curData, r.curBuf = nil, nil, nil
 	return nil
 }

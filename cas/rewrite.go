@@ -40,21 +40,22 @@ func (g *group) reset() {
 }
 
 // rewritePack moves the live chunks of p into cold packs, then removes p.
-func (s *Store) rewritePack(ctx context.Context, p *pack, res *CompactResult, pc pace) error {
+func (c *compactor) rewritePack(ctx context.Context, p *pack, res *CompactResult, pc pace) error {
+	s := c.s
 	s.packs.mu.Lock()
 	size := p.size
 	s.packs.mu.Unlock()
 	g := &group{}
 	frameMax := s.opts.CompactFrame + s.params.MaxSize
-	fb := s.frames.Get().(*[]byte)
-	defer s.putFrame(fb)
+	fb := s.bp.frames.Get().(*[]byte)
+	defer s.bp.putFrame(fb)
 	broken := 0
 	_, err := scanPack(p, size, s.params.MaxSize, frameMax, func(off int64, n int, r record) error {
-		live, err := s.liveIn(p.id, off, r)
+		live, err := c.liveIn(p.id, off, r)
 		if err != nil || len(live) == 0 {
 			return err
 		}
-		if !s.wait(pc) {
+		if !c.wait(pc) {
 			return ErrClosed
 		}
 		max := s.params.MaxSize
@@ -69,22 +70,22 @@ func (s *Store) rewritePack(ctx context.Context, p *pack, res *CompactResult, pc
 		}
 		*fb = frame
 		o := 0
-		for i, c := range r.chunks {
-			b := frame[o : o+c.size]
-			o += c.size
+		for i, rc := range r.chunks {
+			b := frame[o : o+rc.size]
+			o += rc.size
 			m, ok := live[i]
 			if !ok {
 				continue
 			}
-			if chunk.Sum(b) != c.d {
-				s.log.Error("chunk does not match its digest; left where it is", "chunk", c.d.Short(), "pack", packName(p.id))
+			if chunk.Sum(b) != rc.d {
+				s.log.Error("chunk does not match its digest; left where it is", "chunk", rc.d.Short(), "pack", packName(p.id))
 				broken++
 				continue
 			}
 			g.chunks = append(g.chunks, m)
 			g.data = append(g.data, b...)
 			if len(g.data) >= s.opts.CompactFrame {
-				if err := s.flushGroup(ctx, g, res, pc); err != nil {
+				if err := c.flushGroup(ctx, g, res, pc); err != nil {
 					return err
 				}
 			}
@@ -92,7 +93,7 @@ func (s *Store) rewritePack(ctx context.Context, p *pack, res *CompactResult, pc
 		return nil
 	})
 	if err == nil {
-		err = s.flushGroup(ctx, g, res, pc)
+		err = c.flushGroup(ctx, g, res, pc)
 	}
 	if err != nil {
 		return err
@@ -101,7 +102,7 @@ func (s *Store) rewritePack(ctx context.Context, p *pack, res *CompactResult, pc
 	if err := s.sync.Sync(); err != nil {
 		return err
 	}
-	s.step("moved")
+	c.at("moved")
 	s.mu.Lock()
 	s.packs.mu.Lock()
 	empty := p.liveChunks == 0 && p.pending == 0
@@ -112,19 +113,20 @@ func (s *Store) rewritePack(ctx context.Context, p *pack, res *CompactResult, pc
 		// Chunks that do not decode or verify stay, for Scrub to report
 		// and repair to replace; do not pick this pack again until the
 		// store reopens.
-		s.stuckPacks[p.id] = true
+		c.stuckPacks[p.id] = true
 		s.log.Warn("pack keeps chunks it could not move", "pack", packName(p.id), "chunks", live, "broken", broken)
 		return nil
 	}
-	return s.dropPack(p.id, res)
+	return c.dropPack(p.id, res)
 }
 
 // dropPack removes an empty pack: its file, then its record.
-func (s *Store) dropPack(id uint64, res *CompactResult) error {
+func (c *compactor) dropPack(id uint64, res *CompactResult) error {
+	s := c.s
 	if err := s.packs.remove(id); err != nil {
 		return err
 	}
-	s.step("removed")
+	c.at("removed")
 	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(packKey(id)) }); err != nil {
 		return fmt.Errorf("drop pack record: %w", err)
 	}
@@ -134,11 +136,12 @@ func (s *Store) dropPack(id uint64, res *CompactResult) error {
 
 // liveIn returns, by position in r, the chunks of the record at off in
 // pack id that the index still points to there.
-func (s *Store) liveIn(id uint64, off int64, r record) (map[int]moving, error) {
+func (c *compactor) liveIn(id uint64, off int64, r record) (map[int]moving, error) {
+	s := c.s
 	live := map[int]moving{}
 	err := s.db.View(func(txn *badger.Txn) error {
-		for i, c := range r.chunks {
-			item, err := txn.Get(chunkKey(c.d))
+		for i, rc := range r.chunks {
+			item, err := txn.Get(chunkKey(rc.d))
 			if errors.Is(err, badger.ErrKeyNotFound) {
 				continue
 			}
@@ -157,7 +160,7 @@ func (s *Store) liveIn(id uint64, off int64, r record) (map[int]moving, error) {
 				return err
 			}
 			if l.pack == id && l.off == off {
-				live[i] = moving{d: c.d, size: c.size, version: item.Version(), from: l, stored: l.stored}
+				live[i] = moving{d: rc.d, size: rc.size, version: item.Version(), from: l, stored: l.stored}
 			}
 		}
 		return nil
@@ -167,7 +170,8 @@ func (s *Store) liveIn(id uint64, off int64, r record) (map[int]moving, error) {
 
 // moveInline moves a batch of the inline chunks a format 1 store holds
 // (those larger than InlineMax) into cold packs.
-func (s *Store) moveInline(ctx context.Context, res *CompactResult, pc pace) (int64, error) {
+func (c *compactor) moveInline(ctx context.Context, res *CompactResult, pc pace) (int64, error) {
+	s := c.s
 	g := &group{}
 	before := res.Chunks
 	budget := 8 * s.opts.CompactFrame
@@ -206,7 +210,7 @@ func (s *Store) moveInline(ctx context.Context, res *CompactResult, pc pace) (in
 		last := batch[len(batch)-1].d
 		start = append(last[:], 0) // the key after the last one seen
 		for i, m := range batch {
-			if !s.wait(pc) {
+			if !c.wait(pc) {
 				return 0, ErrClosed
 			}
 			b, err := s.codec.decode(nil, values[i], s.params.MaxSize)
@@ -219,13 +223,13 @@ func (s *Store) moveInline(ctx context.Context, res *CompactResult, pc pace) (in
 			g.data = append(g.data, b...)
 			budget -= len(b)
 			if len(g.data) >= s.opts.CompactFrame {
-				if err := s.flushGroup(ctx, g, res, pc); err != nil {
+				if err := c.flushGroup(ctx, g, res, pc); err != nil {
 					return 0, err
 				}
 			}
 		}
 	}
-	if err := s.flushGroup(ctx, g, res, pc); err != nil {
+	if err := c.flushGroup(ctx, g, res, pc); err != nil {
 		return 0, err
 	}
 	if len(start) == 0 {
@@ -239,7 +243,8 @@ func (s *Store) moveInline(ctx context.Context, res *CompactResult, pc pace) (in
 }
 
 // encoder returns the compactor's zstd encoder.
-func (s *Store) encoder() (*zstd.Encoder, error) {
+func (c *compactor) encoder() (*zstd.Encoder, error) {
+	s := c.s
 	window := 1 << bits.Len(uint(s.opts.CompactFrame-1))
 	return zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.EncoderLevel(s.opts.CompactLevel)),
@@ -253,18 +258,19 @@ func (s *Store) encoder() (*zstd.Encoder, error) {
 // zstd does not pay) to the cold pack, syncs it, and points the index at
 // the new copies. Each chunk is written in a step of its own, pausing
 // until the store is ready for pace pc.
-func (s *Store) flushGroup(ctx context.Context, g *group, res *CompactResult, pc pace) error {
+func (c *compactor) flushGroup(ctx context.Context, g *group, res *CompactResult, pc pace) error {
+	s := c.s
 	if len(g.chunks) == 0 {
 		return nil
 	}
 	defer g.reset()
-	if s.enc == nil {
+	if c.enc == nil {
 		var err error
-		if s.enc, err = s.encoder(); err != nil {
+		if c.enc, err = c.encoder(); err != nil {
 			return err
 		}
 	}
-	enc := s.enc
+	enc := c.enc
 	var frame bytes.Buffer
 	frame.Grow(len(g.data) / 2)
 	enc.ResetContentSize(&frame, int64(len(g.data)))
@@ -273,7 +279,7 @@ func (s *Store) flushGroup(ctx context.Context, g *group, res *CompactResult, pc
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !s.wait(pc) {
+		if !c.wait(pc) {
 			return ErrClosed
 		}
 		if _, err := enc.Write(g.data[o : o+m.size]); err != nil {
@@ -311,11 +317,11 @@ func (s *Store) flushGroup(ctx context.Context, g *group, res *CompactResult, pc
 		return err
 	}
 	defer s.packs.settle(cp)
-	s.step("appended")
+	c.at("appended")
 	if err := s.dataSync.Sync(); err != nil {
 		return s.fail(err)
 	}
-	s.step("synced")
+	c.at("synced")
 	// Split each record's length over its chunks.
 	sizes := make([][]int, len(recs))
 	for i, m := range g.chunks {
@@ -332,16 +338,17 @@ func (s *Store) flushGroup(ctx context.Context, g *group, res *CompactResult, pc
 		locs[i] = location{pack: cp.id, off: off + int64(recs[r].at), length: recs[r].n, logical: m.size, stored: shares[r][next[r]]}
 		next[r]++
 	}
-	if err := s.commitMoves(g.chunks, locs, res); err != nil {
+	if err := c.commitMoves(g.chunks, locs, res); err != nil {
 		return err
 	}
-	s.step("committed")
+	c.at("committed")
 	return nil
 }
 
 // commitMoves points the index at the chunks' new locations, for those
 // whose entry is the one the compactor read.
-func (s *Store) commitMoves(ms []moving, locs []location, res *CompactResult) error {
+func (c *compactor) commitMoves(ms []moving, locs []location, res *CompactResult) error {
+	s := c.s
 	s.mu.Lock()
 	txn := s.db.NewTransaction(true)
 	next := s.ctr
@@ -403,7 +410,7 @@ func (s *Store) commitMoves(ms []moving, locs []location, res *CompactResult) er
 	// so the counters go with them; a failed commit fails the store.
 	for _, p := range packs {
 		x := deltas[p.id]
-		s.addLive(p, x.chunks, x.bytes)
+		s.wr.addLive(p, x.chunks, x.bytes)
 	}
 	s.ctr = next
 	// A move does not count as a write SyncWrites must cover: a chunk is
@@ -423,7 +430,8 @@ func (s *Store) commitMoves(ms []moving, locs []location, res *CompactResult) er
 }
 
 // step calls the test hook, if any, at a step of a move.
-func (s *Store) step(name string) {
+func (c *compactor) at(name string) {
+	s := c.s
 	if s.opts.hook != nil {
 		s.opts.hook(name)
 	}

@@ -107,7 +107,7 @@ func (s *Store) scrubPack(ctx context.Context, id uint64, n int64, res *ScrubRes
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			live, err := s.liveIn(id, off, r)
+			live, err := s.cmp.liveIn(id, off, r)
 			if err != nil || len(live) == 0 {
 				return err
 			}
@@ -208,7 +208,7 @@ func (s *Store) Reclaim(ctx context.Context, discardRatio float64) (ReclaimResul
 	}
 	lsm, vals := s.DiskUsage()
 	res.Before = lsm + vals
-	s.compactMu.Lock()
+	s.cmp.mu.Lock()
 	var cr CompactResult
 	for _, id := range s.packs.ids() {
 		p := s.openPack(id)
@@ -226,13 +226,13 @@ func (s *Store) Reclaim(ctx context.Context, discardRatio float64) (ReclaimResul
 		if current {
 			s.packs.seal(p.kind)
 		}
-		if err := s.rewritePack(ctx, p, &cr, paceNow); err != nil {
-			s.compactMu.Unlock()
+		if err := s.cmp.rewritePack(ctx, p, &cr, paceNow); err != nil {
+			s.cmp.mu.Unlock()
 			return res, fmt.Errorf("reclaim: %w", err)
 		}
 		res.Rewritten++
 	}
-	s.compactMu.Unlock()
+	s.cmp.mu.Unlock()
 	vr, err := s.reclaimValueLog(ctx, max(discardRatio, 0.5))
 	if err != nil {
 		return res, err

@@ -15,7 +15,6 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
-	"github.com/klauspost/compress/zstd"
 )
 
 // Digest is the BLAKE3-256 digest that names chunks and files.
@@ -140,22 +139,11 @@ type Store struct {
 	opts     Options
 	log      *slog.Logger
 	params   chunk.Params
-	sync     *syncer    // syncs the index (Badger)
-	dataSync *syncer    // syncs the pack files
-	commits  *committer // group commit of writes
+	sync     *syncer // syncs the index (Badger)
+	dataSync *syncer // syncs the pack files
 	touches  *touches
-	cache    *chunkCache
-	loadMu   sync.Mutex
-	loads    map[frameKey]chan struct{} // shared frames being decoded
-	// prefetches bounds the frames decoded ahead of streamed reads.
-	prefetches chan struct{}
-	act        activity
-	cpu        cpuMeter
-
-	bufs   sync.Pool // *[]byte of capacity MaxSize+decodeSlack, for decoded chunks
-	blocks sync.Pool // *block, Put's read buffers
-	vals   sync.Pool // *[]byte of capacity maxValue, scratch for encoding
-	frames sync.Pool // *[]byte, scratch for pack records and decoded frames
+	act      activity
+	cpu      cpuMeter
 
 	mu       sync.Mutex // serialises index writes and deletes with the counters and packs' live counts
 	ctr      counters
@@ -179,14 +167,10 @@ type Store struct {
 	// exclusively by Close around closing the database (see view).
 	views sync.RWMutex
 
-	wake chan struct{} // tells the compactor there may be work
-
-	// compactMu is held by a compaction step; it guards the fields after it.
-	compactMu   sync.Mutex
-	enc         *zstd.Encoder   // the compactor's, while a step runs
-	stuckPacks  map[uint64]bool // packs holding chunks that do not verify
-	inlineStuck bool            // inline chunks left that do not verify
-	vlogDirty   bool            // the value log held chunks at Open: reclaim it once they moved
+	wr  *writer    // the write path: batches, group commit, Put's pipeline
+	rd  *reader    // the read path: lookups, shared frame decodes, the cache
+	bp  *pools     // buffers shared by both
+	cmp *compactor // re-encodes chunks at rest and gives back garbage
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -224,7 +208,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{dir: dir, db: db, packs: ps, codec: c, opts: opts, log: log, params: chunk.DefaultParams(),
-		closed: make(chan struct{}), wake: make(chan struct{}, 1), stuckPacks: map[uint64]bool{}}
+		closed: make(chan struct{})}
+	s.cmp = newCompactor(s)
 	s.sync = newSyncer(func() error {
 		n := s.written.Load() // commits before the sync starts are covered by it
 		if err := db.Sync(); err != nil {
@@ -238,26 +223,22 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 	})
 	s.dataSync = newSyncer(ps.syncAll)
-	s.commits = newCommitter(s)
 	s.touches = newTouches(opts.Now)
-	s.cache = newChunkCache(opts.CacheSize)
-	s.loads = map[frameKey]chan struct{}{}
-	s.prefetches = make(chan struct{}, opts.Concurrency)
 	s.inflight = map[Digest]*claim{}
-	s.blocks.New = func() any { return &block{buf: make([]byte, blockSize)} }
-	s.vals.New = func() any { b := make([]byte, 0, maxValue(s.params.MaxSize)); return &b }
-	s.bufs.New = func() any { b := make([]byte, 0, s.params.MaxSize+decodeSlack); return &b }
-	s.frames.New = func() any { b := make([]byte, 0, opts.CompactFrame+decodeSlack); return &b }
+	s.wr = &writer{s: s}
+	s.wr.commits = newCommitter(s)
+	s.rd = newReader(s, opts)
+	s.bp = newPools(s.params.MaxSize, opts.CompactFrame)
 	if err := s.loadMeta(); err != nil {
 		ps.close()
 		c.close()
 		db.Close()
 		return nil, err
 	}
-	s.vlogDirty = s.ctr.legacyChunks > 0
+	s.cmp.vlogDirty = s.ctr.legacyChunks > 0
 	if !opts.NoCompactor {
 		s.wg.Add(1)
-		go s.compactLoop()
+		go s.cmp.loop()
 	}
 	return s, nil
 }

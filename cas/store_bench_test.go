@@ -260,9 +260,9 @@ func BenchmarkValueStore(b *testing.B) {
 		run(b, func(s *Store) {
 			var held []*writeBatch
 			batches(func(cs []pendingChunk) {
-				wb, err := s.reserve(b.Context(), cs)
+				wb, err := s.wr.reserve(b.Context(), cs)
 				if err == nil {
-					err = s.appendPacked(wb)
+					err = s.wr.appendPacked(wb)
 				}
 				if err != nil {
 					b.Fatal(err)
@@ -272,7 +272,7 @@ func BenchmarkValueStore(b *testing.B) {
 			if err := s.dataSync.Sync(); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := s.commit(held...); err != nil {
+			if _, err := s.wr.commit(held...); err != nil {
 				b.Fatal(err)
 			}
 			if err := s.sync.Sync(); err != nil {

@@ -304,7 +304,7 @@ func TestStore_Corruption(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.cache.drop(victim)
+			s.rd.cache.drop(victim)
 			_, err = io.ReadAll(s.Open(t.Context(), res.Recipe))
 			var ce *CorruptError
 			if !errors.As(err, &ce) || ce.Digest != victim || !errors.Is(err, ErrCorrupt) {
@@ -321,7 +321,7 @@ func TestStore_Corruption(t *testing.T) {
 			s.db.Update(func(txn *badger.Txn) error {
 				return txn.SetEntry(badger.NewEntry(chunkKey(victim), orig).WithMeta(meta))
 			})
-			s.cache.drop(victim)
+			s.rd.cache.drop(victim)
 			if got := readAll(t, s, res.Recipe); !bytes.Equal(got, data) {
 				t.Fatal("restored chunk reads wrong")
 			}
@@ -471,15 +471,15 @@ func TestStore_PutStored(t *testing.T) {
 // compactor leaves the chunks it moves until it has moved a pack).
 func writeUnsynced(t *testing.T, s *Store, b []byte) {
 	t.Helper()
-	wb, err := s.reserve(t.Context(), []pendingChunk{{d: chunk.Sum(b), value: s.codec.encode(nil, b), size: len(b)}})
+	wb, err := s.wr.reserve(t.Context(), []pendingChunk{{d: chunk.Sum(b), value: s.codec.encode(nil, b), size: len(b)}})
 	if err == nil {
-		err = s.appendPacked(wb)
+		err = s.wr.appendPacked(wb)
 	}
 	if err == nil {
 		err = s.dataSync.Sync()
 	}
 	if err == nil {
-		_, err = s.commit(wb)
+		_, err = s.wr.commit(wb)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -554,7 +554,7 @@ func TestStore_PresentMeansSynced(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if _, err := s.write(t.Context(), []pendingChunk{{d: d3, value: s.codec.encode(nil, b3), size: len(b3)}}); err != nil {
+		if _, err := s.wr.write(t.Context(), []pendingChunk{{d: d3, value: s.codec.encode(nil, b3), size: len(b3)}}); err != nil {
 			t.Error(err)
 		}
 	}()

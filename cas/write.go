@@ -68,10 +68,18 @@ func (w *written) add(o written) {
 	w.storedBytes += o.storedBytes
 }
 
+// writer is a store's write path: Put's pipeline, the batches of new
+// chunks it reserves and appends to packs, and their group commit.
+type writer struct {
+	s       *Store
+	commits *committer
+}
+
 // reserve claims the chunks of cs that are neither in the index nor
 // claimed by another writer. Chunks another writer claimed are listed as
 // waits, with their stored form, in case that writer gives up.
-func (s *Store) reserve(ctx context.Context, cs []pendingChunk) (*writeBatch, error) {
+func (wr *writer) reserve(ctx context.Context, cs []pendingChunk) (*writeBatch, error) {
+	s := wr.s
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -97,7 +105,7 @@ func (s *Store) reserve(ctx context.Context, cs []pendingChunk) (*writeBatch, er
 		if _, err := txn.Get(chunkKey(c.d)); err == nil {
 			continue
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
-			s.releaseLocked(b)
+			wr.releaseLocked(b)
 			return nil, fmt.Errorf("look up chunk %s: %w", c.d.Short(), err)
 		}
 		s.inflight[c.d] = b.claim
@@ -109,7 +117,8 @@ func (s *Store) reserve(ctx context.Context, cs []pendingChunk) (*writeBatch, er
 
 // appendPacked appends the batch's chunks that do not stay inline to the
 // hot pack, in one write, and notes where each went. It does not sync.
-func (s *Store) appendPacked(b *writeBatch) error {
+func (wr *writer) appendPacked(b *writeBatch) error {
+	s := wr.s
 	need := 0
 	for _, c := range b.chunks {
 		if len(c.value) > s.opts.InlineMax {
@@ -119,7 +128,7 @@ func (s *Store) appendPacked(b *writeBatch) error {
 	if need == 0 {
 		return nil
 	}
-	fb, done := s.scratch(need)
+	fb, done := s.bp.scratch(need)
 	defer done()
 	buf := (*fb)[:0]
 	defer func() { *fb = buf }()
@@ -174,7 +183,8 @@ const txnBudget = 1 << 20
 // commit writes the index entries of batches whose packed bytes are
 // synced, with the counters, in as few transactions as fit, and releases
 // their claims.
-func (s *Store) commit(bs ...*writeBatch) (written, error) {
+func (wr *writer) commit(bs ...*writeBatch) (written, error) {
+	s := wr.s
 	var w written
 	type item struct {
 		b *writeBatch
@@ -198,7 +208,7 @@ func (s *Store) commit(bs ...*writeBatch) (written, error) {
 		for i, it := range items[:n] {
 			part[i], locs[i] = it.b.chunks[it.i], it.b.locs[it.i]
 		}
-		if err = s.commitTxn(part, locs); err == nil {
+		if err = wr.commitTxn(part, locs); err == nil {
 			for _, it := range items[:n] {
 				c := it.b.chunks[it.i]
 				stored := int64(len(c.value))
@@ -213,17 +223,18 @@ func (s *Store) commit(bs ...*writeBatch) (written, error) {
 		items = items[n:]
 	}
 	for _, b := range bs {
-		s.release(b, err == nil)
+		wr.release(b, err == nil)
 	}
 	if err == nil && w.chunks > 0 {
-		s.kick()
+		s.cmp.kick()
 	}
 	return w, err
 }
 
 // commitTxn writes index entries and counters in one transaction. A
 // failure fails the store: the counters already count the chunks.
-func (s *Store) commitTxn(cs []pendingChunk, locs []location) error {
+func (wr *writer) commitTxn(cs []pendingChunk, locs []location) error {
+	s := wr.s
 	var w written
 	s.mu.Lock()
 	txn := s.db.NewTransaction(true)
@@ -239,8 +250,8 @@ func (s *Store) commitTxn(cs []pendingChunk, locs []location) error {
 		} else {
 			err = txn.SetEntry(badger.NewEntry(k, l.marshal()).WithMeta(metaPacked))
 			w.storedBytes += l.stored
-			p := s.packFor(l.pack)
-			s.addLive(p, 1, l.stored)
+			p := wr.packFor(l.pack)
+			wr.addLive(p, 1, l.stored)
 			touched[p] = true
 		}
 		if err != nil {
@@ -283,7 +294,8 @@ func (s *Store) commitTxn(cs []pendingChunk, locs []location) error {
 
 // packFor returns the open pack id, which a writer just appended to. The
 // caller holds s.mu.
-func (s *Store) packFor(id uint64) *pack {
+func (wr *writer) packFor(id uint64) *pack {
+	s := wr.s
 	s.packs.mu.Lock()
 	defer s.packs.mu.Unlock()
 	if p := s.packs.packs[id]; p != nil {
@@ -296,7 +308,8 @@ func (s *Store) packFor(id uint64) *pack {
 
 // addLive changes what the index says lives in p. The caller holds s.mu;
 // the counts may be read under either lock.
-func (s *Store) addLive(p *pack, chunks, bytes int64) {
+func (wr *writer) addLive(p *pack, chunks, bytes int64) {
+	s := wr.s
 	s.packs.mu.Lock()
 	p.liveChunks += chunks
 	p.liveBytes += bytes
@@ -304,14 +317,16 @@ func (s *Store) addLive(p *pack, chunks, bytes int64) {
 }
 
 // release ends a batch's claims: committed (ok) or abandoned.
-func (s *Store) release(b *writeBatch, ok bool) {
+func (wr *writer) release(b *writeBatch, ok bool) {
+	s := wr.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b.claim.ok = ok
-	s.releaseLocked(b)
+	wr.releaseLocked(b)
 }
 
-func (s *Store) releaseLocked(b *writeBatch) {
+func (wr *writer) releaseLocked(b *writeBatch) {
+	s := wr.s
 	if b.done {
 		return
 	}
@@ -329,7 +344,7 @@ func (s *Store) releaseLocked(b *writeBatch) {
 
 // settle waits for the chunks of b that other writers claimed, and stores
 // those whose writer gave up.
-func (s *Store) settle(ctx context.Context, waits []claimWait) (written, error) {
+func (wr *writer) settle(ctx context.Context, waits []claimWait) (written, error) {
 	var w written
 	var again []pendingChunk
 	for _, x := range waits {
@@ -345,25 +360,26 @@ func (s *Store) settle(ctx context.Context, waits []claimWait) (written, error) 
 	if len(again) == 0 {
 		return w, nil
 	}
-	return s.write(ctx, again)
+	return wr.write(ctx, again)
 }
 
 // write stores the chunks of cs that are not present yet, durably: packed
 // bytes synced, index entries committed and synced.
-func (s *Store) write(ctx context.Context, cs []pendingChunk) (written, error) {
-	b, err := s.reserve(ctx, cs)
+func (wr *writer) write(ctx context.Context, cs []pendingChunk) (written, error) {
+	s := wr.s
+	b, err := wr.reserve(ctx, cs)
 	if err != nil {
 		return written{}, err
 	}
-	if err := s.appendPacked(b); err != nil {
-		s.release(b, false)
+	if err := wr.appendPacked(b); err != nil {
+		wr.release(b, false)
 		return written{}, err
 	}
-	if err := s.commits.commit(b); err != nil {
+	if err := s.wr.commits.commit(b); err != nil {
 		return written{}, err
 	}
 	w := b.w
-	more, err := s.settle(ctx, b.waits)
+	more, err := wr.settle(ctx, b.waits)
 	w.add(more)
 	if err == nil {
 		// Chunks another writer stored: that writer's round may not have
@@ -416,7 +432,7 @@ func (c *committer) commit(bs ...*writeBatch) error {
 	c.running = true
 	c.next = nil
 	c.mu.Unlock()
-	err := c.s.durable(r.batches)
+	err := c.s.wr.durable(r.batches)
 	c.mu.Lock()
 	r.done, r.err = true, err
 	c.running = false
@@ -426,19 +442,20 @@ func (c *committer) commit(bs ...*writeBatch) error {
 }
 
 // durable is one round of the committer.
-func (s *Store) durable(bs []*writeBatch) error {
+func (wr *writer) durable(bs []*writeBatch) error {
+	s := wr.s
 	for _, b := range bs {
 		if b.packed() {
 			if err := s.dataSync.Sync(); err != nil {
 				for _, b := range bs {
-					s.release(b, false)
+					wr.release(b, false)
 				}
 				return s.fail(err)
 			}
 			break
 		}
 	}
-	if _, err := s.commit(bs...); err != nil {
+	if _, err := wr.commit(bs...); err != nil {
 		return err
 	}
 	return s.sync.Sync()

@@ -48,12 +48,9 @@ type Node struct {
 	peers   *cluster.Client
 	metrics *metrics.Metrics
 	log     *slog.Logger
-	uploads chan struct{}  // one token per body being stored
-	window  *window        // the memory of the bodies being stored
-	bgMu    sync.Mutex     // orders goBackground against Close
-	bg      sync.WaitGroup // pushes that go on after a write returned
-	bgCtx   context.Context
-	stop    context.CancelFunc
+	uploads chan struct{} // one token per body being stored
+	window  *window       // the memory of the bodies being stored
+	bg      *background   // pushes that go on after a write returned
 	closed  atomic.Bool
 }
 
@@ -66,7 +63,7 @@ func New(cfg Config) *Node {
 		cfg.Logger = slog.Default()
 	}
 	n := &Node{cfg: cfg, store: cfg.Store, raft: cfg.Raft, peers: cfg.Peers, metrics: cfg.Metrics, log: cfg.Logger}
-	n.bgCtx, n.stop = context.WithCancel(context.Background())
+	n.bg = newBackground()
 	if cfg.MaxUploads > 0 {
 		n.uploads = make(chan struct{}, cfg.MaxUploads)
 	}
@@ -83,23 +80,44 @@ func New(cfg Config) *Node {
 // going on in the background and waits for them. It is safe to call more
 // than once.
 func (n *Node) Close() {
-	n.bgMu.Lock()
 	n.closed.Store(true)
-	n.bgMu.Unlock()
-	n.stop()
-	n.bg.Wait()
+	n.bg.close()
 }
 
-// goBackground runs f beside the request that started it, unless Close
-// was called: a WaitGroup must not grow while Close waits on it.
-func (n *Node) goBackground(f func()) bool {
-	n.bgMu.Lock()
-	defer n.bgMu.Unlock()
-	if n.closed.Load() {
+// background runs work that goes on after the request that started it,
+// until close, which cancels its context and waits for it.
+type background struct {
+	ctx  context.Context
+	stop context.CancelFunc
+	mu   sync.Mutex // orders run against close: wg must not grow while close waits on it
+	done bool
+	wg   sync.WaitGroup
+}
+
+func newBackground() *background {
+	b := &background{}
+	b.ctx, b.stop = context.WithCancel(context.Background())
+	return b
+}
+
+// run runs f in a goroutine and reports true, or reports false after
+// close.
+func (b *background) run(f func()) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
 		return false
 	}
-	n.bg.Go(f)
+	b.wg.Go(f)
 	return true
+}
+
+func (b *background) close() {
+	b.mu.Lock()
+	b.done = true
+	b.mu.Unlock()
+	b.stop()
+	b.wg.Wait()
 }
 
 // Closing reports whether Close was called.

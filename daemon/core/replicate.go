@@ -30,7 +30,7 @@ func (n *Node) replicate(ctx context.Context, recipe cas.Recipe, pp *prePush) er
 	need := (len(voters) + 1) / 2
 	digests := recipe.Distinct()
 	results := make(chan error, len(voters))
-	bg, cancel := context.WithTimeout(n.bgCtx, 5*time.Minute)
+	bg, cancel := context.WithTimeout(n.bg.ctx, 5*time.Minute)
 	var wg sync.WaitGroup
 	// A peer still taking the early pushes finishes them first, so that
 	// when it answers what it lacks it has synced all it took.
@@ -40,8 +40,8 @@ func (n *Node) replicate(ctx context.Context, recipe cas.Recipe, pp *prePush) er
 	for _, p := range others { // non-voters catch up; they are not part of the quorum
 		wg.Go(func() { pp.waitFor(p.Addr); n.pushTo(bg, p.Addr, digests) })
 	}
-	if !n.goBackground(func() { wg.Wait(); cancel() }) {
-		// Closing: the pushes end with bgCtx; wait for them here.
+	if !n.bg.run(func() { wg.Wait(); cancel() }) {
+		// Closing: the pushes end with bg.ctx; wait for them here.
 		defer func() { wg.Wait(); cancel() }()
 	}
 	ok, failed := 0, 0
