@@ -89,6 +89,9 @@ func (s *Store) deleteBatch(ds []Digest) error {
 		if err := txn.Delete(k); err != nil {
 			return fmt.Errorf("delete chunk %s: %w", d.Short(), err)
 		}
+		if err := txn.Delete(accessKey(d)); err != nil {
+			return fmt.Errorf("delete chunk %s: %w", d.Short(), err)
+		}
 		s.rd.cache.drop(d)
 		next.Chunks--
 		next.LogicalBytes -= logical

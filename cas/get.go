@@ -109,6 +109,7 @@ func (rd *reader) get(ctx context.Context, d Digest, dst []byte, how access) ([]
 				// the one after it meanwhile.
 				rd.prefetch(next, 1)
 			}
+			s.heat.note(d)
 			return b, nil
 		}
 		s.rd.cache.drop(d)
@@ -121,6 +122,7 @@ func (rd *reader) get(ctx context.Context, d Digest, dst []byte, how access) ([]
 		return nil, &CorruptError{Digest: d, Reason: "content hashes to " + got.String()}
 	}
 	s.rd.cache.read(d, out)
+	s.heat.note(d)
 	return out, nil
 }
 

@@ -170,6 +170,7 @@ type Store struct {
 	wr  *writer    // the write path: batches, group commit, Put's pipeline
 	rd  *reader    // the read path: lookups, shared frame decodes, the cache
 	bp  *pools     // buffers shared by both
+	heat heat      // chunks reads used since Cold last ran
 	cmp *compactor // re-encodes chunks at rest and gives back garbage
 
 	closeOnce sync.Once

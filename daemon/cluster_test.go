@@ -226,7 +226,7 @@ func contains(xs []int, x int) bool {
 
 // ensureSame waits until every running node has applied what the leader
 // has, then checks that their states are byte-identical and that each
-// holds every chunk some object needs.
+// holds every chunk some object needs (or the cold tier holds it).
 func (c *testCluster) ensureSame() {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(c.t.Context(), 60*time.Second)
@@ -265,7 +265,7 @@ func (c *testCluster) ensureSame() {
 			continue
 		}
 		for {
-			missing, err := n.Store().Missing(ctx, ds)
+			missing, err := n.core.Lacks(ctx, ds)
 			if err != nil {
 				c.t.Fatal(err)
 			}

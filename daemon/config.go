@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"cairn/cas"
+	"cairn/daemon/tier"
 )
 
 // Defaults of the embedded configuration: one node, data in ./cairn-data,
@@ -28,6 +29,14 @@ const (
 	// their commit); the passes in between read only the zero-reference
 	// table.
 	DefaultGCFullInterval = 24 * time.Hour
+	// DefaultTierAfter is how long a chunk goes unread before it moves to
+	// the cold tier, when one is configured.
+	DefaultTierAfter = 30 * 24 * time.Hour
+	// DefaultTierRegion is the region the cold tier's requests are signed
+	// for unless told otherwise.
+	DefaultTierRegion = "us-east-1"
+	// DefaultTierInterval is the time between passes of the cold tier.
+	DefaultTierInterval = time.Hour
 	// DefaultMemoryLimit is the memory budget of a node that is given
 	// none (see Config.MemoryLimit and docs/operations.md's budget).
 	DefaultMemoryLimit = 512 << 20
@@ -166,6 +175,13 @@ type Config struct {
 	// GCFullInterval is how often GC walks the whole chunk store (0:
 	// DefaultGCFullInterval; negative: never on its own).
 	GCFullInterval time.Duration
+	// Tier is the cold tier: an S3-compatible bucket where chunks unread
+	// for TierAfter move (an empty Endpoint: none). TierAfter and
+	// TierInterval: 0 for the defaults; TierInterval negative: passes
+	// only when asked for.
+	Tier         tier.Config
+	TierAfter    time.Duration
+	TierInterval time.Duration
 	// MemoryLimit is the memory budget of the node's process, in bytes
 	// (0: DefaultMemoryLimit; negative: none). The process's owner sets it as Go's soft memory limit
 	// (runtime/debug.SetMemoryLimit); the node sizes its caches and its
@@ -244,6 +260,16 @@ func (c *Config) Validate() error {
 	if c.NodeID == "" {
 		c.NodeID = DefaultNodeID
 	}
+	if t := c.Tier; t.Endpoint != "" || t.Bucket != "" || t.Prefix != "" || t.AccessKey != "" || t.SecretKey != "" {
+		switch {
+		case t.Endpoint == "" || t.Bucket == "":
+			errs = append(errs, fmt.Errorf("the cold tier needs both tier_endpoint and tier_bucket"))
+		case !strings.HasPrefix(t.Endpoint, "http://") && !strings.HasPrefix(t.Endpoint, "https://"):
+			errs = append(errs, fmt.Errorf("tier_endpoint %q: give a URL such as http://10.0.0.9:9000", t.Endpoint))
+		case (t.AccessKey == "") != (t.SecretKey == ""):
+			errs = append(errs, fmt.Errorf("the cold tier needs tier_access_key and tier_secret_key together"))
+		}
+	}
 	if c.MLflowBucket == "" {
 		c.MLflowBucket = DefaultMLflowBucket
 	}
@@ -270,6 +296,15 @@ func (c *Config) Validate() error {
 	}
 	if c.UploadExpiry == 0 {
 		c.UploadExpiry = DefaultUploadExpiry
+	}
+	if c.Tier.Region == "" {
+		c.Tier.Region = DefaultTierRegion
+	}
+	if c.TierAfter == 0 {
+		c.TierAfter = DefaultTierAfter
+	}
+	if c.TierInterval == 0 {
+		c.TierInterval = DefaultTierInterval
 	}
 	if c.MemoryLimit == 0 {
 		c.MemoryLimit = DefaultMemoryLimit

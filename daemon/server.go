@@ -22,6 +22,7 @@ import (
 	"cairn/daemon/mlflowapi"
 	"cairn/daemon/nativeapi"
 	"cairn/daemon/s3api"
+	"cairn/daemon/tier"
 	"cairn/daemon/upkeep"
 	"cairn/raftfsm"
 )
@@ -39,6 +40,7 @@ type Server struct {
 	cmux    *cluster.Mux
 	members *cluster.Membership
 	core    *core.Node
+	tier    *tier.Bucket // nil without a cold tier
 	upkeep  *upkeep.Upkeep
 	secret  string
 	sealer  *auth.Sealer
@@ -172,9 +174,16 @@ func (s *Server) openCluster() error {
 	}
 	peers := cluster.NewClient(dialer)
 	s.members = cluster.NewMembership(cfg.NodeID, advertise, s.raft, peers, s.metrics, s.log)
+	if cfg.Tier.Endpoint != "" {
+		// A stored form is at most a chunk and its codec's overhead.
+		if s.tier, err = tier.Open(cfg.Tier, 2*s.store.Params().MaxSize+1024); err != nil {
+			return err
+		}
+	}
 	s.core = core.New(core.Config{
 		ID: cfg.NodeID, Addr: advertise, Store: s.store, Raft: s.raft, Peers: peers,
-		MaxObjectSize: cfg.MaxObjectSize, MaxUploads: cfg.MaxUploads, UploadMemory: uploadMemory(cfg.MemoryLimit), Metrics: s.metrics, Now: cfg.Now, Logger: s.log,
+		MaxObjectSize: cfg.MaxObjectSize, MaxUploads: cfg.MaxUploads, UploadMemory: uploadMemory(cfg.MemoryLimit), Metrics: s.metrics,
+		Tier: s.tier, Now: cfg.Now, Logger: s.log,
 	})
 	return nil
 }
@@ -184,7 +193,8 @@ func (s *Server) buildSurfaces(partKey []byte) {
 	cfg := s.cfg
 	s.upkeep = upkeep.New(s.core, upkeep.Config{
 		GCInterval: cfg.GCInterval, GCFullInterval: cfg.GCFullInterval, GCGrace: cfg.GCGrace, UploadExpiry: cfg.UploadExpiry,
-		RepairInterval: cfg.RepairInterval, RepairRate: cfg.RepairRate, Logger: s.log,
+		RepairInterval: cfg.RepairInterval, RepairRate: cfg.RepairRate,
+		Tier: s.tier, TierAfter: cfg.TierAfter, TierInterval: cfg.TierInterval, Logger: s.log,
 	})
 	s.s3 = s3api.New(s.core, s3api.Config{
 		Auth: s.keys, Region: cfg.S3Region, Domain: cfg.S3Domain, ConsistentReads: cfg.ConsistentReads, Now: cfg.Now, Logger: s.log,

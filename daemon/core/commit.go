@@ -49,7 +49,7 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 	if err := n.checkBucket(ctx, req.Bucket); err != nil {
 		return PutResult{}, err
 	}
-	missing, err := n.store.Missing(ctx, recipe.Distinct())
+	missing, err := n.Lacks(ctx, recipe.Distinct())
 	if err != nil {
 		return PutResult{}, err
 	}
@@ -61,12 +61,16 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 	if err := n.store.SyncWrites(); err != nil {
 		return PutResult{}, err
 	}
-	etag, known := n.knownFile(req.Digest, recipe)
+	etag, known := knownFile(n.State(), req.Digest, recipe)
 	var head []byte
 	isModel := IsMLmodel(req.Key)
 	if !known || isModel {
 		// Read the content back: to check that the chunks hash to the
-		// digest, to compute the MD5 ETag, and to parse an MLmodel.
+		// digest, to compute the MD5 ETag, and to parse an MLmodel
+		// (chunks only the cold tier holds come back for it).
+		if err := n.EnsureLocal(ctx, recipe); err != nil {
+			return PutResult{}, err
+		}
 		h, sum := chunk.NewHasher(), md5.New()
 		rd := n.store.Open(ctx, recipe)
 		_, err = io.Copy(io.MultiWriter(h, sum, &cappedWriter{w: (*byteSink)(&head), n: mlmodel.MaxSize + 1}), rd)
@@ -103,8 +107,7 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 // the same digest with the same recipe. Its digest was verified when it
 // was first committed, so a commit of it needs only the chunks present;
 // the MD5 ETag comes from a single-part object of the same content.
-func (n *Node) knownFile(d chunk.Digest, recipe chunk.Recipe) (string, bool) {
-	st := n.State()
+func knownFile(st *raftfsm.State, d chunk.Digest, recipe chunk.Recipe) (string, bool) {
 	rec, err := st.File(d)
 	if err != nil || !slices.Equal(rec.Recipe, recipe) {
 		return "", false

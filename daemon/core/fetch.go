@@ -16,7 +16,8 @@ import (
 const fetchAsk = 1024
 
 // FetchChunks gets the given chunks from whichever peers hold them, in
-// batches, each chunk verified against its digest before it is kept.
+// batches, then what no peer held from the cold tier, each chunk verified
+// against its digest before it is kept.
 func (n *Node) FetchChunks(ctx context.Context, digests []chunk.Digest) error {
 	voters, others, err := n.Others()
 	if err != nil {
@@ -55,6 +56,11 @@ func (n *Node) FetchChunks(ctx context.Context, digests []chunk.Digest) error {
 		want = lacked
 		if len(want) == 0 {
 			return nil
+		}
+	}
+	if len(want) > 0 && n.cold != nil {
+		if want, err = n.cold.fetch(ctx, n.State(), want); err != nil {
+			return err
 		}
 	}
 	if len(want) == 0 {

@@ -10,6 +10,7 @@ import (
 	"cairn/cas"
 	"cairn/daemon/cluster"
 	"cairn/daemon/internal/metrics"
+	"cairn/daemon/tier"
 	"cairn/raftfsm"
 )
 
@@ -32,6 +33,8 @@ type Config struct {
 	UploadMemory int64
 	UploadWait   time.Duration
 	Metrics      *metrics.Metrics
+	// Tier is the bucket of the cold tier (nil: none).
+	Tier *tier.Bucket
 	// Now is the clock of the times written into commands (default
 	// time.Now).
 	Now    func() time.Time
@@ -50,6 +53,7 @@ type Node struct {
 	log     *slog.Logger
 	uploads chan struct{} // one token per body being stored
 	window  *window       // the memory of the bodies being stored
+	cold    *coldTier     // nil without a cold tier
 	bg      *background   // pushes that go on after a write returned
 	closed  atomic.Bool
 }
@@ -64,6 +68,9 @@ func New(cfg Config) *Node {
 	}
 	n := &Node{cfg: cfg, store: cfg.Store, raft: cfg.Raft, peers: cfg.Peers, metrics: cfg.Metrics, log: cfg.Logger}
 	n.bg = newBackground()
+	if cfg.Tier != nil {
+		n.cold = &coldTier{bucket: cfg.Tier, store: cfg.Store, metrics: cfg.Metrics, log: cfg.Logger}
+	}
 	if cfg.MaxUploads > 0 {
 		n.uploads = make(chan struct{}, cfg.MaxUploads)
 	}

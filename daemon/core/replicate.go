@@ -28,7 +28,12 @@ func (n *Node) replicate(ctx context.Context, recipe cas.Recipe, pp *prePush) er
 	}
 	// A majority of the len(voters)+1 voters, this node being one.
 	need := (len(voters) + 1) / 2
-	digests := recipe.Distinct()
+	// Chunks the cold tier holds are durable there: peers need not take
+	// them (and this node may not hold them).
+	digests, err := n.notTiered(recipe.Distinct())
+	if err != nil {
+		return err
+	}
 	results := make(chan error, len(voters))
 	bg, cancel := context.WithTimeout(n.bg.ctx, 5*time.Minute)
 	var wg sync.WaitGroup

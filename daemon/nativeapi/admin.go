@@ -10,11 +10,12 @@ import (
 	"cairn/client"
 	"cairn/daemon/internal/apierr"
 	"cairn/daemon/internal/httpx"
+	"cairn/daemon/upkeep"
 )
 
 // admin serves admin/backup (GET: the state as a snapshot stream),
 // admin/restore (POST: replace the cluster's state with a backup),
-// admin/gc, admin/scrub and admin/reclaim (POST).
+// admin/gc, admin/scrub, admin/reclaim and admin/tier (POST).
 func (a *API) admin(w http.ResponseWriter, r *http.Request, rest string) error {
 	switch {
 	case rest == "backup" && r.Method == http.MethodGet:
@@ -45,6 +46,15 @@ func (a *API) admin(w http.ResponseWriter, r *http.Request, rest string) error {
 			return err
 		}
 		httpx.WriteJSON(w, http.StatusOK, rep)
+	case rest == "tier" && r.Method == http.MethodPost:
+		res, err := a.upkeep.Tier(r.Context())
+		if errors.Is(err, upkeep.ErrNoTier) {
+			return apierr.New(http.StatusConflict, "NoColdTier", "this node has no cold tier: set tier_endpoint and tier_bucket")
+		}
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(w, http.StatusOK, res)
 	case rest == "reclaim" && r.Method == http.MethodPost:
 		res, err := a.node.Store().Reclaim(r.Context(), 0)
 		if err != nil {

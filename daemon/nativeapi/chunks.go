@@ -33,11 +33,13 @@ func (a *API) chunks(w http.ResponseWriter, r *http.Request, rest string) error 
 		if len(req.Digests) > cluster.MaxAsk {
 			return apierr.BadRequest("InvalidRequest", "at most %d digests per question", cluster.MaxAsk)
 		}
-		missing, err := store.Missing(ctx, req.Digests)
+		// Chunks the cold tier holds are not missing: the commit reads
+		// them back from there when it must.
+		missing, err := a.node.Lacks(ctx, req.Digests)
 		if err != nil {
 			return err
 		}
-		// "Not missing" must mean "on disk": the client will commit
+		// "Not missing" must mean "on disk" (here or in the cold tier): the client will commit
 		// without sending them, and a chunk another writer stored a
 		// moment ago may still wait for that writer's sync.
 		if len(missing) < len(req.Digests) {

@@ -51,7 +51,7 @@ func (u *Upkeep) Repair(ctx context.Context) {
 			if err != nil {
 				u.log.Debug("repair fetch incomplete", "err", err)
 			}
-			still, err := u.node.Store().Missing(ctx, batch)
+			still, err := u.node.Lacks(ctx, batch)
 			if err != nil {
 				return err
 			}
@@ -86,7 +86,6 @@ func (u *Upkeep) Repair(ctx context.Context) {
 // after fn had its go at each page.
 func (u *Upkeep) walkMissing(ctx context.Context, fn func([]chunk.Digest, map[chunk.Digest]int64) error) (count, bytes int64, err error) {
 	st := u.node.State()
-	store := u.node.Store()
 	var after chunk.Digest
 	for {
 		refs, err := st.ChunkRefs(after, 4096)
@@ -101,7 +100,7 @@ func (u *Upkeep) walkMissing(ctx context.Context, fn func([]chunk.Digest, map[ch
 		for i, r := range refs {
 			ds[i], size[r.Digest] = r.Digest, r.Size
 		}
-		missing, err := store.Missing(ctx, ds)
+		missing, err := u.node.Lacks(ctx, ds)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -109,7 +108,7 @@ func (u *Upkeep) walkMissing(ctx context.Context, fn func([]chunk.Digest, map[ch
 			if err := fn(missing, size); err != nil {
 				return 0, 0, err
 			}
-			if missing, err = store.Missing(ctx, missing); err != nil {
+			if missing, err = u.node.Lacks(ctx, missing); err != nil {
 				return 0, 0, err
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"cairn/daemon/core"
+	"cairn/daemon/tier"
 )
 
 // Config sets what the loops of Run do and how often.
@@ -27,16 +28,23 @@ type Config struct {
 	RepairInterval time.Duration
 	// RepairRate bounds repair's fetching, in bytes a second.
 	RepairRate int64
-	Logger     *slog.Logger
+	// Tier is the bucket of the cold tier (nil: none); chunks unread for
+	// TierAfter move there, a pass every TierInterval (0: only on
+	// demand).
+	Tier         *tier.Bucket
+	TierAfter    time.Duration
+	TierInterval time.Duration
+	Logger       *slog.Logger
 }
 
 // Upkeep runs a node's background work. Its methods are safe for
 // concurrent use; each also runs on demand (the admin API).
 type Upkeep struct {
-	cfg  Config
-	node *core.Node
-	log  *slog.Logger
-	gcMu sync.Mutex // one GC pass at a time
+	cfg    Config
+	node   *core.Node
+	log    *slog.Logger
+	gcMu   sync.Mutex // one GC pass at a time
+	tierMu sync.Mutex // one tier pass at a time
 }
 
 // New returns the upkeep of node.
@@ -47,7 +55,7 @@ func New(node *core.Node, cfg Config) *Upkeep {
 	return &Upkeep{cfg: cfg, node: node, log: cfg.Logger}
 }
 
-// Run runs GC, upload expiry and repair on their schedules until ctx
+// Run runs GC, upload expiry, the cold tier and repair on their schedules until ctx
 // ends, and returns once they have stopped.
 func (u *Upkeep) Run(ctx context.Context) {
 	var wg sync.WaitGroup
@@ -63,6 +71,15 @@ func (u *Upkeep) Run(ctx context.Context) {
 			every(ctx, d, func() {
 				if _, err := u.ExpireUploads(ctx); err != nil && ctx.Err() == nil {
 					u.log.Warn("multipart upload expiry", "err", err)
+				}
+			})
+		})
+	}
+	if u.cfg.Tier != nil && u.cfg.TierInterval > 0 {
+		wg.Go(func() {
+			every(ctx, u.cfg.TierInterval, func() {
+				if _, err := u.Tier(ctx); err != nil && ctx.Err() == nil {
+					u.log.Warn("cold tier pass", "err", err)
 				}
 			})
 		})

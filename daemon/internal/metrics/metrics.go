@@ -38,6 +38,11 @@ type Metrics struct {
 	// ClusterRefused counts connections the cluster port refused: no TLS
 	// certificate the cluster CA signed, or no proof of the secret.
 	ClusterRefused atomic.Int64
+	// The cold tier: chunks (and their stored bytes) this node copied to
+	// the bucket, dropped from its disk, and read back.
+	TierCopied, TierCopiedBytes   atomic.Int64
+	TierEvicted, TierEvictedBytes atomic.Int64
+	TierFetched, TierFetchedBytes atomic.Int64
 }
 
 // latencyBuckets are the bounds, in seconds, of the request latency
@@ -82,6 +87,12 @@ func New(version string) *Metrics {
 		{"cairn_gc_freed_bytes_total", "Stored bytes of the chunks garbage collection deleted; the compactor returns their space to the file system.", &m.GCFreed, true},
 		{"cairn_gc_backlog_chunks", "Chunks no file needs that some member may still hold, as the last pass counted them.", &m.GCBacklog, false},
 		{"cairn_uploads_expired_total", "Multipart uploads aborted for their age.", &m.UploadsExpired, true},
+		{"cairn_tier_copied_chunks_total", "Chunks this node (as leader) copied to the cold tier's bucket.", &m.TierCopied, true},
+		{"cairn_tier_copied_bytes_total", "Stored bytes of the chunks copied to the cold tier.", &m.TierCopiedBytes, true},
+		{"cairn_tier_evicted_chunks_total", "Chunks this node dropped from its disk because the cold tier holds them and they went unread.", &m.TierEvicted, true},
+		{"cairn_tier_evicted_bytes_total", "Stored bytes of the chunks dropped from this node's disk for the cold tier.", &m.TierEvictedBytes, true},
+		{"cairn_tier_fetched_chunks_total", "Chunks read back from the cold tier, verified and kept.", &m.TierFetched, true},
+		{"cairn_tier_fetched_bytes_total", "Stored bytes of the chunks read back from the cold tier.", &m.TierFetchedBytes, true},
 		{"cairn_cluster_connections_refused_total", "Connections the cluster port refused: no certificate the cluster CA signed, or no proof of the cluster secret.", &m.ClusterRefused, true},
 	} {
 		read := func() float64 { return float64(c.v.Load()) }
