@@ -250,4 +250,3 @@ func isMD5(etag string) bool {
 	_, err := hex.DecodeString(etag)
 	return err == nil
 }
-
