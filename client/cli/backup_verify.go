@@ -247,6 +247,7 @@ func (s *session) verifyChunks(ctx context.Context, b backupSource, refs []chunk
 			res.Corrupt = append(res.Corrupt, present[i].Digest)
 		case isNoFile(err):
 			res.Missing = append(res.Missing, present[i].Digest)
+			return nil
 		case err != nil:
 			return err
 		}

@@ -194,7 +194,7 @@ func (s *session) backupCreate(ctx context.Context, dest string, o *backupOption
 		return fmt.Errorf("backup create: write the manifest of %s: %w", res.Location, err)
 	}
 	s.emit(res, func(w io.Writer) {
-		fmt.Fprintf(w, "backed up %s objects (applied index %d, %s) to %s\n", fmt.Sprint(m.Objects), m.Index, humanBytes(m.Size), res.Location)
+		fmt.Fprintf(w, "backed up %d objects (applied index %d, %s) to %s\n", m.Objects, m.Index, humanBytes(m.Size), res.Location)
 		if o.withChunks {
 			fmt.Fprintf(w, "chunks: %d referenced (%s); copied %d (%s), %d already there\n",
 				m.Chunks, humanBytes(m.ChunkBytes), res.CopiedChunks, humanBytes(res.CopiedBytes), res.SkippedChunks)
