@@ -63,8 +63,9 @@ func backupCommand() *command {
 		summary:  "back up the cluster's state (and its chunks), check a backup, restore one",
 		detail: `create writes a point-in-time snapshot of the state (buckets, objects, runs,
 models, refs, access keys with their secrets sealed) to <dest>: a file
-(name.snap, with its manifest name.json beside it), a folder (a name is
-made: cairn-<UTC time>.snap), - for stdout (the snapshot alone), or
+(name.snap, with its manifest name.json beside it), a folder (one that
+exists, or a path ending in /; the name is cairn-<UTC time>.snap), - for
+stdout (the snapshot alone), or
 s3://bucket/prefix on an S3 store. With --with-chunks it also copies every
 chunk the snapshot references into chunks/ beside it, named by digest:
 chunks already there are skipped, so later backups copy only new chunks.
