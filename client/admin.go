@@ -2,7 +2,9 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 )
@@ -69,4 +71,79 @@ func (a *Admin) DeleteKey(ctx context.Context, id string) error {
 		return fmt.Errorf("delete access key %s: %w", id, err)
 	}
 	return nil
+}
+
+// Backup writes the cluster's state, consistent at one applied index, to
+// w in the backup stream format (ScanBackup reads it), from whichever
+// node answers, and returns the bytes written. The stream ends with its
+// own BLAKE3 digest, so a copy cut short does not check out.
+func (a *Admin) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	resp, err := a.c.conn.stream(ctx, call{method: http.MethodGet, path: "/v1/admin/backup", idempotent: true}, nil, 0)
+	if err != nil {
+		return 0, fmt.Errorf("back up the state: %w", err)
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("back up the state: after %d bytes: %w", n, err)
+	}
+	return n, nil
+}
+
+// Restore replaces the whole cluster's state with the backup of size
+// bytes that body returns (from its start, once per attempt: a node that
+// does not lead refuses it, and the call moves to the next endpoint).
+// It is not retried when its outcome is unknown.
+func (a *Admin) Restore(ctx context.Context, body func() (io.Reader, error), size int64) (RestoreResult, error) {
+	var out RestoreResult
+	cl := call{method: http.MethodPost, path: "/v1/admin/restore", contentType: "application/octet-stream", expectContinue: true}
+	resp, err := a.c.conn.stream(ctx, cl, body, size)
+	if err != nil {
+		return out, fmt.Errorf("restore the state: %w", err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxErrorAnswer)).Decode(&out); err != nil {
+		return out, fmt.Errorf("restore the state: decode the answer: %v", err)
+	}
+	return out, nil
+}
+
+// GCOptions qualify a garbage-collection pass.
+type GCOptions struct {
+	// Full walks every local chunk instead of the zero-reference table.
+	Full bool
+}
+
+// GC runs one garbage-collection pass on the node that answers. It is
+// idempotent.
+func (a *Admin) GC(ctx context.Context, opts GCOptions) (GCResult, error) {
+	var out GCResult
+	cl := call{method: http.MethodPost, path: "/v1/admin/gc", idempotent: true}
+	if opts.Full {
+		cl.query = url.Values{"full": {"1"}}
+	}
+	if err := a.c.conn.callJSON(ctx, cl, nil, &out); err != nil {
+		return out, fmt.Errorf("collect garbage: %w", err)
+	}
+	return out, nil
+}
+
+// Scrub verifies every chunk of the node that answers; it replaces
+// corrupt ones from its peers.
+func (a *Admin) Scrub(ctx context.Context) (ScrubResult, error) {
+	var out ScrubResult
+	if err := a.c.conn.callJSON(ctx, call{method: http.MethodPost, path: "/v1/admin/scrub", idempotent: true}, nil, &out); err != nil {
+		return out, fmt.Errorf("scrub: %w", err)
+	}
+	return out, nil
+}
+
+// Reclaim has the node that answers give back the space of its deleted
+// chunks at once.
+func (a *Admin) Reclaim(ctx context.Context) (ReclaimResult, error) {
+	var out ReclaimResult
+	if err := a.c.conn.callJSON(ctx, call{method: http.MethodPost, path: "/v1/admin/reclaim", idempotent: true}, nil, &out); err != nil {
+		return out, fmt.Errorf("reclaim space: %w", err)
+	}
+	return out, nil
 }

@@ -30,6 +30,9 @@ type call struct {
 	idempotent  bool
 	contentType string
 	maxBody     int64
+	// expectContinue sends the body only once the server asks for it, so
+	// that a node that refuses the call at once is not sent a large body.
+	expectContinue bool
 }
 
 // response is a whole answer, body included.
@@ -178,6 +181,9 @@ func (c *conn) newRequest(ctx context.Context, ep int, cl call) (*http.Request, 
 	}
 	if cl.contentType != "" {
 		req.Header.Set("Content-Type", cl.contentType)
+	}
+	if cl.expectContinue {
+		req.Header.Set("Expect", "100-continue")
 	}
 	return req, nil
 }

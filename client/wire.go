@@ -247,3 +247,39 @@ type KeyRequest struct {
 	Buckets []string `json:"buckets,omitempty"`
 	Name    string   `json:"name,omitempty"`
 }
+
+// RestoreResult is the answer of POST /v1/admin/restore.
+type RestoreResult struct {
+	Applied uint64 `json:"applied"` // the leader's applied index after the restore
+}
+
+// GCResult is the answer of POST /v1/admin/gc: what one pass on one node
+// did.
+type GCResult struct {
+	Full       bool    `json:"full"`
+	Scanned    int64   `json:"scanned"`
+	Candidates int64   `json:"candidates"`
+	Deleted    int64   `json:"deleted"`
+	FreedBytes int64   `json:"freed_bytes"`
+	Kept       int64   `json:"kept"`
+	Pruned     int64   `json:"pruned"`
+	Backlog    int64   `json:"backlog"`
+	Seconds    float64 `json:"seconds"`
+}
+
+// ScrubResult is the answer of POST /v1/admin/scrub.
+type ScrubResult struct {
+	Chunks   int64    `json:"chunks"`
+	Bytes    int64    `json:"bytes"` // logical bytes verified
+	Corrupt  int64    `json:"corrupt"`
+	Repaired int      `json:"repaired"`
+	Lost     []string `json:"lost,omitempty"` // corrupt and found on no peer
+}
+
+// ReclaimResult is the answer of POST /v1/admin/reclaim.
+type ReclaimResult struct {
+	Rewritten int   `json:"rewritten"` // files rewritten
+	Before    int64 `json:"before"`    // bytes on disk before
+	After     int64 `json:"after"`
+	Took      int64 `json:"took"` // nanoseconds
+}

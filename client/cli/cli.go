@@ -59,7 +59,7 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.Is(err, client.ErrUnknownOutcome):
 		return ExitUnknownOutcome
-	case errors.Is(err, client.ErrDigestMismatch), errors.Is(err, errDiffers):
+	case errors.Is(err, client.ErrDigestMismatch), errors.Is(err, errDiffers), errors.Is(err, errBackupBad), errors.Is(err, client.ErrBadBackup):
 		return ExitMismatch
 	case errors.Is(err, client.ErrNotFound):
 		return ExitNotFound

@@ -30,7 +30,8 @@ func commands() []*command {
 	return []*command{
 		putCommand(), logModelCommand(), getCommand(), lsCommand(), statCommand(), rmCommand(),
 		verifyCommand(), modelsCommand(), runsCommand(), duCommand(), resolveCommand(),
-		bucketsCommand(), mbCommand(), rbCommand(), clusterCommand(), keyCommand(), versionCommand(),
+		bucketsCommand(), mbCommand(), rbCommand(), clusterCommand(), adminCommand(), backupCommand(), importCommand(),
+		keyCommand(), versionCommand(),
 	}
 }
 
@@ -53,8 +54,8 @@ const exitCodesHelp = `Exit codes:
   1  error (network, server, local files)
   2  usage: unknown command, bad flags or arguments
   3  not found: no such key, bucket, run, model or chunk
-  4  verification failed: digests differ (verify), or a downloaded chunk
-     or file did not hash to its digest
+  4  verification failed: digests differ (verify), a downloaded chunk or
+     file did not hash to its digest, or a backup does not check out
   5  unknown outcome: a change that is not safe to retry was sent and its
      answer lost; check its effect before trying again
 `

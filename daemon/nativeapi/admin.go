@@ -11,6 +11,7 @@ import (
 	"cairn/daemon/internal/apierr"
 	"cairn/daemon/internal/httpx"
 	"cairn/daemon/upkeep"
+	"cairn/raftfsm"
 )
 
 // admin serves admin/backup (GET: the state as a snapshot stream),
@@ -101,6 +102,9 @@ func (a *API) cluster(w http.ResponseWriter, r *http.Request, rest string) error
 // free above the reserve, which is checked before a byte is read, and it
 // may not exceed MaxRestoreSize.
 func (a *API) restore(r *http.Request) error {
+	if err := a.leads(); err != nil {
+		return err
+	}
 	limit := a.cfg.MaxRestoreSize
 	if r.ContentLength > limit {
 		return apierr.New(http.StatusRequestEntityTooLarge, "EntityTooLarge", "a backup of %d bytes is larger than the %d this node restores (max_restore_size)", r.ContentLength, limit)
@@ -118,4 +122,21 @@ func (a *API) restore(r *http.Request) error {
 		return apierr.New(http.StatusRequestEntityTooLarge, "EntityTooLarge", "the backup is larger than the %d bytes this node restores (max_restore_size)", limit)
 	}
 	return err
+}
+
+// leads answers a restore sent to a follower before its body is read
+// (a client that sent Expect: 100-continue has not sent it yet): 503, so
+// that a client with several endpoints tries the next, naming the leader
+// for the one that has only this node. The body is too large to forward.
+func (a *API) leads() error {
+	rn := a.node.Raft()
+	if rn.IsLeader() {
+		return nil
+	}
+	id, addr := rn.Leader()
+	if id == "" {
+		return fmt.Errorf("%w: %s does not lead and knows no leader now; restore on the leader once one is elected", raftfsm.ErrNoLeader, rn.ID())
+	}
+	return apierr.New(http.StatusServiceUnavailable, "NotLeader",
+		"%s does not lead: %s does (cluster address %s); send the restore to %s's HTTP port", rn.ID(), id, addr, id)
 }
