@@ -147,3 +147,14 @@ func (a *Admin) Reclaim(ctx context.Context) (ReclaimResult, error) {
 	}
 	return out, nil
 }
+
+// Tier runs one pass of the cold tier on the node that answers: on the
+// leader it copies cold chunks to the tier's bucket; every node drops its
+// copies of tiered chunks gone unread. It is idempotent.
+func (a *Admin) Tier(ctx context.Context) (TierResult, error) {
+	var out TierResult
+	if err := a.c.conn.callJSON(ctx, call{method: http.MethodPost, path: "/v1/admin/tier", idempotent: true}, nil, &out); err != nil {
+		return out, fmt.Errorf("cold tier pass: %w", err)
+	}
+	return out, nil
+}

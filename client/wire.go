@@ -267,6 +267,19 @@ type GCResult struct {
 	Seconds    float64 `json:"seconds"`
 }
 
+// TierResult is the answer of POST /v1/admin/tier.
+type TierResult struct {
+	Cold         int64   `json:"cold"`
+	Copied       int64   `json:"copied"`
+	CopiedBytes  int64   `json:"copied_bytes"`
+	Evicted      int64   `json:"evicted"`
+	EvictedBytes int64   `json:"evicted_bytes"`
+	Doomed       int64   `json:"doomed"`
+	Forgotten    int64   `json:"forgotten"`
+	Deleted      int64   `json:"deleted"`
+	Seconds      float64 `json:"seconds"`
+}
+
 // ScrubResult is the answer of POST /v1/admin/scrub.
 type ScrubResult struct {
 	Chunks   int64    `json:"chunks"`

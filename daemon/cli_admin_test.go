@@ -62,6 +62,9 @@ func TestCLI_Admin(t *testing.T) {
 			t.Fatalf("scrub --all error: %v", r.err)
 		}
 	})
+	if r := runCLI(t, env, "admin", "tier"); r.code == 0 || !strings.Contains(r.err.Error(), "no cold tier") {
+		t.Fatalf("admin tier on a node without one: exit %d: %v", r.code, r.err)
+	}
 	if r := runCLI(t, env, "admin", "nope"); r.code != 2 {
 		t.Fatalf("admin nope: exit %d", r.code)
 	}

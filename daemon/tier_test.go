@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"cairn/client"
 	"cairn/client/s3client"
 	"cairn/daemon/tier"
 	"cairn/daemon/upkeep"
@@ -167,6 +168,13 @@ func TestTier_MovesColdChunksAndReadsThemBack(t *testing.T) {
 	}
 	if n, _, err := bucket.Count(ctx); err != nil || n != 0 {
 		t.Fatalf("the bucket still holds %d chunks (%v)", n, err)
+	}
+	// The admin CLI runs the same pass: the hot object, unread for two
+	// hours now, moves.
+	clock.Advance(2 * time.Hour)
+	cr := decodeFirst[client.TierResult](t, mustCLI(t, cliEnv(leader.URL()), "admin", "tier", "--json"))
+	if cr.Copied == 0 || cr.Copied != cr.Evicted {
+		t.Fatalf("cairn admin tier: %+v; want the hot object's chunks copied and dropped", cr)
 	}
 	c.ensureSame()
 	if st, b := getConsistent(t, c.nodes[other], "models", "hot.xgb"); st != 200 || !bytes.Equal(b, hot) {

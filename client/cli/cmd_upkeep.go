@@ -14,13 +14,15 @@ import (
 func adminCommand() *command {
 	return &command{
 		name: "admin", minArgs: 1, maxArgs: 1,
-		synopsis: "gc [--full] | scrub | reclaim | status",
-		summary:  "run garbage collection, a scrub or a space reclaim; show the cluster's health",
+		synopsis: "gc [--full] | scrub | reclaim | tier | status",
+		summary:  "run garbage collection, a scrub, a space reclaim or a cold tier pass; show the cluster's health",
 		detail: `gc, scrub and reclaim work on one node: the one the client reaches (the first
 endpoint that answers), or every endpoint in turn with --all. gc runs one
 garbage-collection pass (--full walks every local chunk, to find those no
 file ever referenced); scrub verifies every local chunk and replaces corrupt
-ones from peers; reclaim gives back the disk space of deleted chunks at once.
+ones from peers; reclaim gives back the disk space of deleted chunks at once;
+tier runs a pass of the cold tier (on the leader it copies chunks unread for
+tier_after to the tier's bucket; every node drops its copies of them).
 status shows the leader, each node's lag and missing chunks, and what the
 store holds. All but status need an admin key.`,
 		example: `cairn admin gc --full --all
@@ -39,10 +41,12 @@ cairn admin status`,
 					return s.upkeep(ctx, "scrub", *all, func(ctx context.Context, a *client.Admin) (any, error) { return a.Scrub(ctx) })
 				case "reclaim":
 					return s.upkeep(ctx, "reclaim", *all, func(ctx context.Context, a *client.Admin) (any, error) { return a.Reclaim(ctx) })
+				case "tier":
+					return s.upkeep(ctx, "tier", *all, func(ctx context.Context, a *client.Admin) (any, error) { return a.Tier(ctx) })
 				case "status":
 					return s.adminStatus(ctx)
 				}
-				return usagef("admin: want gc, scrub, reclaim or status, not %q", args[0])
+				return usagef("admin: want gc, scrub, reclaim, tier or status, not %q", args[0])
 			}
 		},
 	}
@@ -139,6 +143,9 @@ func printUpkeep(w io.Writer, prefix string, res any) {
 		for _, d := range r.Lost {
 			fmt.Fprintf(w, "%slost: chunk %s is corrupt here and on no peer\n", prefix, d)
 		}
+	case client.TierResult:
+		fmt.Fprintf(w, "%stier: %d cold chunks; %d copied to the bucket (%s), %d dropped here (%s); %d doomed, %d forgotten and deleted; %.1fs\n",
+			prefix, r.Cold, r.Copied, humanBytes(r.CopiedBytes), r.Evicted, humanBytes(r.EvictedBytes), r.Doomed, r.Deleted, r.Seconds)
 	case client.ReclaimResult:
 		fmt.Fprintf(w, "%sreclaim: %d files rewritten, %s on disk before, %s after, %s\n",
 			prefix, r.Rewritten, humanBytes(r.Before), humanBytes(r.After), time.Duration(r.Took).Round(time.Millisecond))
