@@ -73,13 +73,13 @@ func (x *txn) apply(c Command) (Result, error) {
 	case *DeleteRef:
 		r, err = x.deleteRef(c)
 	case *CreateUpload:
-		r, err = x.createUpload(c)
+		r, err = x.uploads().createUpload(c)
 	case *PutPart:
-		r, err = x.putPart(c)
+		r, err = x.uploads().putPart(c)
 	case *CompleteUpload:
-		r, err = x.completeUpload(c)
+		r, err = x.uploads().completeUpload(c)
 	case *AbortUpload:
-		r, err = x.abortUpload(c)
+		r, err = x.uploads().abortUpload(c)
 	case *PutKey:
 		r, err = x.putKey(c)
 	case *DeleteKey:
@@ -87,11 +87,11 @@ func (x *txn) apply(c Command) (Result, error) {
 	case *PruneZero:
 		r, err = x.pruneZero(c)
 	case *TierChunks:
-		r, err = x.tierChunks(c)
+		r, err = x.tier().tierChunks(c)
 	case *DoomTiered:
-		r, err = x.doomTiered(c)
+		r, err = x.tier().doomTiered(c)
 	case *ForgetTiered:
-		r, err = x.forgetTiered(c)
+		r, err = x.tier().forgetTiered(c)
 	default:
 		return Result{Err: rejectf(ErrInvalidCommand, "unknown command %v", c.Op())}, nil
 	}
@@ -182,7 +182,7 @@ func (x *txn) deleteBucket(c *DeleteBucket) (Result, error) {
 	if err != nil || rej != nil {
 		return Result{Err: rej}, err
 	}
-	ups, err := x.uploadsOf(c.Bucket, 1)
+	ups, err := x.uploads().uploadsOf(c.Bucket, 1)
 	if err != nil {
 		return Result{}, err
 	}
@@ -207,7 +207,7 @@ func (x *txn) deleteBucketAndUploads(c *DeleteBucketAndUploads) (Result, error) 
 	if err != nil || rej != nil {
 		return Result{Err: rej}, err
 	}
-	ups, err := x.uploadsOf(c.Bucket, 0)
+	ups, err := x.uploads().uploadsOf(c.Bucket, 0)
 	if err != nil {
 		return Result{}, err
 	}
@@ -218,7 +218,7 @@ func (x *txn) deleteBucketAndUploads(c *DeleteBucketAndUploads) (Result, error) 
 			r.More = true // the rest would make the transaction too large
 			return r, nil
 		}
-		if err := x.dropUpload(&u); err != nil {
+		if err := x.uploads().dropUpload(&u); err != nil {
 			return Result{}, err
 		}
 		r.Deleted++

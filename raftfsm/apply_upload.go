@@ -41,7 +41,8 @@ func (x *txn) deleteRef(c *DeleteRef) (Result, error) {
 	return Result{Ref: &cur}, x.del(key(tRef, c.Name))
 }
 
-func (x *txn) upload(id string) (*Upload, error) {
+func (ut uploadTxn) upload(id string) (*Upload, error) {
+	x := ut.x
 	var u Upload
 	ok, err := x.get(key(tUpload, id), &u)
 	if !ok || err != nil {
@@ -51,7 +52,8 @@ func (x *txn) upload(id string) (*Upload, error) {
 }
 
 // uploadsOf returns up to limit uploads in bucket.
-func (x *txn) uploadsOf(bucket string, limit int) ([]Upload, error) {
+func (ut uploadTxn) uploadsOf(bucket string, limit int) ([]Upload, error) {
+	x := ut.x
 	keys, err := x.keys([]byte{tUpload}, nil, 0)
 	if err != nil {
 		return nil, err
@@ -72,7 +74,8 @@ func (x *txn) uploadsOf(bucket string, limit int) ([]Upload, error) {
 	return out, nil
 }
 
-func (x *txn) createUpload(c *CreateUpload) (Result, error) {
+func (ut uploadTxn) createUpload(c *CreateUpload) (Result, error) {
+	x := ut.x
 	if why := ValidKey(c.Key); why != "" {
 		return reject(rejectf(ErrInvalidCommand, "%s", why))
 	}
@@ -86,7 +89,7 @@ func (x *txn) createUpload(c *CreateUpload) (Result, error) {
 	if b == nil {
 		return reject(rejectf(ErrNoSuchBucket, "%s", c.Bucket))
 	}
-	if u, err := x.upload(c.UploadID); err != nil || u != nil {
+	if u, err := x.uploads().upload(c.UploadID); err != nil || u != nil {
 		if err != nil {
 			return Result{}, err
 		}
@@ -97,7 +100,8 @@ func (x *txn) createUpload(c *CreateUpload) (Result, error) {
 	return Result{Upload: u}, x.put(key(tUpload, c.UploadID), u)
 }
 
-func (x *txn) part(id string, n int) (*Part, error) {
+func (ut uploadTxn) part(id string, n int) (*Part, error) {
+	x := ut.x
 	var p Part
 	ok, err := x.get(partKey(id, n), &p)
 	if !ok || err != nil {
@@ -106,8 +110,9 @@ func (x *txn) part(id string, n int) (*Part, error) {
 	return &p, nil
 }
 
-func (x *txn) putPart(c *PutPart) (Result, error) {
-	u, err := x.upload(c.UploadID)
+func (ut uploadTxn) putPart(c *PutPart) (Result, error) {
+	x := ut.x
+	u, err := x.uploads().upload(c.UploadID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -120,7 +125,7 @@ func (x *txn) putPart(c *PutPart) (Result, error) {
 	if err := checkFile(c.File); err != nil {
 		return reject(err)
 	}
-	old, err := x.part(c.UploadID, c.Number)
+	old, err := x.uploads().part(c.UploadID, c.Number)
 	if err != nil {
 		return Result{}, err
 	}
@@ -149,7 +154,8 @@ func (x *txn) putPart(c *PutPart) (Result, error) {
 }
 
 // parts returns every part of an upload in number order.
-func (x *txn) parts(id string) ([]Part, error) {
+func (ut uploadTxn) parts(id string) ([]Part, error) {
+	x := ut.x
 	prefix := key(tPart, id, "")
 	keys, err := x.keys(prefix, nil, 0)
 	if err != nil {
@@ -169,8 +175,9 @@ func (x *txn) parts(id string) ([]Part, error) {
 	return out, nil
 }
 
-func (x *txn) completeUpload(c *CompleteUpload) (Result, error) {
-	u, err := x.upload(c.UploadID)
+func (ut uploadTxn) completeUpload(c *CompleteUpload) (Result, error) {
+	x := ut.x
+	u, err := x.uploads().upload(c.UploadID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -202,7 +209,7 @@ func (x *txn) completeUpload(c *CompleteUpload) (Result, error) {
 		if i > 0 && cp.Number <= c.Parts[i-1].Number {
 			return reject(rejectf(ErrInvalidPart, "part numbers not ascending at %d", cp.Number))
 		}
-		p, err := x.part(c.UploadID, cp.Number)
+		p, err := x.uploads().part(c.UploadID, cp.Number)
 		if err != nil {
 			return Result{}, err
 		}
@@ -244,23 +251,25 @@ func (x *txn) completeUpload(c *CompleteUpload) (Result, error) {
 	if err := x.writeObject(b, cur, o, c.File, c.Model); err != nil {
 		return Result{}, err
 	}
-	return Result{Object: o, Upload: u}, x.dropUpload(u)
+	return Result{Object: o, Upload: u}, x.uploads().dropUpload(u)
 }
 
-func (x *txn) abortUpload(c *AbortUpload) (Result, error) {
-	u, err := x.upload(c.UploadID)
+func (ut uploadTxn) abortUpload(c *AbortUpload) (Result, error) {
+	x := ut.x
+	u, err := x.uploads().upload(c.UploadID)
 	if err != nil {
 		return Result{}, err
 	}
 	if u == nil {
 		return reject(rejectf(ErrNoSuchUpload, "%s", c.UploadID))
 	}
-	return Result{Upload: u}, x.dropUpload(u)
+	return Result{Upload: u}, x.uploads().dropUpload(u)
 }
 
 // dropUpload removes an upload and the references its parts hold.
-func (x *txn) dropUpload(u *Upload) error {
-	parts, err := x.parts(u.UploadID)
+func (ut uploadTxn) dropUpload(u *Upload) error {
+	x := ut.x
+	parts, err := x.uploads().parts(u.UploadID)
 	if err != nil {
 		return err
 	}
@@ -275,3 +284,8 @@ func (x *txn) dropUpload(u *Upload) error {
 	x.stats.Uploads--
 	return x.del(key(tUpload, u.UploadID))
 }
+
+// uploadTxn applies the commands of multipart uploads within a txn.
+type uploadTxn struct{ x *txn }
+
+func (x *txn) uploads() uploadTxn { return uploadTxn{x} }

@@ -111,7 +111,7 @@ func (x *txn) chunkRef(c cas.Ref, delta int64) error {
 				return err
 			}
 		}
-		if err := x.revive(c.Digest); err != nil {
+		if err := x.tier().revive(c.Digest); err != nil {
 			return err
 		}
 	}

@@ -232,7 +232,7 @@ func (s *State) Upload(id string) (Upload, []Part, error) {
 	var u Upload
 	var parts []Part
 	err := s.f.view(func(x *txn) error {
-		up, err := x.upload(id)
+		up, err := x.uploads().upload(id)
 		if err != nil {
 			return err
 		}
@@ -240,7 +240,7 @@ func (s *State) Upload(id string) (Upload, []Part, error) {
 			return fmt.Errorf("%w: %s", ErrNoSuchUpload, id)
 		}
 		u = *up
-		parts, err = x.parts(id)
+		parts, err = x.uploads().parts(id)
 		return err
 	})
 	return u, parts, err

@@ -88,7 +88,8 @@ func (ForgetTiered) Op() Op { return OpForgetTiered }
 // MaxTierBatch bounds the chunks of one tier command.
 const MaxTierBatch = 4096
 
-func (x *txn) tierChunks(c *TierChunks) (Result, error) {
+func (tt tierTxn) tierChunks(c *TierChunks) (Result, error) {
+	x := tt.x
 	if len(c.Chunks) > MaxTierBatch {
 		return reject(rejectf(ErrTooLarge, "%d chunks to tier, at most %d", len(c.Chunks), MaxTierBatch))
 	}
@@ -103,7 +104,7 @@ func (x *txn) tierChunks(c *TierChunks) (Result, error) {
 			}
 			continue
 		}
-		if _, ok, err := x.tierRecord(t.Digest); err != nil || ok {
+		if _, ok, err := x.tier().tierRecord(t.Digest); err != nil || ok {
 			if err != nil {
 				return Result{}, err
 			}
@@ -117,7 +118,8 @@ func (x *txn) tierChunks(c *TierChunks) (Result, error) {
 	return Result{Deleted: n}, nil
 }
 
-func (x *txn) doomTiered(c *DoomTiered) (Result, error) {
+func (tt tierTxn) doomTiered(c *DoomTiered) (Result, error) {
+	x := tt.x
 	if len(c.Digests) > MaxTierBatch {
 		return reject(rejectf(ErrTooLarge, "%d chunks to doom, at most %d", len(c.Digests), MaxTierBatch))
 	}
@@ -126,7 +128,7 @@ func (x *txn) doomTiered(c *DoomTiered) (Result, error) {
 	}
 	n := 0
 	for _, d := range c.Digests {
-		rec, ok, err := x.tierRecord(d)
+		rec, ok, err := x.tier().tierRecord(d)
 		if err != nil {
 			return Result{}, err
 		}
@@ -148,13 +150,14 @@ func (x *txn) doomTiered(c *DoomTiered) (Result, error) {
 	return Result{Deleted: n}, nil
 }
 
-func (x *txn) forgetTiered(c *ForgetTiered) (Result, error) {
+func (tt tierTxn) forgetTiered(c *ForgetTiered) (Result, error) {
+	x := tt.x
 	if len(c.Digests) > MaxTierBatch {
 		return reject(rejectf(ErrTooLarge, "%d chunks to forget, at most %d", len(c.Digests), MaxTierBatch))
 	}
 	n := 0
 	for _, d := range c.Digests {
-		rec, ok, err := x.tierRecord(d)
+		rec, ok, err := x.tier().tierRecord(d)
 		if err != nil {
 			return Result{}, err
 		}
@@ -177,8 +180,9 @@ func (x *txn) forgetTiered(c *ForgetTiered) (Result, error) {
 
 // revive brings a doomed tiered chunk back to life when a file references
 // it again.
-func (x *txn) revive(d cas.Digest) error {
-	rec, ok, err := x.tierRecord(d)
+func (tt tierTxn) revive(d cas.Digest) error {
+	x := tt.x
+	rec, ok, err := x.tier().tierRecord(d)
 	if err != nil || !ok || rec.Doomed == 0 {
 		return err
 	}
@@ -186,7 +190,8 @@ func (x *txn) revive(d cas.Digest) error {
 	return x.set(digestKey(tTier, d), rec.marshal())
 }
 
-func (x *txn) tierRecord(d cas.Digest) (TierRecord, bool, error) {
+func (tt tierTxn) tierRecord(d cas.Digest) (TierRecord, bool, error) {
+	x := tt.x
 	var rec TierRecord
 	v, ok, err := x.getRaw(digestKey(tTier, d))
 	if err != nil || !ok {
@@ -206,7 +211,7 @@ func (s *State) Tiered(d cas.Digest) (TierRecord, bool, error) {
 	)
 	err := s.f.view(func(x *txn) error {
 		var err error
-		rec, ok, err = x.tierRecord(d)
+		rec, ok, err = x.tier().tierRecord(d)
 		return err
 	})
 	return rec, ok, err
@@ -239,3 +244,8 @@ func (s *State) TieredAfter(after cas.Digest, limit int) ([]TierEntry, error) {
 	})
 	return out, err
 }
+
+// tierTxn applies the cold tier's commands within a txn.
+type tierTxn struct{ x *txn }
+
+func (x *txn) tier() tierTxn { return tierTxn{x} }

@@ -33,7 +33,7 @@ func (x *txn) pruneZero(c *PruneZero) (Result, error) {
 			}
 			continue // referenced: not a candidate
 		}
-		if _, tiered, err := x.tierRecord(d); err != nil || tiered {
+		if _, tiered, err := x.tier().tierRecord(d); err != nil || tiered {
 			if err != nil {
 				return Result{}, err
 			}
