@@ -148,9 +148,6 @@ func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
 // Now returns the time to write into a command.
 func (n *Node) Now() time.Time { return n.cfg.Now() }
 
-// MaxObjectSize is the largest object the node takes.
-func (n *Node) MaxObjectSize() int64 { return n.cfg.MaxObjectSize }
-
 // Others returns the other members of the cluster, voters first.
 func (n *Node) Others() (voters, others []raftfsm.Member, err error) {
 	members, err := n.raft.Members()
