@@ -167,11 +167,11 @@ type Store struct {
 	// exclusively by Close around closing the database (see view).
 	views sync.RWMutex
 
-	wr  *writer    // the write path: batches, group commit, Put's pipeline
-	rd  *reader    // the read path: lookups, shared frame decodes, the cache
-	bp  *pools     // buffers shared by both
-	heat heat      // chunks reads used since Cold last ran
-	cmp *compactor // re-encodes chunks at rest and gives back garbage
+	wr   *writer    // the write path: batches, group commit, Put's pipeline
+	rd   *reader    // the read path: lookups, shared frame decodes, the cache
+	bp   *pools     // buffers shared by both
+	heat heat       // chunks reads used since Cold last ran
+	cmp  *compactor // re-encodes chunks at rest and gives back garbage
 
 	closeOnce sync.Once
 	closed    chan struct{}
