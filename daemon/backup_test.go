@@ -223,7 +223,7 @@ func TestBackup_S3(t *testing.T) {
 // restores it into a fresh 3-node cluster (the CLI names a follower
 // first) and reads every object back from every node, byte for byte.
 func TestBackup_RestoreCluster(t *testing.T) {
-	src := newTestCluster(t, 3)
+	src := newTestCluster(t, 3, steadyLeader)
 	l := src.nodes[src.leader()]
 	mkBucket(t, l, "mlflow")
 	mkBucket(t, l, "other")
@@ -248,7 +248,7 @@ func TestBackup_RestoreCluster(t *testing.T) {
 		t.Fatalf("backup: %+v", b)
 	}
 
-	dst := newTestCluster(t, 3)
+	dst := newTestCluster(t, 3, steadyLeader)
 	f := dst.follower()
 	t.Run("FollowerNamesLeader", func(t *testing.T) {
 		r := runCLI(t, cliEnv(dst.nodes[f].URL()), "backup", "restore", dir, "--retries=-1")

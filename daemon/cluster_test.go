@@ -138,6 +138,14 @@ func newTestCluster(t testing.TB, n int, mutate ...func(*Config)) *testCluster {
 	return c
 }
 
+// steadyLeader gives a test cluster election timings that keep one
+// leader on a machine loaded far past its cores (CI runs the packages'
+// tests side by side): for tests that call the leader by index across
+// several steps, or run one long command on it.
+func steadyLeader(cfg *Config) {
+	cfg.HeartbeatTimeout, cfg.ElectionTimeout = 2*time.Second, 2*time.Second
+}
+
 // add makes room for a node that start starts.
 func (c *testCluster) add(cfg Config, p *proctest.Ports) {
 	c.cfgs, c.ports = append(c.cfgs, cfg), append(c.ports, p)

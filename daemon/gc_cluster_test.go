@@ -18,7 +18,7 @@ import (
 func TestGC_PrunesZeroTableOnceGoneEverywhere(t *testing.T) {
 	clock := &testClock{}
 	clock.ns.Store(time.Now().UnixNano())
-	c := newTestCluster(t, 3, func(cfg *Config) { cfg.Now, cfg.GCGrace = clock.Now, time.Minute })
+	c := newTestCluster(t, 3, steadyLeader, func(cfg *Config) { cfg.Now, cfg.GCGrace = clock.Now, time.Minute })
 	l := c.leader()
 	f1 := c.follower()
 	f2 := c.follower(f1)

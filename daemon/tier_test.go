@@ -42,7 +42,7 @@ func TestTier_MovesColdChunksAndReadsThemBack(t *testing.T) {
 	tcfg, bucket := tierTarget(t)
 	clock := &testClock{}
 	clock.ns.Store(time.Now().UnixNano())
-	c := newTestCluster(t, 3, func(cfg *Config) {
+	c := newTestCluster(t, 3, steadyLeader, func(cfg *Config) {
 		cfg.Now, cfg.GCGrace = clock.Now, time.Minute
 		cfg.Tier, cfg.TierAfter, cfg.TierInterval = tcfg, time.Hour, -1
 	})
