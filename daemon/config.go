@@ -302,6 +302,9 @@ func (c *Config) Validate() error {
 	if c.CommitTimeout == 0 {
 		c.CommitTimeout = DefaultCommitTimeout
 	}
+	if c.RaftMaxBatch == 0 {
+		c.RaftMaxBatch = DefaultRaftMaxBatch
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdown
 	}
