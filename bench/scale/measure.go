@@ -161,6 +161,9 @@ type nodeUsage struct {
 	ID        string `json:"id"`
 	RSS       int64  `json:"rss_bytes"`
 	PeakRSS   int64  `json:"peak_rss_bytes"`
+	RSSAnon   int64  `json:"rss_anon_bytes"` // of RSS: the heap and other private memory
+	RSSFile   int64  `json:"rss_file_bytes"` // of RSS: mapped files the kernel can drop
+	GoHeap    int64  `json:"go_heap_bytes"`  // go_memstats_heap_inuse_bytes
 	RaftLog   int64  `json:"raft_log_bytes"`
 	Snapshots int64  `json:"snapshot_bytes"`
 	State     int64  `json:"state_bytes"`
@@ -171,7 +174,8 @@ type nodeUsage struct {
 func usageOf(n *node) nodeUsage {
 	u := nodeUsage{ID: n.id}
 	if n.cmd != nil && n.cmd.Process != nil {
-		u.RSS, u.PeakRSS = procMem(n.cmd.Process.Pid)
+		m := procMem(n.cmd.Process.Pid)
+		u.RSS, u.PeakRSS, u.RSSAnon, u.RSSFile = m["VmRSS"], m["VmHWM"], m["RssAnon"], m["RssFile"]
 	}
 	data := filepath.Join(n.dir, "data")
 	du := func(p ...string) int64 {
@@ -183,27 +187,22 @@ func usageOf(n *node) nodeUsage {
 	return u
 }
 
-// procMem returns a process's resident set and its peak, from /proc.
-func procMem(pid int) (rss, peak int64) {
+// procMem returns the sizes /proc/<pid>/status gives in kB, in bytes, by
+// name (VmRSS, VmHWM, RssAnon, RssFile, ...).
+func procMem(pid int) map[string]int64 {
+	out := map[string]int64{}
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
 	if err != nil {
-		return 0, 0
+		return out
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, _ := strings.Cut(line, ":")
-		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		kb, _ := strconv.ParseInt(f[0], 10, 64)
-		switch k {
-		case "VmRSS":
-			rss = kb << 10
-		case "VmHWM":
-			peak = kb << 10
+		if f := strings.Fields(v); len(f) == 2 && f[1] == "kB" {
+			kb, _ := strconv.ParseInt(f[0], 10, 64)
+			out[k] = kb << 10
 		}
 	}
-	return rss, peak
+	return out
 }
 
 // restart is one follower stopped and started again.

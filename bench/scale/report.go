@@ -108,6 +108,14 @@ func (r *Report) Markdown(w io.Writer) {
 		})
 	}
 	for i := range 3 {
+		row(fmt.Sprintf("n%d: RSS at rest: anonymous / file-backed, Go heap in use MB", i+1), func(s Step) string {
+			if i >= len(s.Nodes) {
+				return ""
+			}
+			return fmt.Sprintf("%s / %s, %s", mb(s.Nodes[i].RSSAnon), mb(s.Nodes[i].RSSFile), mb(s.Nodes[i].GoHeap))
+		})
+	}
+	for i := range 3 {
 		row(fmt.Sprintf("n%d disk MB: Raft log / snapshots / state / chunks (total)", i+1), func(s Step) string {
 			if i >= len(s.Nodes) {
 				return ""

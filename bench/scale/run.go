@@ -181,7 +181,11 @@ func (o Options) measure(ctx context.Context, c *cluster, ns *namespace, s *Step
 	// At rest: nothing writes; the compactor and Badger settle.
 	time.Sleep(15 * time.Second)
 	for _, n := range c.nodes {
-		s.Nodes = append(s.Nodes, usageOf(n))
+		u := usageOf(n)
+		if h, err := metric(ctx, n, "go_memstats_heap_inuse_bytes"); err == nil {
+			u.GoHeap = int64(h)
+		}
+		s.Nodes = append(s.Nodes, u)
 	}
 	l, err := c.leader(ctx)
 	if err != nil {
