@@ -13,6 +13,7 @@ import (
 
 	"cairn/cas"
 	"cairn/daemon/tier"
+	"cairn/raftfsm"
 )
 
 // Defaults of the embedded configuration: one node, data in ./cairn-data,
@@ -46,6 +47,9 @@ const (
 	// 100 ms for its local apply. Each follower costs an empty append RPC
 	// every 5 to 10 ms when the cluster is idle.
 	DefaultCommitTimeout = 5 * time.Millisecond
+	// DefaultRaftMaxBatch is how many entries concurrent writes share in
+	// one write of the Raft log, one append and one state transaction.
+	DefaultRaftMaxBatch = raftfsm.DefaultMaxBatch
 	// DefaultUploadExpiry is how long a multipart upload may stay
 	// unfinished before the cluster aborts it, as MinIO does by default:
 	// a client that died mid-upload would otherwise keep its parts'
@@ -217,6 +221,11 @@ type Config struct {
 	CommitTimeout     time.Duration
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
+	// RaftMaxBatch bounds the entries that concurrent writes share in one
+	// write of the Raft log, one append to a follower and one transaction
+	// of the state (default DefaultRaftMaxBatch; 1 turns the sharing
+	// off, for measurements).
+	RaftMaxBatch int
 
 	// Version is the build's version, for cairn_build_info.
 	Version string
@@ -328,6 +337,9 @@ func (c *Config) Validate() error {
 	if c.CommitTimeout == 0 {
 		c.CommitTimeout = DefaultCommitTimeout
 	}
+	if c.RaftMaxBatch == 0 {
+		c.RaftMaxBatch = DefaultRaftMaxBatch
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdown
 	}
@@ -348,6 +360,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil && a.addr != "" {
 			errs = append(errs, fmt.Errorf("%s %q: %w", a.name, a.addr, err))
 		}
+	}
+	if c.RaftMaxBatch < 0 || c.RaftMaxBatch > 1024 {
+		errs = append(errs, fmt.Errorf("raft max batch %d: want 1 to 1024", c.RaftMaxBatch))
 	}
 	if len(c.Bootstrap) > 0 && c.Join != "" {
 		errs = append(errs, errors.New("give either bootstrap peers or a member to join, not both"))

@@ -26,6 +26,8 @@ func TestConfig_Validate(t *testing.T) {
 		{"cluster without secret", Config{NodeID: "a", Bootstrap: peers}, "cluster secret"},
 		{"join without secret", Config{Join: "127.0.0.1:3"}, "cluster secret"},
 		{"negative repair rate", Config{RepairRate: -1}, "repair rate"},
+		{"raft batch too large", Config{RaftMaxBatch: 1025}, "raft max batch"},
+		{"negative raft batch", Config{RaftMaxBatch: -1}, "raft max batch"},
 		{"bad http addr", Config{HTTPAddr: "nowhere"}, "http addr"},
 		{"bad S3 key", Config{S3Keys: []S3Key{{AccessKey: "a b", SecretKey: "s"}}}, "invalid S3 key"},
 	}

@@ -154,7 +154,7 @@ func (s *Server) openCluster() error {
 		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionTimeout: cfg.ElectionTimeout,
 		LeaderLeaseTimeout: cfg.HeartbeatTimeout / 2, CommitTimeout: cfg.CommitTimeout,
 		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs,
-		Logger: cfg.Logger,
+		MaxBatch: cfg.RaftMaxBatch, Logger: cfg.Logger,
 	}
 	switch {
 	case len(cfg.Bootstrap) > 0:

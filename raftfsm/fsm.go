@@ -66,6 +66,8 @@ type fsm struct {
 	// txnWrites and txnBytes, when set, replace the limits of a state
 	// transaction that Badger's options give; tests lower them.
 	txnWrites, txnBytes int
+	// observeBatch, when set, is called with the size of every batch.
+	observeBatch func(entries int)
 }
 
 func openFSM(dir string, log *slog.Logger) (*fsm, error) {
@@ -198,6 +200,9 @@ func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 // together. Entries at or below the applied index (a replay after a
 // restart) are skipped.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	if f.observeBatch != nil {
+		f.observeBatch(len(logs))
+	}
 	results := make([]any, len(logs))
 	f.amu.Lock()
 	applied, term, failed := f.applied, f.term, f.failed

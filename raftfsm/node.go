@@ -23,6 +23,9 @@ const (
 	DefaultSnapshotThreshold = 8192
 	DefaultSnapshotInterval  = 2 * time.Minute
 	DefaultTrailingLogs      = 10240
+	// DefaultMaxBatch is how many entries one write of the Raft log, one
+	// append to a follower and one state transaction carry at most.
+	DefaultMaxBatch = 256
 )
 
 // Config configures a Node. Zero values take the defaults laid over
@@ -53,12 +56,23 @@ type Config struct {
 	TrailingLogs       uint64
 	// ApplyTimeout bounds Apply when its context has no deadline.
 	ApplyTimeout time.Duration
+	// MaxBatch bounds how many entries concurrent Applies share: the
+	// leader writes (and syncs) the proposals waiting for it as one batch
+	// of the log, sends followers up to MaxBatch entries an append, and
+	// the state applies a batch of committed entries in one transaction.
+	// 1 turns the sharing off, but for Raft's own group commit, which
+	// still takes a second proposal when one waits (for measurements).
+	// Zero means DefaultMaxBatch; at most 1024.
+	MaxBatch int
 
 	// logSegmentSize, when set, replaces the Raft log's segment size.
 	// Entries stay readable until their segment is deleted, whatever the
 	// compaction, so tests that need a follower to catch up from a
 	// snapshot make segments small.
 	logSegmentSize int
+	// observeBatch, when set, is told the size of every batch of entries
+	// Raft hands the state (tests of batching).
+	observeBatch func(entries int)
 
 	Logger *slog.Logger
 }
@@ -101,6 +115,7 @@ func Open(cfg Config) (*Node, error) {
 	if n.fsm, err = openFSM(filepath.Join(cfg.Dir, "fsm"), log); err != nil {
 		return nil, err
 	}
+	n.fsm.observeBatch = cfg.observeBatch
 	n.state = &State{f: n.fsm}
 	walDir := filepath.Join(cfg.Dir, "raft")
 	if err := os.MkdirAll(walDir, 0o755); err != nil {
@@ -158,8 +173,14 @@ func raftConfig(cfg Config, hlog hclog.Logger) *raft.Config {
 	rc.LocalID = raft.ServerID(cfg.ID)
 	rc.Logger = hlog
 	rc.NoSnapshotRestoreOnStart = true
-	rc.BatchApplyCh = true
-	rc.MaxAppendEntries = 256
+	rc.MaxAppendEntries = DefaultMaxBatch
+	if cfg.MaxBatch > 0 {
+		rc.MaxAppendEntries = cfg.MaxBatch
+	}
+	// Proposals queue for the leader's loop instead of each waiting to
+	// hand itself over, so that one log write takes all that arrived
+	// while the one before was syncing.
+	rc.BatchApplyCh = rc.MaxAppendEntries > 1
 	rc.SnapshotThreshold = DefaultSnapshotThreshold
 	rc.SnapshotInterval = DefaultSnapshotInterval
 	rc.TrailingLogs = DefaultTrailingLogs
