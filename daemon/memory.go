@@ -38,11 +38,14 @@ func (a *activity) idleFor(d time.Duration) bool {
 const releaseIdle = 10 * time.Second
 
 // releaseMemory gives the heap the node no longer uses back to the
-// system once its requests have stopped for releaseIdle. Go keeps freed
-// heap up to its next GC goal, twice the live heap after a burst, and
-// returns the rest slowly: after four concurrent uploads of 128 MiB a
-// node sat at 370 MB for good, 294 MB of it free heap. It runs when the
-// operator gave the node a memory budget (the process is the node's).
+// system once its requests have stopped for releaseIdle, and the pages of
+// the files Badger maps. Go keeps freed heap up to its next GC goal,
+// twice the live heap after a burst, and returns the rest slowly: after
+// four concurrent uploads of 128 MiB a node sat at 370 MB for good, 294 MB
+// of it free heap. The mapped tables are page cache, but counted in the
+// resident set: at 300,000 objects 84 MB of a node's 157 MB once its heap
+// was released (pageOutFiles). It runs when the operator gave the node a
+// memory budget (the process is the node's).
 func (s *Server) releaseMemory(ctx context.Context) {
 	t := time.NewTicker(releaseIdle / 4)
 	defer t.Stop()
@@ -59,6 +62,8 @@ func (s *Server) releaseMemory(ctx context.Context) {
 		}
 		if !released {
 			debug.FreeOSMemory()
+			paged := pageOutFiles(s.cfg.DataDir)
+			s.log.Debug("gave memory back", "mapped_file_bytes", paged)
 			released = true
 		}
 	}
