@@ -50,24 +50,40 @@ func (s *Server) releaseMemory(ctx context.Context) {
 	t := time.NewTicker(releaseIdle / 4)
 	defer t.Stop()
 	released := true
+	var after int64 // the resident set after the last release
+	// A follower's writes come through Raft, not through its handlers:
+	// entries applied count as activity too.
+	applied, appliedAt := s.raft.State().Applied(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if !s.act.idleFor(releaseIdle) {
+		if a := s.raft.State().Applied(); a != applied {
+			applied, appliedAt = a, time.Now()
+		}
+		if !s.act.idleFor(releaseIdle) || time.Since(appliedAt) < releaseIdle {
 			released = false
 			continue
 		}
-		if !released {
-			debug.FreeOSMemory()
-			paged := pageOutFiles(s.cfg.DataDir)
-			s.log.Debug("gave memory back", "mapped_file_bytes", paged)
-			released = true
+		// Work goes on after the requests stop (Badger's compactions
+		// after a burst of writes, Raft's snapshots): while idle, release
+		// again whenever the resident set grew by releaseGrowth.
+		if released && residentBytes() < after+releaseGrowth {
+			continue
 		}
+		debug.FreeOSMemory()
+		paged := pageOutFiles(s.cfg.DataDir)
+		after = residentBytes()
+		s.log.Debug("gave memory back", "mapped_file_bytes", paged, "resident_bytes", after)
+		released = true
 	}
 }
+
+// releaseGrowth is how much an idle node's resident set may grow before
+// it releases memory again.
+const releaseGrowth = 16 << 20
 
 // uploadMemory is the share of a memory budget that the bodies being
 // stored may take at once: half of it (256 MiB of the default 512: eight

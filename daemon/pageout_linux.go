@@ -56,3 +56,21 @@ func pageOutFiles(dir string) int64 {
 	}
 	return total
 }
+
+// residentBytes returns the process's resident set, from
+// /proc/self/statm (0 when it cannot be read).
+func residentBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize())
+}
