@@ -20,6 +20,11 @@ import (
 func (a *API) admin(w http.ResponseWriter, r *http.Request, rest string) error {
 	switch {
 	case rest == "backup" && r.Method == http.MethodGet:
+		// A backup holds every write acknowledged before it was asked
+		// for, whichever node takes it: a follower catches up first.
+		if err := a.node.ReadBarrier(r.Context()); err != nil {
+			return err
+		}
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=cairn-%s-%d.snap", a.node.ID(), time.Now().Unix()))
 		if _, err := a.node.Raft().Backup(w); err != nil {
