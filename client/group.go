@@ -65,6 +65,12 @@ type transfer struct {
 	lim  limiter
 	mu   sync.Mutex
 	sent map[chunk.Digest]*sending
+	// recent, when not nil, bounds what the transfer remembers: the
+	// chunks in flight and the last len(recent) sent, so that its memory
+	// stays bounded however many puts share it (later ones learn from
+	// the server's answer that it has a chunk it forgot).
+	recent []chunk.Digest
+	next   int
 }
 
 type sending struct {
@@ -91,9 +97,24 @@ func (t *transfer) claim(d chunk.Digest) (*sending, bool) {
 
 func (t *transfer) finish(d chunk.Digest, s *sending, err error) {
 	s.err = err
-	if err != nil {
+	switch {
+	case err != nil:
 		t.mu.Lock()
 		delete(t.sent, d)
+		t.mu.Unlock()
+	case t.recent != nil:
+		t.mu.Lock()
+		if old := t.recent[t.next]; old != (chunk.Digest{}) {
+			if o, ok := t.sent[old]; ok && o != s {
+				select {
+				case <-o.done:
+					delete(t.sent, old)
+				default: // still in flight: keep it
+				}
+			}
+		}
+		t.recent[t.next] = d
+		t.next = (t.next + 1) % len(t.recent)
 		t.mu.Unlock()
 	}
 	close(s.done)

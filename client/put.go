@@ -66,6 +66,31 @@ func (c *Client) Put(ctx context.Context, bucket, key string, r io.ReaderAt, siz
 	return newTransfer(c).put(ctx, bucket, key, r, size, opts)
 }
 
+// Uploader puts objects from many goroutines at once, as an import does,
+// and sends a chunk that several of them hold at the same time once: the
+// others wait for that upload instead of sending it again. It remembers
+// the chunks in flight and the last uploaderMemory it sent, not all.
+type Uploader struct{ tr *transfer }
+
+// uploaderMemory is how many sent chunks an Uploader remembers (some
+// 8 MiB of them).
+const uploaderMemory = 1 << 16
+
+// NewUploader returns an Uploader of c's transfers.
+func (c *Client) NewUploader() *Uploader {
+	tr := newTransfer(c)
+	tr.recent = make([]chunk.Digest, uploaderMemory)
+	return &Uploader{tr: tr}
+}
+
+// Put is Client.Put through the uploader. It is safe for concurrent use.
+func (u *Uploader) Put(ctx context.Context, bucket, key string, r io.ReaderAt, size int64, opts *PutOptions) (Upload, error) {
+	if opts == nil {
+		opts = &PutOptions{}
+	}
+	return u.tr.put(ctx, bucket, key, r, size, opts)
+}
+
 // PutFile logs the file at path under bucket/key, as Put does.
 func (c *Client) PutFile(ctx context.Context, bucket, key, path string, opts *PutOptions) (Upload, error) {
 	if opts == nil {

@@ -102,10 +102,11 @@ func TestImport_Resume(t *testing.T) {
 	if got := first.LogicalBytes + second.LogicalBytes; got != logical {
 		t.Fatalf("logical bytes imported: %d, want %d", got, logical)
 	}
-	// The booster is stored once: what was sent is one booster and the
-	// small files, far below the logical total.
+	// The booster is sent once, even by workers importing copies of it
+	// at the same moment: what was sent is one booster and the small
+	// files, far below the logical total.
 	stored := first.StoredBytes + second.StoredBytes
-	if stored >= logical/4 || stored < int64(len(booster)) {
+	if stored >= int64(len(booster))*3/2 || stored < int64(len(booster)) {
 		t.Fatalf("stored %d of %d logical bytes; want about one booster (%d) and the small files", stored, logical, len(booster))
 	}
 	t.Logf("imported %d logical bytes, %d newly stored", logical, stored)

@@ -116,13 +116,16 @@ func (s *session) importS3(ctx context.Context, src string, o *importOptions) er
 	p, stop := s.progress("import")
 	defer stop()
 	var mu sync.Mutex
+	// One uploader for every worker: a chunk two objects share is sent
+	// once even when both are imported at the same moment.
+	uploader := s.c.NewUploader()
 	work := make(chan s3client.ObjectInfo)
 	var wg sync.WaitGroup
 	for range o.jobs {
 		wg.Go(func() {
 			for obj := range work {
 				key := destPrefix + strings.TrimPrefix(obj.Key, srcPrefix)
-				up, err := s.importOne(ctx, sc, srcBucket, obj, dest, key, p)
+				up, err := s.importOne(ctx, uploader, sc, srcBucket, obj, dest, key, p)
 				mu.Lock()
 				if err != nil {
 					res.Failed++
@@ -199,7 +202,7 @@ func importDone(have client.Object, src s3client.ObjectInfo) bool {
 // importOne copies one object: it spools it (in memory when small, else in
 // a temporary file), checks it against an MD5 ETag, and logs it with Put,
 // which sends only the chunks cairn lacks.
-func (s *session) importOne(ctx context.Context, sc *s3client.Client, bucket string, obj s3client.ObjectInfo, dest, key string, p client.Progress) (client.Upload, error) {
+func (s *session) importOne(ctx context.Context, uploader *client.Uploader, sc *s3client.Client, bucket string, obj s3client.ObjectInfo, dest, key string, p client.Progress) (client.Upload, error) {
 	rc, size, err := sc.GetObject(ctx, bucket, obj.Key)
 	if err != nil {
 		return client.Upload{}, err
@@ -233,7 +236,7 @@ func (s *session) importOne(ctx context.Context, sc *s3client.Client, bucket str
 		return client.Upload{}, fmt.Errorf("read %s: %w: its MD5 is %s, its ETag %s", obj.Key, client.ErrDigestMismatch, got, obj.ETag)
 	}
 	opts := &client.PutOptions{Meta: map[string]string{importETagMeta: obj.ETag}, ContentType: obj.ContentType}
-	up, err := s.c.Put(ctx, dest, key, r, size, opts)
+	up, err := uploader.Put(ctx, dest, key, r, size, opts)
 	if err != nil {
 		return up, err
 	}
