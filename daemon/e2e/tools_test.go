@@ -33,8 +33,11 @@ func TestRclone(t *testing.T) {
 	if strings.Contains(out, "Copied") {
 		t.Fatalf("second copy transferred files:\n%s", out)
 	}
-	if after := n.Stats(); after.StoredBytes != before.StoredBytes {
-		t.Fatalf("second copy stored bytes: %d -> %d", before.StoredBytes, after.StoredBytes)
+	// Stored bytes may shrink meanwhile (the compactor); what the
+	// namespace holds must not move, nor the store grow.
+	if after := n.Stats(); after.UniqueBytes != before.UniqueBytes || after.LogicalBytes != before.LogicalBytes ||
+		after.StoredBytes > before.StoredBytes {
+		t.Fatalf("second copy changed the store: %+v -> %+v", before, after)
 	}
 	for _, name := range []string{"model.xgb", "trained.ubj", "data/boosters.json"} {
 		if n.Digest("rclone", "9/"+run+"/artifacts/model/"+name) != B3(t, filepath.Join(dir, name)) {
