@@ -66,7 +66,7 @@ func (s *Store) Cold(ctx context.Context, before time.Time, after Digest, limit 
 	if err := s.recordReads(s.heat.take(), now); err != nil {
 		return nil, false, err
 	}
-	var first []Digest // chunks without an access record yet
+	first := map[Digest]struct{}{} // chunks without an access record yet
 	err = s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixChunk}})
 		defer it.Close()
@@ -87,7 +87,7 @@ func (s *Store) Cold(ctx context.Context, before time.Time, after Digest, limit 
 			item, err := txn.Get(accessKey(d))
 			switch {
 			case err == badger.ErrKeyNotFound:
-				first = append(first, d)
+				first[d] = struct{}{}
 				continue
 			case err != nil:
 				return err
@@ -112,11 +112,7 @@ func (s *Store) Cold(ctx context.Context, before time.Time, after Digest, limit 
 	if err != nil {
 		return nil, false, fmt.Errorf("cold chunks: %w", err)
 	}
-	seen := make(map[Digest]struct{}, len(first))
-	for _, d := range first {
-		seen[d] = struct{}{}
-	}
-	if err := s.recordReads(seen, now); err != nil {
+	if err := s.recordReads(first, now); err != nil {
 		return nil, false, err
 	}
 	return cold, done, nil

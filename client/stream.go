@@ -84,16 +84,5 @@ func (c *conn) tryStream(ctx context.Context, ep int, cl call, body func() (io.R
 		return nil, c.lost(ctx, cl, true, fmt.Errorf("read answer from %s: %w", c.endpoints[ep].Host, err))
 	}
 	apiErr := decodeError(resp.StatusCode, b)
-	a := attempt{kind: done, err: apiErr, retryAfter: retryAfter(resp.Header)}
-	switch {
-	case resp.StatusCode == http.StatusServiceUnavailable && errors.Is(apiErr, ErrUnknownOutcome):
-		a.kind = uncertain
-	case resp.StatusCode == http.StatusServiceUnavailable, resp.StatusCode == http.StatusTooManyRequests:
-		a.kind = refused
-	case resp.StatusCode == http.StatusBadGateway, resp.StatusCode == http.StatusGatewayTimeout:
-		a.kind = uncertain
-	case resp.StatusCode >= 500:
-		a.kind = failed
-	}
-	return nil, a
+	return nil, attempt{kind: outcomeOf(resp.StatusCode, apiErr), err: apiErr, retryAfter: retryAfter(resp.Header)}
 }

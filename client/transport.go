@@ -129,18 +129,23 @@ func (c *conn) try(ctx context.Context, ep int, cl call) attempt {
 		return attempt{kind: done, resp: r}
 	}
 	apiErr := decodeError(resp.StatusCode, body)
-	a := attempt{kind: done, resp: r, err: apiErr, retryAfter: retryAfter(resp.Header)}
+	return attempt{kind: outcomeOf(resp.StatusCode, apiErr), resp: r, err: apiErr, retryAfter: retryAfter(resp.Header)}
+}
+
+// outcomeOf says what an error answer means for a retry: the status, and
+// whether the server said the outcome is unknown.
+func outcomeOf(status int, apiErr error) outcome {
 	switch {
-	case resp.StatusCode == http.StatusServiceUnavailable && errors.Is(apiErr, ErrUnknownOutcome):
-		a.kind = uncertain
-	case resp.StatusCode == http.StatusServiceUnavailable, resp.StatusCode == http.StatusTooManyRequests:
-		a.kind = refused
-	case resp.StatusCode == http.StatusBadGateway, resp.StatusCode == http.StatusGatewayTimeout:
-		a.kind = uncertain
-	case resp.StatusCode >= 500:
-		a.kind = failed
+	case status == http.StatusServiceUnavailable && errors.Is(apiErr, ErrUnknownOutcome):
+		return uncertain
+	case status == http.StatusServiceUnavailable, status == http.StatusTooManyRequests:
+		return refused
+	case status == http.StatusBadGateway, status == http.StatusGatewayTimeout:
+		return uncertain
+	case status >= 500:
+		return failed
 	}
-	return a
+	return done
 }
 
 // lost classifies an attempt that got no complete answer.
