@@ -79,11 +79,13 @@ const handshakeTimeout = 10 * time.Second
 // sort authenticates a connection and hands it to the listener of its
 // protocol; a connection that fails is closed before anything reads it.
 func (m *Mux) sort(c net.Conn) {
+	// The refusal is recorded before the close, so whoever sees the
+	// connection end can also see why.
 	refuse := func(err error) {
-		c.Close()
 		if m.reject != nil {
 			m.reject(c.RemoteAddr(), err)
 		}
+		c.Close()
 	}
 	if m.key == nil {
 		refuse(errors.New("cluster: this node has no cluster secret"))
