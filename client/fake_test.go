@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -36,6 +37,7 @@ type fakeServer struct {
 	loseOnce atomic.Bool
 
 	missingCalls, chunkPuts, chunkGets, commits atomic.Int64
+	batches                                     atomic.Int64
 	maxMissing                                  atomic.Int64
 	putBytes                                    atomic.Int64
 }
@@ -73,6 +75,8 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case route == "chunks" && rest == "missing":
 		f.missing(w, r)
+	case route == "chunks" && rest == "" && r.Method == http.MethodPost:
+		f.batch(w, r)
 	case route == "chunks":
 		f.chunk(w, r, rest)
 	case route == "commit":
@@ -127,6 +131,31 @@ func (f *fakeServer) missing(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Unlock()
 	json.NewEncoder(w).Encode(out)
+}
+
+// batch takes a batch of raw chunks, all or none.
+func (f *fakeServer) batch(w http.ResponseWriter, r *http.Request) {
+	f.batches.Add(1)
+	got := map[chunk.Digest][]byte{}
+	err := chunk.ReadBatch(r.Body, 1<<24, func(d chunk.Digest, v []byte) error {
+		if v[0] != chunk.RawForm || chunk.Sum(v[1:]) != d {
+			return errors.New("bad chunk")
+		}
+		got[d] = v[1:]
+		return nil
+	})
+	if err != nil {
+		fakeError(w, 400, "BadDigest")
+		return
+	}
+	f.mu.Lock()
+	for d, b := range got {
+		f.chunks[d] = b
+		f.chunkPuts.Add(1)
+		f.putBytes.Add(int64(len(b)))
+	}
+	f.mu.Unlock()
+	json.NewEncoder(w).Encode(ChunkBatchResult{Added: len(got)})
 }
 
 func (f *fakeServer) chunk(w http.ResponseWriter, r *http.Request, hex string) {

@@ -119,36 +119,38 @@ func (tr *transfer) putFile(ctx context.Context, bucket, key, path string, opts 
 
 func (tr *transfer) put(ctx context.Context, bucket, key string, r io.ReaderAt, size int64, opts *PutOptions) (Upload, error) {
 	p := orNoProgress(opts.Progress)
-	fh, err := hashWith(ctx, r, size, p)
-	if err != nil {
-		return Upload{}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
+	fail := func(st PutStats, err error) (Upload, error) {
+		return Upload{Object: Object{Bucket: bucket, Key: key}, PutStats: st}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
 	}
-	st := PutStats{Files: 1, Bytes: size, Chunks: len(fh.Recipe)}
-	req := CommitRequest{Digest: fh.Digest, Size: size, Chunks: fh.Recipe, ContentType: opts.ContentType,
+	s, err := tr.stream(ctx, r, size, p)
+	st := PutStats{Files: 1, Bytes: size, Chunks: len(s.fh.Recipe), SentChunks: s.sentChunks, SentBytes: s.sentBytes}
+	if err != nil {
+		return fail(st, err)
+	}
+	req := CommitRequest{Digest: s.fh.Digest, Size: size, Chunks: s.fh.Recipe, ContentType: opts.ContentType,
 		Meta: opts.Meta, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch}
 	if req.Chunks == nil {
 		req.Chunks = chunk.Recipe{}
 	}
-	// A chunk that the server had when asked may be collected before the
-	// commit; the second round sends what went missing.
-	for round := 0; ; round++ {
-		n, b, err := tr.sendMissing(ctx, r, fh.Recipe, p)
+	res, err := tr.c.commit(ctx, bucket, key, req)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Code == "MissingChunks" {
+		// A chunk that the server had when asked was collected before
+		// the commit: send what went missing, reading it again, and
+		// commit once more.
+		tr = &transfer{c: tr.c, lim: tr.lim, sent: map[chunk.Digest]*sending{}}
+		n, b, serr := tr.sendMissing(ctx, r, s.fh.Recipe, p)
 		st.SentChunks += n
 		st.SentBytes += b
-		if err != nil {
-			return Upload{Object: Object{Bucket: bucket, Key: key}, PutStats: st}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
+		if serr != nil {
+			return fail(st, serr)
 		}
-		res, err := tr.c.commit(ctx, bucket, key, req)
-		var ae *APIError
-		if round == 0 && errors.As(err, &ae) && ae.Code == "MissingChunks" {
-			tr = &transfer{c: tr.c, lim: tr.lim, sent: map[chunk.Digest]*sending{}}
-			continue
-		}
-		if err != nil {
-			return Upload{Object: Object{Bucket: bucket, Key: key}, PutStats: st}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
-		}
-		return Upload{Object: res.Object, PutStats: st}, nil
+		res, err = tr.c.commit(ctx, bucket, key, req)
 	}
+	if err != nil {
+		return fail(st, err)
+	}
+	return Upload{Object: res.Object, PutStats: st}, nil
 }
 
 // commit makes bucket/key point to content whose chunks the server holds.

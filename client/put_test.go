@@ -111,16 +111,55 @@ func TestPut_SendsOnlyMissing(t *testing.T) {
 	})
 }
 
-// changing serves other bytes after its first full read: a file rewritten
-// between the hash pass and the upload pass.
+// TestPut_Batches: new content goes up in requests of about batchBytes,
+// each after its own missing-chunks question, and a chunk the file repeats
+// is sent once.
+func TestPut_Batches(t *testing.T) {
+	f := newFakeServer(t)
+	c := f.client(t)
+	data := randomBytes(3, 10<<20)
+	u, err := c.Put(t.Context(), "b", "k", bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.batches.Load() != 3 || f.missingCalls.Load() != 3 || f.chunkPuts.Load() != int64(u.Chunks) || u.SentBytes != int64(len(data)) {
+		t.Fatalf("10 MiB went as %d batches after %d questions, %d of %d chunks, %d bytes; want 3, 3, all",
+			f.batches.Load(), f.missingCalls.Load(), f.chunkPuts.Load(), u.Chunks, u.SentBytes)
+	}
+
+	f.resetCounts()
+	block := randomBytes(4, 1<<20)
+	rep := bytes.Repeat(block, 6)
+	u, err = c.Put(t.Context(), "b", "rep", bytes.NewReader(rep), int64(len(rep)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh, _ := Hash(t.Context(), bytes.NewReader(rep), int64(len(rep)))
+	var distinct int64
+	for _, r := range fh.Recipe.Distinct() {
+		for _, ref := range fh.Recipe {
+			if ref.Digest == r {
+				distinct += int64(ref.Size)
+				break
+			}
+		}
+	}
+	if u.Object.Digest != chunk.Sum(rep) || u.SentBytes != distinct || distinct > 3<<20 {
+		t.Fatalf("a file of one block six times sent %d bytes, want its distinct chunks' %d (under 3 MiB)", u.SentBytes, distinct)
+	}
+}
+
+// changing serves other bytes once after bytes have been read from it: a
+// file rewritten while it is logged.
 type changing struct {
 	a, b  []byte
+	after int64
 	reads atomic.Int64
 }
 
 func (c *changing) ReadAt(p []byte, off int64) (int, error) {
 	src := c.a
-	if c.reads.Add(int64(len(p))) > 2*int64(len(c.a)) { // both hash readers done
+	if c.reads.Add(int64(len(p))) > c.after {
 		src = c.b
 	}
 	if off >= int64(len(src)) {
@@ -133,17 +172,32 @@ func (c *changing) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// TestPut_FileChangedMeanwhile: a Put reads its content once, so a file
+// rewritten halfway through is logged as the bytes read, whose chunks hash
+// to the digest committed (the fake server checks it). A file that changes
+// before the chunks of a second round are read again fails with
+// ErrDigestMismatch and commits nothing more.
 func TestPut_FileChangedMeanwhile(t *testing.T) {
 	f := newFakeServer(t)
 	c := f.client(t)
-	a := randomBytes(2, 1<<20)
+	a := randomBytes(2, 4<<20)
 	b := bytes.Clone(a)
 	for i := range b {
 		b[i] ^= 0xff
 	}
-	_, err := c.Put(t.Context(), "b", "k", &changing{a: a, b: b}, int64(len(a)), nil)
-	if !errors.Is(err, ErrDigestMismatch) || f.commits.Load() != 0 {
-		t.Fatalf("got %v with %d commits, want ErrDigestMismatch and no commit", err, f.commits.Load())
+	u, err := c.Put(t.Context(), "b", "torn", &changing{a: a, b: b, after: 2 << 20}, int64(len(a)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Object.Digest == chunk.Sum(a) || u.Object.Digest == chunk.Sum(b) {
+		t.Fatal("the change halfway through was not read: the test proves nothing")
+	}
+
+	f.resetCounts()
+	f.loseOnce.Store(true)
+	_, err = c.Put(t.Context(), "b", "k", &changing{a: a, b: b, after: int64(len(a))}, int64(len(a)), nil)
+	if !errors.Is(err, ErrDigestMismatch) || f.commits.Load() != 1 {
+		t.Fatalf("got %v with %d commits, want ErrDigestMismatch after the first commit", err, f.commits.Load())
 	}
 }
 

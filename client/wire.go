@@ -64,6 +64,12 @@ type ChunkPutResult struct {
 	Added  bool         `json:"added"`
 }
 
+// ChunkBatchResult is the answer to a batch of chunks uploaded at once
+// (POST /v1/chunks): how many of them the node did not hold before.
+type ChunkBatchResult struct {
+	Added int `json:"added"`
+}
+
 // CommitRequest makes a key point to a file whose chunks the cluster
 // holds: the client chunked and hashed it and uploaded what was missing.
 type CommitRequest struct {

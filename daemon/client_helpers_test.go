@@ -63,6 +63,20 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	case strings.HasPrefix(p, "/v1/chunks/") && r.Method == http.MethodPut:
 		c.chunkPuts.Add(1)
 		c.putBytes.Add(r.ContentLength)
+	case p == "/v1/chunks" && r.Method == http.MethodPost:
+		// A batch: count its chunks and their bytes (each sent raw: a
+		// codec byte, then the chunk).
+		body, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		chunk.ReadBatch(bytes.NewReader(body), 1<<24, func(_ chunk.Digest, v []byte) error {
+			c.chunkPuts.Add(1)
+			c.putBytes.Add(int64(len(v) - 1))
+			return nil
+		})
 	case strings.HasPrefix(p, "/v1/chunks/") && r.Method == http.MethodGet:
 		c.chunkGets.Add(1)
 	case strings.HasPrefix(p, "/v1/commit/"):

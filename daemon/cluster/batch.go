@@ -1,24 +1,24 @@
 package cluster
 
 import (
-	"bufio"
 	"encoding/binary"
-	"errors"
 	"io"
 
 	"cairn/cas"
+	"cairn/cas/chunk"
 	"cairn/daemon/internal/apierr"
 )
 
 // Chunk batches between nodes: POST /peer/chunks and the answer of POST
-// /peer/fetch carry chunks in their stored form, each as its 32-byte
-// digest, its length as a uvarint and its bytes. The receiver checks every
-// chunk and stores the batch with one sync.
+// /peer/fetch carry chunks in their stored form in chunk's batch format
+// (chunk.AppendBatch). The receiver checks every chunk and stores the
+// batch with one sync.
 const (
 	// BatchBytes is how many stored bytes a batch holds before the sender
 	// starts the next.
-	BatchBytes   = 8 << 20
-	maxBatchBody = 2 * BatchBytes
+	BatchBytes = 8 << 20
+	// MaxBatchBody bounds the body of one batch, from a peer or a client.
+	MaxBatchBody = 2 * BatchBytes
 )
 
 // EncodeBatch returns the encoded batch of cs.
@@ -33,37 +33,25 @@ func EncodeBatch(cs []cas.StoredChunk) []byte {
 // AppendBatch appends the encoded chunks to dst: batches concatenate.
 func AppendBatch(dst []byte, cs []cas.StoredChunk) []byte {
 	for _, c := range cs {
-		dst = append(dst, c.Digest[:]...)
-		dst = binary.AppendUvarint(dst, uint64(len(c.Value)))
-		dst = append(dst, c.Value...)
+		dst = chunk.AppendBatch(dst, c.Digest, c.Value)
 	}
 	return dst
 }
 
-// maxStored bounds the stored form of a chunk of at most maxChunk bytes:
+// MaxStored bounds the stored form of a chunk of at most maxChunk bytes:
 // a codec byte and the chunk, or a compressed frame a little larger.
-func maxStored(maxChunk int) int { return maxChunk + maxChunk/255 + 128 }
+func MaxStored(maxChunk int) int { return maxChunk + maxChunk/255 + 128 }
 
-// DecodeBatch reads a batch; maxValue bounds one chunk's stored form.
+// DecodeBatch reads a batch; maxValue bounds one chunk's stored form. A
+// malformed batch is a bad request.
 func DecodeBatch(r io.Reader, maxValue int) ([]cas.StoredChunk, error) {
-	br := bufio.NewReader(r)
 	var out []cas.StoredChunk
-	for {
-		var c cas.StoredChunk
-		if _, err := io.ReadFull(br, c.Digest[:]); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return nil, apierr.BadRequest("InvalidRequest", "chunk batch: %v", err)
-		}
-		n, err := binary.ReadUvarint(br)
-		if err != nil || n == 0 || n > uint64(maxValue) {
-			return nil, apierr.BadRequest("InvalidRequest", "chunk batch: bad length for %s", c.Digest.Short())
-		}
-		c.Value = make([]byte, n)
-		if _, err := io.ReadFull(br, c.Value); err != nil {
-			return nil, apierr.BadRequest("InvalidRequest", "chunk batch: %v", err)
-		}
-		out = append(out, c)
+	err := chunk.ReadBatch(r, maxValue, func(d chunk.Digest, v []byte) error {
+		out = append(out, cas.StoredChunk{Digest: d, Value: v})
+		return nil
+	})
+	if err != nil {
+		return nil, apierr.BadRequest("InvalidRequest", "chunk batch: %v", err)
 	}
+	return out, nil
 }

@@ -170,7 +170,7 @@ func (c *Client) Fetch(ctx context.Context, addr string, ds []chunk.Digest, maxC
 			looked = n
 		}
 	}
-	cs, err = DecodeBatch(io.LimitReader(resp.Body, maxBatchBody), maxStored(maxChunk))
+	cs, err = DecodeBatch(io.LimitReader(resp.Body, MaxBatchBody), MaxStored(maxChunk))
 	if err != nil {
 		return nil, 0, fmt.Errorf("fetch from %s: %w", addr, err)
 	}

@@ -120,7 +120,7 @@ func (s *Server) missing(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) putBatch(w http.ResponseWriter, r *http.Request) error {
-	cs, err := DecodeBatch(http.MaxBytesReader(w, r.Body, maxBatchBody), maxStored(s.Store.Params().MaxSize))
+	cs, err := DecodeBatch(http.MaxBytesReader(w, r.Body, MaxBatchBody), MaxStored(s.Store.Params().MaxSize))
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ func (s *Server) chunk(w http.ResponseWriter, r *http.Request, hex string) error
 	}
 	switch r.Method {
 	case http.MethodPut:
-		v, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(maxStored(s.Store.Params().MaxSize))))
+		v, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(MaxStored(s.Store.Params().MaxSize))))
 		if err != nil {
 			return apierr.BadRequest("IncompleteBody", "read chunk: %v", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"cairn/cas"
+	"cairn/daemon/cluster"
 	"cairn/raftfsm"
 )
 
@@ -101,4 +102,29 @@ func (n *Node) storeChunks(ctx context.Context, r io.Reader, hash io.Writer) (ca
 	opts.Committed = pp.committed
 	res, err := n.store.PutWith(ctx, r, opts)
 	return res, pp, err
+}
+
+// PutChunks stores a batch of chunks a client uploads (POST /v1/chunks, in
+// chunk's batch format, each chunk raw or in any stored form), checking
+// each against its digest, with one sync. The body takes its length of
+// the upload memory while it is held. It returns how many chunks were new.
+func (n *Node) PutChunks(ctx context.Context, body io.Reader, length int64) (int, error) {
+	if length < 0 {
+		return 0, fmt.Errorf("%w: a chunk batch needs its Content-Length", ErrShortBody)
+	}
+	if length > cluster.MaxBatchBody {
+		return 0, fmt.Errorf("%w: chunk batch of %d bytes, above %d", ErrTooLarge, length, cluster.MaxBatchBody)
+	}
+	if n.window != nil {
+		held, err := n.window.acquire(ctx, length, n.cfg.UploadWait)
+		if err != nil {
+			return 0, err
+		}
+		defer n.window.release(held)
+	}
+	cs, err := cluster.DecodeBatch(io.LimitReader(body, length), cluster.MaxStored(n.store.Params().MaxSize))
+	if err != nil {
+		return 0, err
+	}
+	return n.store.PutStoredBatch(ctx, cs)
 }

@@ -78,6 +78,8 @@ func operation(r *http.Request, route, key, tail string) string {
 		switch {
 		case tail == "missing":
 			return "chunk_missing"
+		case tail == "":
+			return "chunk_batch"
 		case get:
 			return "chunk_get"
 		}

@@ -17,11 +17,23 @@ import (
 	"cairn/raftfsm"
 )
 
-// chunks serves POST chunks/missing, PUT|GET|HEAD chunks/{digest}: what a
-// client that chunks on its side uploads before it commits.
+// chunks serves POST chunks/missing, POST chunks (a batch), PUT|GET|HEAD
+// chunks/{digest}: what a client that chunks on its side uploads before
+// it commits.
 func (a *API) chunks(w http.ResponseWriter, r *http.Request, rest string) error {
 	ctx := r.Context()
 	store := a.node.Store()
+	if rest == "" {
+		if r.Method != http.MethodPost {
+			return apierr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST to upload a batch of chunks")
+		}
+		added, err := a.node.PutChunks(ctx, http.MaxBytesReader(w, r.Body, cluster.MaxBatchBody), r.ContentLength)
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(w, http.StatusOK, client.ChunkBatchResult{Added: added})
+		return nil
+	}
 	if rest == "missing" {
 		if r.Method != http.MethodPost {
 			return apierr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST")
