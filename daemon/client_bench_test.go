@@ -1,9 +1,12 @@
 package daemon
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,6 +121,78 @@ func BenchmarkClient_RetrainedBooster(b *testing.B) {
 			}
 			b.ReportMetric(float64(up.SentBytes)/float64(up.Bytes), "sent-frac")
 			b.ReportMetric(float64(len(changed))/float64(len(chunk.Recipe(fh.Recipe).Distinct())), "changed-frac")
+		})
+	}
+}
+
+// BenchmarkClient_Ingest logs 24 boosters of about 5 MiB through the Go
+// client with 4 goroutines, as the bench's ingest phase does: "new" bytes
+// no store has seen (each changed in every 4 KiB), then the "same" bytes
+// again under other keys. MB/s is the logged content.
+func BenchmarkClient_Ingest(b *testing.B) {
+	var pool [][]byte
+	for _, f := range []string{"json", "ubj", "xgb"} {
+		for _, v := range []string{"model", "seed2", "data2"} {
+			data, err := boosters.Read("m", v, f)
+			if err != nil {
+				b.Skipf("boosters: %v", err)
+			}
+			pool = append(pool, data)
+		}
+	}
+	srv := newClientTestServer(b)
+	c, ct := newCountingClient(b, srv.URL())
+	round := 0
+	fresh := func() [][]byte {
+		round++
+		out := make([][]byte, 24)
+		for i := range out {
+			out[i] = bytes.Clone(pool[i%len(pool)])
+			for k := 0; k < len(out[i]); k += 4096 {
+				out[i][k] ^= byte(1 + round*31 + i)
+				out[i][k+1] ^= byte(round)
+			}
+		}
+		return out
+	}
+	logAll := func(b *testing.B, files [][]byte, prefix string) int64 {
+		work := make(chan int)
+		var wg sync.WaitGroup
+		var n atomic.Int64
+		for range 4 {
+			wg.Go(func() {
+				for i := range work {
+					if _, err := c.Put(b.Context(), "test", fmt.Sprintf("%s/%d/%d", prefix, round, i), bytes.NewReader(files[i]), int64(len(files[i])), nil); err != nil {
+						b.Error(err)
+					}
+					n.Add(int64(len(files[i])))
+				}
+			})
+		}
+		for i := range files {
+			work <- i
+		}
+		close(work)
+		wg.Wait()
+		return n.Load()
+	}
+	for _, phase := range []string{"new", "same"} {
+		b.Run(phase, func(b *testing.B) {
+			var total int64
+			ct.reset()
+			for b.Loop() {
+				b.StopTimer()
+				files := fresh()
+				if phase == "same" {
+					logAll(b, files, "first")
+				}
+				b.StartTimer()
+				total += logAll(b, files, phase)
+			}
+			b.ReportMetric(float64(total)/1e6/b.Elapsed().Seconds(), "MB/s")
+			// The share of the puts' time spent in the server's commit
+			// (4 at once, so up to 4).
+			b.ReportMetric(float64(ct.commitTime.Load())/float64(b.Elapsed()), "commit-frac")
 		})
 	}
 }
