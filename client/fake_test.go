@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+
 	"cairn/cas/chunk"
 )
 
@@ -38,6 +40,7 @@ type fakeServer struct {
 
 	missingCalls, chunkPuts, chunkGets, commits atomic.Int64
 	batches                                     atomic.Int64
+	wireBytes                                   atomic.Int64 // chunk bytes in batches as sent
 	maxMissing                                  atomic.Int64
 	putBytes                                    atomic.Int64
 }
@@ -138,10 +141,22 @@ func (f *fakeServer) batch(w http.ResponseWriter, r *http.Request) {
 	f.batches.Add(1)
 	got := map[chunk.Digest][]byte{}
 	err := chunk.ReadBatch(r.Body, 1<<24, func(d chunk.Digest, v []byte) error {
-		if v[0] != chunk.RawForm || chunk.Sum(v[1:]) != d {
+		b := v[1:]
+		f.wireBytes.Add(int64(len(b)))
+		switch v[0] {
+		case chunk.RawForm:
+		case s2Form:
+			var err error
+			if b, err = s2.Decode(nil, b); err != nil {
+				return err
+			}
+		default:
+			return errors.New("unknown form")
+		}
+		if chunk.Sum(b) != d {
 			return errors.New("bad chunk")
 		}
-		got[d] = v[1:]
+		got[d] = b
 		return nil
 	})
 	if err != nil {

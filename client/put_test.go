@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -147,6 +148,22 @@ func TestPut_Batches(t *testing.T) {
 	if u.Object.Digest != chunk.Sum(rep) || u.SentBytes != distinct || distinct > 3<<20 {
 		t.Fatalf("a file of one block six times sent %d bytes, want its distinct chunks' %d (under 3 MiB)", u.SentBytes, distinct)
 	}
+
+	// Chunks that compress go in S2's form; those that do not, raw.
+	f.resetCounts()
+	f.wireBytes.Store(0)
+	var text []byte
+	for i := 0; len(text) < 3<<20; i++ {
+		text = fmt.Appendf(text, `{"nodeid": %d, "split": "f%d", "split_condition": %d.5, "yes": %d}, `, i, i%97, i%1013, 2*i+1)
+	}
+	u, err = c.Put(t.Context(), "b", "text", bytes.NewReader(text), int64(len(text)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.SentBytes != int64(len(text)) || f.wireBytes.Load() > u.SentBytes/2 {
+		t.Fatalf("%d bytes of text went as %d on the wire, want under half", u.SentBytes, f.wireBytes.Load())
+	}
+	t.Logf("text: %d bytes sent as %d", u.SentBytes, f.wireBytes.Load())
 }
 
 // changing serves other bytes once after bytes have been read from it: a

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/klauspost/compress/s2"
+
 	"cairn/cas/chunk"
 )
 
@@ -25,47 +27,66 @@ const (
 	putBatches = 3
 )
 
-// batch is chunks in chunk's batch format, raw, back to back, with where
-// each one lies. A chunk that the file already held earlier is kept
-// aside, in repeats: it is hashed into the file, not sent again.
+// batch is chunks of a file in order, their bytes back to back in plain
+// (what the whole-file digest is computed over). A chunk that the file
+// held earlier is a repeat: hashed into the file, not sent again. wire
+// and tmp are the buffers its uploads are encoded in.
 type batch struct {
-	buf     []byte
-	repeats []byte
-	ents    []batchEntry
+	plain []byte
+	ents  []batchEntry
+	wire  []byte
+	tmp   []byte
 }
 
 type batchEntry struct {
 	ref    chunk.Ref
-	start  int // of the entry (its digest) in buf; -1 for a repeat
-	data   int // of the chunk's bytes in buf, or in repeats
+	off    int // of the chunk's bytes in plain
 	repeat bool
 }
 
-func (b *batch) add(d chunk.Digest, p []byte) {
-	start := len(b.buf)
-	b.buf = chunk.AppendBatchHeader(b.buf, d, len(p)+1)
-	b.buf = append(b.buf, chunk.RawForm)
-	data := len(b.buf)
-	b.buf = append(b.buf, p...)
-	b.ents = append(b.ents, batchEntry{ref: chunk.Ref{Digest: d, Size: uint32(len(p))}, start: start, data: data})
+func (b *batch) add(d chunk.Digest, p []byte, repeat bool) {
+	b.ents = append(b.ents, batchEntry{ref: chunk.Ref{Digest: d, Size: uint32(len(p))}, off: len(b.plain), repeat: repeat})
+	b.plain = append(b.plain, p...)
 }
 
-func (b *batch) addRepeat(d chunk.Digest, p []byte) {
-	b.ents = append(b.ents, batchEntry{ref: chunk.Ref{Digest: d, Size: uint32(len(p))}, start: -1, data: len(b.repeats), repeat: true})
-	b.repeats = append(b.repeats, p...)
-}
+func (b *batch) bytes(e batchEntry) []byte { return b.plain[e.off : e.off+int(e.ref.Size)] }
 
-func (b *batch) bytes(e batchEntry) []byte {
-	src := b.buf
-	if e.repeat {
-		src = b.repeats
+func (b *batch) reset() { b.plain, b.ents, b.wire = b.plain[:0], b.ents[:0], b.wire[:0] }
+
+// encode returns the upload of entries es in chunk's batch format, each
+// chunk in S2's block format where that saves at least minSaving of it
+// (the form the chunk store keeps new chunks in, so the node stores it
+// as it comes), raw otherwise.
+func (b *batch) encode(es []batchEntry) []byte {
+	b.wire = b.wire[:0]
+	for _, e := range es {
+		p := b.bytes(e)
+		n := s2.MaxEncodedLen(len(p))
+		if cap(b.tmp) < n {
+			b.tmp = make([]byte, n)
+		}
+		enc := s2.Encode(b.tmp[:n], p)
+		if float64(len(enc)) <= float64(len(p))*(1-minSaving) {
+			b.wire = chunk.AppendBatchHeader(b.wire, e.ref.Digest, 1+len(enc))
+			b.wire = append(b.wire, s2Form)
+			b.wire = append(b.wire, enc...)
+			continue
+		}
+		b.wire = chunk.AppendBatchHeader(b.wire, e.ref.Digest, 1+len(p))
+		b.wire = append(b.wire, chunk.RawForm)
+		b.wire = append(b.wire, p...)
 	}
-	return src[e.data : e.data+int(e.ref.Size)]
+	return b.wire
 }
 
-func (b *batch) size() int { return len(b.buf) + len(b.repeats) }
-
-func (b *batch) reset() { b.buf, b.repeats, b.ents = b.buf[:0], b.repeats[:0], b.ents[:0] }
+const (
+	// s2Form is the codec byte of a chunk in S2's block format
+	// (cas.CodecS2).
+	s2Form byte = 2
+	// minSaving is the share of a chunk that S2 must save for the chunk to
+	// go compressed (cas.DefaultMinSaving).
+	minSaving = 0.03
+)
 
 // streamed is what one pass over a Put's content found and sent.
 type streamed struct {
@@ -90,9 +111,7 @@ func (tr *transfer) stream(ctx context.Context, r io.ReaderAt, size int64, p Pro
 		// Hash in order, then send: a batch is hashed before the chunker
 		// may reuse it, since only a sent batch goes back to free.
 		for b := range toHash {
-			for _, e := range b.ents {
-				h.Write(b.bytes(e))
-			}
+			h.Write(b.plain)
 			if err := tr.lim.acquire(gctx); err != nil {
 				return err
 			}
@@ -136,17 +155,13 @@ func (tr *transfer) stream(ctx context.Context, r io.ReaderAt, size int64, p Pro
 				case <-gctx.Done():
 					return gctx.Err()
 				}
-				if cur.buf == nil {
-					cur.buf = make([]byte, 0, min(int64(batchBytes), size)+4096)
+				if cur.plain == nil {
+					cur.plain = make([]byte, 0, min(int64(batchBytes), size)+chunk.DefaultMaxSize)
 				}
 			}
-			if !seen[d] {
-				seen[d] = true
-				cur.add(d, b)
-			} else {
-				cur.addRepeat(d, b)
-			}
-			if cur.size() >= batchBytes {
+			cur.add(d, b, seen[d])
+			seen[d] = true
+			if len(cur.plain) >= batchBytes {
 				toHash <- cur
 				cur = nil
 			}
@@ -226,19 +241,12 @@ func (tr *transfer) sendBatch(ctx context.Context, b *batch, ask bool, p Progres
 	}
 	var st PutStats
 	if len(mine) > 0 {
-		body := b.buf
-		if len(mine) < countSent(b) {
-			body = make([]byte, 0, len(b.buf))
-			for _, e := range mine {
-				body = append(body, b.buf[e.start:e.data+int(e.ref.Size)]...)
-			}
-		}
 		for _, e := range mine {
 			st.SentChunks++
 			st.SentBytes += int64(e.ref.Size)
 		}
 		p.Grow(st.SentBytes)
-		err := tr.c.putBatch(ctx, body)
+		err := tr.c.putBatch(ctx, b.encode(mine))
 		for i, e := range mine {
 			tr.finish(e.ref.Digest, claims[i], err)
 		}
@@ -253,17 +261,6 @@ func (tr *transfer) sendBatch(ctx context.Context, b *batch, ask bool, p Progres
 		}
 	}
 	return st, nil
-}
-
-// countSent counts the entries of b that carry their chunk (not repeats).
-func countSent(b *batch) int {
-	n := 0
-	for _, e := range b.ents {
-		if !e.repeat {
-			n++
-		}
-	}
-	return n
 }
 
 // putBatch uploads chunks in chunk's batch format; the server checks each

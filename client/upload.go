@@ -62,8 +62,8 @@ func (tr *transfer) sendMissing(ctx context.Context, r io.ReaderAt, recipe chunk
 		if chunk.Sum(c) != d {
 			return st.SentChunks, st.SentBytes, fmt.Errorf("read chunk %s at offset %d: %w: the file changed while it was being logged", d, s.off, ErrDigestMismatch)
 		}
-		b.add(d, c)
-		if b.size() >= batchBytes {
+		b.add(d, c, false)
+		if len(b.plain) >= batchBytes {
 			if err := flush(); err != nil {
 				return st.SentChunks, st.SentBytes, err
 			}

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+
 	"cairn/bench/boosters"
 	"cairn/cas/chunk"
 	"cairn/client"
@@ -64,8 +66,8 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		c.chunkPuts.Add(1)
 		c.putBytes.Add(r.ContentLength)
 	case p == "/v1/chunks" && r.Method == http.MethodPost:
-		// A batch: count its chunks and their bytes (each sent raw: a
-		// codec byte, then the chunk).
+		// A batch: count its chunks and their bytes (each sent raw or
+		// in S2's block format, after its codec byte).
 		body, err := io.ReadAll(r.Body)
 		r.Body.Close()
 		if err != nil {
@@ -74,7 +76,11 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		chunk.ReadBatch(bytes.NewReader(body), 1<<24, func(_ chunk.Digest, v []byte) error {
 			c.chunkPuts.Add(1)
-			c.putBytes.Add(int64(len(v) - 1))
+			n := len(v) - 1
+			if v[0] == 2 {
+				n, _ = s2.DecodedLen(v[1:])
+			}
+			c.putBytes.Add(int64(n))
 			return nil
 		})
 	case strings.HasPrefix(p, "/v1/chunks/") && r.Method == http.MethodGet:

@@ -72,13 +72,17 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 			return PutResult{}, err
 		}
 		h, sum := chunk.NewHasher(), md5.New()
-		rd := n.store.Open(ctx, recipe)
-		_, err = io.Copy(io.MultiWriter(h, sum, &cappedWriter{w: (*byteSink)(&head), n: mlmodel.MaxSize + 1}), rd)
-		rd.Close()
+		err := n.store.ReadBack(ctx, recipe, io.MultiWriter(h, sum, &cappedWriter{w: (*byteSink)(&head), n: mlmodel.MaxSize + 1}))
 		if err != nil {
 			return PutResult{}, err
 		}
 		if h.Digest() != req.Digest {
+			// Each chunk was verified when it was stored; read them
+			// again verified, to tell one gone bad since from a file
+			// digest that is wrong.
+			if err := n.checkChunks(ctx, recipe); err != nil {
+				return PutResult{}, err
+			}
 			return PutResult{}, apierr.BadRequest("BadDigest", "the chunks hash to %s, not %s", h.Digest(), req.Digest)
 		}
 		etag = `"` + hex.EncodeToString(sum.Sum(nil)) + `"`
@@ -122,6 +126,15 @@ func knownFile(st *raftfsm.State, d chunk.Digest, recipe chunk.Recipe) (string, 
 		}
 	}
 	return "", false
+}
+
+// checkChunks reads every chunk of recipe verified, and returns the
+// error of the first that does not verify.
+func (n *Node) checkChunks(ctx context.Context, recipe chunk.Recipe) error {
+	rd := n.store.Open(ctx, recipe)
+	defer rd.Close()
+	_, err := io.Copy(io.Discard, rd)
+	return err
 }
 
 type byteSink []byte
