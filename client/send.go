@@ -88,6 +88,9 @@ const (
 	minSaving = 0.03
 )
 
+// batchPool keeps batches, and their buffers, from one Put to the next.
+var batchPool = sync.Pool{New: func() any { return &batch{} }}
+
 // streamed is what one pass over a Put's content found and sent.
 type streamed struct {
 	fh         FileHash
@@ -101,8 +104,21 @@ func (tr *transfer) stream(ctx context.Context, r io.ReaderAt, size int64, p Pro
 	g, gctx := newGroup(ctx)
 	free := make(chan *batch, putBatches)
 	for range putBatches {
-		free <- &batch{}
+		free <- batchPool.Get().(*batch)
 	}
+	defer func() {
+		// The batches back in free go to the next Put (after a failure,
+		// some may not be).
+		for {
+			select {
+			case b := <-free:
+				b.reset()
+				batchPool.Put(b)
+			default:
+				return
+			}
+		}
+	}()
 	toHash := make(chan *batch, putBatches)
 	h := chunk.NewHasher()
 	var out streamed
@@ -155,7 +171,7 @@ func (tr *transfer) stream(ctx context.Context, r io.ReaderAt, size int64, p Pro
 				case <-gctx.Done():
 					return gctx.Err()
 				}
-				if cur.plain == nil {
+				if cap(cur.plain) == 0 {
 					cur.plain = make([]byte, 0, min(int64(batchBytes), size)+chunk.DefaultMaxSize)
 				}
 			}
