@@ -1,16 +1,20 @@
 // Package client is the Go client of cairn's native /v1 API, and holds the
 // JSON wire types that the daemon shares with it. It imports nothing of
-// cairn but the leaf format package cas/chunk, so a program that logs
-// artifacts does not pull in the store, Raft or Badger.
+// cairn but the leaf format package cas/chunk (and S2, to compress what it
+// uploads), so a program that logs artifacts does not pull in the store,
+// Raft or Badger.
 //
 // # Put
 //
-// A Put chunks and hashes the content locally, exactly as the server
-// would (chunk.DefaultParams), asks the server which chunks it lacks, reads
-// and uploads only those, and commits the key with the file's digest and
-// recipe. Logging content the cluster already holds sends no chunk at all;
-// logging a retrained model sends only the chunks that changed. PutStats
-// report the bytes logged next to the bytes sent.
+// A Put reads the content once: it chunks and hashes it locally, exactly
+// as the server would (chunk.DefaultParams), into batches of about 4 MiB;
+// for each batch it asks the server which chunks it lacks and uploads
+// those in one request, compressed with S2 where that pays (the form the
+// node keeps new chunks in), while the next batch is cut. Then it commits
+// the key with the file's digest and recipe. Logging content the cluster
+// already holds sends no chunk at all; logging a retrained model sends
+// only the chunks that changed. PutStats report the bytes logged next to
+// the bytes sent.
 //
 // # Get
 //
