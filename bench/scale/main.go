@@ -30,11 +30,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	work := fs.String("workdir", "", "folder for the nodes' data (default: a temporary one, removed at the end)")
 	keep := fs.Bool("keep", false, "keep the nodes' data folders")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
+	heapDir := fs.String("heap-dir", "", "write each node's heap profile at rest at each size to this folder (go tool pprof reads them)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	o := Options{Conc: *conc, Probe: *probe, Probe1: *probe1, RunsPerExp: *runsPerExp, Sample: *sample,
-		Batching: *batching, BatchingRound: *rounds, MaxLoad: *maxLoad, Bin: *bin, WorkDir: *work, Keep: *keep,
+		Batching: *batching, BatchingRound: *rounds, MaxLoad: *maxLoad, Bin: *bin, WorkDir: *work, Keep: *keep, HeapDir: *heapDir,
 		Progress: stderr, Command: "cairn-bench scale " + strings.Join(args, " ")}
 	for _, s := range strings.Split(*sizes, ",") {
 		if s = strings.TrimSpace(s); s == "" {

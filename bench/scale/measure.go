@@ -319,6 +319,27 @@ func metric(ctx context.Context, n *node, name string) (float64, error) {
 	return 0, fmt.Errorf("%s: no %s in /metrics", n.id, name)
 }
 
+// heapProfile writes n's heap profile (GET /debug/pprof/heap, which takes
+// an admin key) to path.
+func heapProfile(ctx context.Context, n *node, path string) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.url()+"/debug/pprof/heap", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		return fmt.Errorf("%s: heap profile: %s: %s", n.id, resp.Status, b)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
 // statsCall times one GET /v1/stats, which lists the top runs.
 func statsCall(ctx context.Context, c *client.Client) (float64, error) {
 	t0 := time.Now()

@@ -26,10 +26,13 @@ type Options struct {
 	BatchingRound int
 	// MaxLoad is the longest the fill to a size may take, judged from the
 	// rate of the fill before it; a size past it is not measured.
-	MaxLoad  time.Duration
-	Bin      string    // cairn binary; empty: built from the module
-	WorkDir  string    // empty: a temporary folder, removed at the end
-	Keep     bool      // keep WorkDir's data folders
+	MaxLoad time.Duration
+	Bin     string // cairn binary; empty: built from the module
+	WorkDir string // empty: a temporary folder, removed at the end
+	Keep    bool   // keep WorkDir's data folders
+	// HeapDir, if set, receives each node's heap profile at rest at each
+	// size (heap-<size>-<node>.pprof), to see what holds its memory.
+	HeapDir  string
 	Progress io.Writer `json:"-"`
 	Command  string    // the command line, for the report
 }
@@ -186,6 +189,11 @@ func (o Options) measure(ctx context.Context, c *cluster, ns *namespace, s *Step
 			u.GoHeap = int64(h)
 		}
 		s.Nodes = append(s.Nodes, u)
+		if o.HeapDir != "" {
+			if err := heapProfile(ctx, n, filepath.Join(o.HeapDir, fmt.Sprintf("heap-%d-%s.pprof", s.Objects, n.id))); err != nil {
+				return err
+			}
+		}
 	}
 	l, err := c.leader(ctx)
 	if err != nil {
