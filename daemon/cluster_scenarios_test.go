@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -467,4 +469,69 @@ func TestCluster_FetchInBatches(t *testing.T) {
 	if err := n.core.FetchChunks(t.Context(), []chunk.Digest{chunk.Sum([]byte("nowhere"))}); !errors.Is(err, core.ErrChunkNotFound) {
 		t.Fatalf("fetch of a chunk nobody has: %v", err)
 	}
+}
+
+// TestCluster_RelogAsksNoPeer: a file the state already holds (an env
+// file logged again by the next run) is written without asking the peers
+// which of its chunks they lack, through S3-style PUTs and through the Go
+// client's commit alike; a new file still asks them.
+func TestCluster_RelogAsksNoPeer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster")
+	}
+	c := newTestCluster(t, 3)
+	f1 := c.follower()
+	mkBucket(t, c.nodes[f1], "mlflow")
+	// asked counts the missing-chunks questions the two other nodes took.
+	asked := func() int {
+		t.Helper()
+		n := 0
+		for i, srv := range c.nodes {
+			if i == f1 {
+				continue
+			}
+			for _, line := range strings.Split(metricsText(t, srv), "\n") {
+				if v, ok := strings.CutPrefix(line, `cairn_http_request_duration_seconds_count{operation="missing",surface="peer"} `); ok {
+					k, _ := strconv.Atoi(v)
+					n += k
+				}
+			}
+		}
+		return n
+	}
+	env := []byte("name: mlflow-env\nchannels:\n- conda-forge\ndependencies:\n- python=3.11\n- pip:\n  - mlflow==2.17.0\n  - xgboost==2.1.1\n")
+	if st, _ := put(t, c.nodes[f1], "mlflow", "1/run1/artifacts/model/conda.yaml", env); st != 200 {
+		t.Fatalf("first put: %d", st)
+	}
+	first := asked()
+	if first == 0 {
+		t.Fatal("the first write of the file asked no peer: the count proves nothing")
+	}
+	if st, _ := put(t, c.nodes[f1], "mlflow", "1/run2/artifacts/model/conda.yaml", env); st != 200 {
+		t.Fatalf("second put: %d", st)
+	}
+	cl, err := client.New(client.Config{Endpoints: []string{c.nodes[f1].URL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Put(t.Context(), "mlflow", "1/run3/artifacts/model/conda.yaml", bytes.NewReader(env), int64(len(env)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := asked(); n != first {
+		t.Fatalf("logging a file the state holds asked the peers %d more times", n-first)
+	}
+	other := append(bytes.Clone(env), "  - numpy==2.1.0\n"...)
+	if st, _ := put(t, c.nodes[f1], "mlflow", "1/run4/artifacts/model/conda.yaml", other); st != 200 {
+		t.Fatalf("put of a new file: %d", st)
+	}
+	if n := asked(); n <= first {
+		t.Fatal("a new file was written without asking the peers")
+	}
+	for _, k := range []string{"run2", "run3"} {
+		st, b := getConsistent(t, c.nodes[c.follower(f1)], "mlflow", "1/"+k+"/artifacts/model/conda.yaml")
+		if st != 200 || !bytes.Equal(b, env) {
+			t.Fatalf("%s read on another node: %d %q", k, st, b)
+		}
+	}
+	c.ensureSame()
 }

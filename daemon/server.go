@@ -126,7 +126,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.httpSrv.TLSConfig = &tls.Config{GetCertificate: s.cert.get, MinVersion: tls.VersionTLS12}
 	}
-	s.peerSrv = &http.Server{Handler: s.act.track(&cluster.Server{Store: s.store, Node: s.raft, Members: s.members}),
+	s.peerSrv = &http.Server{Handler: s.act.track(&cluster.Server{Store: s.store, Node: s.raft, Members: s.members, Metrics: s.metrics}),
 		ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
 	ok = true
 	return s, nil

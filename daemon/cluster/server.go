@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"cairn/cas"
 	"cairn/cas/chunk"
 	"cairn/client"
 	"cairn/daemon/internal/apierr"
 	"cairn/daemon/internal/httpx"
+	"cairn/daemon/internal/metrics"
 	"cairn/raftfsm"
 )
 
@@ -25,13 +27,34 @@ type Server struct {
 	Store   *cas.Store
 	Node    *raftfsm.Node
 	Members *Membership
+	// Metrics, if set, counts and times the requests (surface "peer").
+	Metrics *metrics.Metrics
 }
 
 // ServeHTTP routes a peer request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := s.route(w, r); err != nil {
-		writeError(w, err)
+	start := time.Now()
+	rec := httpx.NewRecorder(w)
+	if err := s.route(rec, r); err != nil {
+		writeError(rec, err)
 	}
+	if s.Metrics != nil {
+		s.Metrics.Request("peer", peerOperation(r.URL.Path), r.Method, rec.Status, time.Since(start), rec.Bytes)
+	}
+}
+
+// peerOperation names a peer request for the metrics: apply, index,
+// chunks, fetch, missing, chunk, join, remove.
+func peerOperation(p string) string {
+	op := strings.TrimPrefix(p, "/peer/")
+	if strings.HasPrefix(op, "chunks/") {
+		return "chunk"
+	}
+	switch op {
+	case "apply", "index", "chunks", "fetch", "missing", "join", "remove":
+		return op
+	}
+	return "other"
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) error {

@@ -97,8 +97,10 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 	if isModel {
 		cmd.Model = mlmodel.Index(head)
 	}
-	if err := n.replicate(ctx, recipe, nil); err != nil {
-		return PutResult{}, err
+	if !n.committed(req.Digest, recipe) {
+		if err := n.replicate(ctx, recipe, nil); err != nil {
+			return PutResult{}, err
+		}
 	}
 	res, err := n.Propose(ctx, cmd)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -68,6 +69,16 @@ func (n *Node) replicate(ctx context.Context, recipe cas.Recipe, pp *prePush) er
 		}
 	}
 	return nil
+}
+
+// committed reports whether the state already holds this exact file, the
+// same digest and recipe: its chunks reached a write quorum when it was
+// first committed, and no node collects them while a file references
+// them, so writing it again need not ask the peers (MLflow's env files,
+// logged again with every run, are such writes).
+func (n *Node) committed(d chunk.Digest, recipe cas.Recipe) bool {
+	rec, err := n.State().File(d)
+	return err == nil && slices.Equal(rec.Recipe, recipe)
 }
 
 // pushTo sends a peer the chunks it lacks, in batches, two at a time.
