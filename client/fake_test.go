@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,8 @@ type fakeServer struct {
 
 	missingCalls, chunkPuts, chunkGets, commits atomic.Int64
 	batches                                     atomic.Int64
+	fetchLimit                                  atomic.Int64 // chunks a fetch answers at most (0: all)
+	fetches                                     atomic.Int64
 	wireBytes                                   atomic.Int64 // chunk bytes in batches as sent
 	maxMissing                                  atomic.Int64
 	putBytes                                    atomic.Int64
@@ -80,6 +83,8 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		f.missing(w, r)
 	case route == "chunks" && rest == "" && r.Method == http.MethodPost:
 		f.batch(w, r)
+	case route == "chunks" && rest == "fetch":
+		f.fetch(w, r)
 	case route == "chunks":
 		f.chunk(w, r, rest)
 	case route == "commit":
@@ -134,6 +139,36 @@ func (f *fakeServer) missing(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Unlock()
 	json.NewEncoder(w).Encode(out)
+}
+
+// fetch answers the chunks asked for, raw, in order; a corrupt one with
+// a byte flipped. It stops after fetchLimit chunks when that is set, as a
+// node stops at its batch size.
+func (f *fakeServer) fetch(w http.ResponseWriter, r *http.Request) {
+	f.fetches.Add(1)
+	var req MissingRequest
+	json.NewDecoder(r.Body).Decode(&req)
+	var body []byte
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, d := range req.Digests {
+		if n := int(f.fetchLimit.Load()); n > 0 && i == n {
+			w.Header().Set(HeaderTruncated, strconv.Itoa(i))
+			break
+		}
+		b, ok := f.chunks[d]
+		if !ok {
+			fakeError(w, 404, "NoSuchChunk")
+			return
+		}
+		f.chunkGets.Add(1)
+		if f.corrupt[d] {
+			b = append([]byte(nil), b...)
+			b[0] ^= 1
+		}
+		body = chunk.AppendBatch(body, d, append([]byte{chunk.RawForm}, b...))
+	}
+	w.Write(body)
 }
 
 // batch takes a batch of raw chunks, all or none.

@@ -142,29 +142,38 @@ func (tr *transfer) download(ctx context.Context, st Stat, dest string, p Progre
 	return d, syncDir(filepath.Dir(dest))
 }
 
-// fetchInto downloads the planned chunks in parallel and writes each,
-// verified, at its offsets.
+// fetchInto downloads the planned chunks, in groups of about
+// fetchGroupBytes with up to Parallelism requests in flight, and writes
+// each, verified, at its offsets.
 func (tr *transfer) fetchInto(ctx context.Context, f *os.File, fetch []chunkDest, p Progress) (int, int64, error) {
 	c, lim := tr.c, tr.lim
+	refs := make([]chunk.Ref, len(fetch))
+	for i, cd := range fetch {
+		refs[i] = cd.ref
+	}
 	var chunks, bytes atomic.Int64
 	g, gctx := newGroup(ctx)
-	for _, cd := range fetch {
+	for _, grp := range groupRefs(refs) {
 		if err := lim.acquire(gctx); err != nil {
 			break
 		}
 		g.Go(func() error {
 			defer lim.release()
-			b, err := c.GetChunk(gctx, cd.ref.Digest, cd.ref.Size)
+			bs, err := c.getChunks(gctx, refs[grp[0]:grp[1]])
 			if err != nil {
-				return fmt.Errorf("chunk %d at offset %d: %w", cd.index, cd.offs[0], err)
+				cd := fetch[grp[0]]
+				return fmt.Errorf("chunks from %d at offset %d: %w", cd.index, cd.offs[0], err)
 			}
-			chunks.Add(1)
-			bytes.Add(int64(len(b)))
-			for _, off := range cd.offs {
-				if _, err := f.WriteAt(b, off); err != nil {
-					return fmt.Errorf("write partial file: %w", err)
+			for k, b := range bs {
+				cd := fetch[grp[0]+k]
+				chunks.Add(1)
+				bytes.Add(int64(len(b)))
+				for _, off := range cd.offs {
+					if _, err := f.WriteAt(b, off); err != nil {
+						return fmt.Errorf("write partial file: %w", err)
+					}
+					p.Advance(int64(len(b)))
 				}
-				p.Advance(int64(len(b)))
 			}
 			return nil
 		})

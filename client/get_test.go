@@ -181,6 +181,38 @@ func TestGetRange(t *testing.T) {
 	}
 }
 
+// TestGet_Batches: chunks come back in requests of about fetchGroupBytes,
+// and a node that answers fewer chunks than asked (its batch was full) is
+// asked again for the rest.
+func TestGet_Batches(t *testing.T) {
+	f := newFakeServer(t)
+	c := f.client(t)
+	data := randomBytes(31, 6<<20)
+	st := f.store("b", "k", data)
+	got, err := c.GetRange(t.Context(), "b", "k", 0, -1)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("get: %d bytes, %v", len(got), err)
+	}
+	if n := f.chunkGets.Load(); n != int64(len(st.Recipe)) || f.fetches.Load() > 7 {
+		t.Fatalf("fetched %d chunks in %d requests, want each of %d once in at most 7", n, f.fetches.Load(), len(st.Recipe))
+	}
+	f.resetCounts()
+	f.fetchLimit.Store(2)
+	dest := filepath.Join(t.TempDir(), "k")
+	if _, err := c.GetFile(t.Context(), "b", "k", dest, nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(dest); !bytes.Equal(b, data) {
+		t.Fatal("the file got from short answers differs")
+	}
+	if got, err := c.GetRange(t.Context(), "b", "k", 0, -1); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("get from short answers: %d bytes, %v", len(got), err)
+	}
+	if n := f.chunkGets.Load(); n != 2*int64(len(st.Recipe)) {
+		t.Fatalf("fetched %d chunks from short answers, want each of %d twice", n, len(st.Recipe))
+	}
+}
+
 func TestGetDir(t *testing.T) {
 	f := newFakeServer(t)
 	c := f.client(t)

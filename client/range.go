@@ -58,16 +58,18 @@ func (c *Client) CopyRange(ctx context.Context, w io.Writer, bucket, key string,
 }
 
 type fetched struct {
-	b   []byte
+	bs  [][]byte
 	err error
 }
 
-// fetchOrdered fetches refs with up to Parallelism requests in flight and
-// hands them to fn in order; at most Parallelism chunks wait in memory.
+// fetchOrdered fetches refs in groups of about fetchGroupBytes, with up
+// to Parallelism requests in flight, and hands the chunks to fn in order;
+// at most Parallelism groups wait in memory.
 func (c *Client) fetchOrdered(ctx context.Context, refs []chunk.Ref, fn func(i int, b []byte) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	results := make([]chan fetched, len(refs))
+	groups := groupRefs(refs)
+	results := make([]chan fetched, len(groups))
 	for i := range results {
 		results[i] = make(chan fetched, 1)
 	}
@@ -76,25 +78,27 @@ func (c *Client) fetchOrdered(ctx context.Context, refs []chunk.Ref, fn func(i i
 	defer wg.Wait()
 	defer cancel()
 	wg.Go(func() {
-		for i, ref := range refs {
+		for i, g := range groups {
 			if lim.acquire(ctx) != nil {
 				results[i] <- fetched{err: ctx.Err()}
 				return
 			}
 			wg.Go(func() {
-				b, err := c.GetChunk(ctx, ref.Digest, ref.Size)
-				results[i] <- fetched{b, err}
+				bs, err := c.getChunks(ctx, refs[g[0]:g[1]])
+				results[i] <- fetched{bs, err}
 			})
 		}
 	})
-	for i := range refs {
+	for i, g := range groups {
 		r := <-results[i]
 		if r.err != nil {
 			return r.err
 		}
 		lim.release()
-		if err := fn(i, r.b); err != nil {
-			return err
+		for k, b := range r.bs {
+			if err := fn(g[0]+k, b); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

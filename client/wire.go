@@ -64,6 +64,13 @@ type ChunkPutResult struct {
 	Added  bool         `json:"added"`
 }
 
+// MaxFetchBatch is the most digests one POST /v1/chunks/fetch may ask for.
+const MaxFetchBatch = 4096
+
+// HeaderTruncated, on the answer of POST /v1/chunks/fetch, says how many
+// of the chunks asked for it holds when it stopped short of them all.
+const HeaderTruncated = "Cairn-Truncated"
+
 // ChunkBatchResult is the answer to a batch of chunks uploaded at once
 // (POST /v1/chunks): how many of them the node did not hold before.
 type ChunkBatchResult struct {

@@ -86,6 +86,7 @@ func TestAuth_Matrix(t *testing.T) {
 		{"v1", "POST", "/v1/chunks/missing", `{"digests":["` + empty.String() + `"]}`, "401 401 403 ok ok ok"},
 		{"v1", "PUT", "/v1/chunks/" + chunk.Sum(chunkBody).String(), string(chunkBody), "401 401 403 ok ok ok"},
 		{"v1", "GET", "/v1/chunks/" + chunk.Sum(chunkBody).String(), "", "401 401 ok ok ok ok"},
+		{"v1", "POST", "/v1/chunks/fetch", `{"digests":["` + chunk.Sum(chunkBody).String() + `"]}`, "401 401 ok ok ok ok"},
 		{"v1", "POST", "/v1/chunks", string(chunk.AppendBatch(nil, chunk.Sum(chunkBody), append([]byte{chunk.RawForm}, chunkBody...))), "401 401 403 ok ok ok"},
 		{"v1", "GET", "/v1/buckets", "", "401 401 ok ok ok ok"},
 		{"v1", "GET", "/v1/buckets/data", "", "401 401 ok ok ok 403"},

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log"
 	"net"
@@ -85,6 +86,18 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		})
 	case strings.HasPrefix(p, "/v1/chunks/") && r.Method == http.MethodGet:
 		c.chunkGets.Add(1)
+	case p == "/v1/chunks/fetch":
+		// Chunks asked for in a batch: count each.
+		body, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var req client.MissingRequest
+		if json.Unmarshal(body, &req) == nil {
+			c.chunkGets.Add(int64(len(req.Digests)))
+		}
 	case strings.HasPrefix(p, "/v1/commit/"):
 		c.commits.Add(1)
 	}
@@ -222,11 +235,13 @@ func clientDeadEndpoint(t testing.TB) string {
 }
 
 // clientFailAfter returns a fail hook that cancels the download's context after
-// n chunk GETs, as an interrupted download.
+// n requests for chunks (one chunk's GET or a batch's fetch), as an
+// interrupted download.
 func clientFailAfter(n int64, cancel context.CancelFunc) func(*http.Request) error {
 	var seen atomic.Int64
 	return func(r *http.Request) error {
-		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/chunks/") && seen.Add(1) > n {
+		fetch := r.URL.Path == "/v1/chunks/fetch" || (r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/chunks/"))
+		if fetch && seen.Add(1) > n {
 			cancel()
 			return context.Canceled
 		}
@@ -283,15 +298,33 @@ func corruptingProxy(t testing.TB, base, digest string) *httptest.Server {
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	proxy.ErrorLog = log.New(io.Discard, "", 0)
 	proxy.ModifyResponse = func(resp *http.Response) error {
-		if resp.Request.URL.Path != "/v1/chunks/"+digest {
-			return nil
+		switch resp.Request.URL.Path {
+		case "/v1/chunks/" + digest:
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return err
+			}
+			b[len(b)/2] ^= 0x40
+			resp.Body = io.NopCloser(bytes.NewReader(b))
+		case "/v1/chunks/fetch":
+			// A batch: flip a byte of that chunk, if it holds it.
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return err
+			}
+			var out []byte
+			err = chunk.ReadBatch(bytes.NewReader(b), 1<<24, func(d chunk.Digest, v []byte) error {
+				if d.String() == digest {
+					v[1+(len(v)-1)/2] ^= 0x40
+				}
+				out = chunk.AppendBatch(out, d, v)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			resp.Body = io.NopCloser(bytes.NewReader(out))
 		}
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		b[len(b)/2] ^= 0x40
-		resp.Body = io.NopCloser(bytes.NewReader(b))
 		return nil
 	}
 	ps := httptest.NewServer(proxy)

@@ -155,7 +155,7 @@ func TestClient_ResumeDownload(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	broken, bt := newCountingClient(t, srv.URL())
-	bt.fail = clientFailAfter(10, cancel)
+	bt.fail = clientFailAfter(2, cancel) // of about 5 requests of 1 MiB
 	if _, err := broken.GetFile(ctx, "test", "m.json", dest, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted get: %v, want context.Canceled", err)
 	}

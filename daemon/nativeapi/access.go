@@ -10,8 +10,9 @@ import (
 // authorize checks that id may use a route of the native API:
 //
 //   - objects, stat, commit: read (GET, HEAD) or write on their bucket;
-//   - chunks: read or write, whatever the key's buckets (a chunk is named
-//     by its digest, which only readable objects reveal);
+//   - chunks: read (GET, HEAD, POST chunks/fetch) or write, whatever the
+//     key's buckets (a chunk is named by its digest, which only readable
+//     objects reveal);
 //   - buckets, runs, models, resolve: read (or write to change a bucket);
 //     the answers show only the key's buckets;
 //   - stats, refs, cluster/status: read or write on the whole cluster;
@@ -20,7 +21,7 @@ import (
 // Routes that do not exist pass, to be answered NoSuchRoute.
 func authorize(id auth.Identity, r *http.Request, route, bucket, tail string) error {
 	need := auth.Write
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || (route == "chunks" && tail == "fetch") {
 		need = auth.Read
 	}
 	switch route {
@@ -80,6 +81,8 @@ func operation(r *http.Request, route, key, tail string) string {
 			return "chunk_missing"
 		case tail == "":
 			return "chunk_batch"
+		case tail == "fetch":
+			return "chunk_fetch"
 		case get:
 			return "chunk_get"
 		}

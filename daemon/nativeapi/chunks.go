@@ -65,6 +65,9 @@ func (a *API) chunks(w http.ResponseWriter, r *http.Request, rest string) error 
 		httpx.WriteJSON(w, http.StatusOK, client.MissingResult{Missing: missing})
 		return nil
 	}
+	if rest == "fetch" {
+		return a.fetchChunks(w, r)
+	}
 	d, err := chunk.ParseDigest(rest)
 	if err != nil {
 		return apierr.BadRequest("InvalidDigest", "%v", err)
@@ -103,6 +106,43 @@ func (a *API) chunks(w http.ResponseWriter, r *http.Request, rest string) error 
 	default:
 		return apierr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "%s not allowed on a chunk", r.Method)
 	}
+	return nil
+}
+
+// fetchChunks serves POST chunks/fetch: the chunks listed, in the order
+// asked, raw and verified, in chunk's batch format, fetched from a peer
+// where this node lacks one, up to about cluster.BatchBytes; an answer
+// that stops short names in its Cairn-Truncated header how many it
+// holds, and the client asks again for the rest.
+func (a *API) fetchChunks(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return apierr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST")
+	}
+	var req client.MissingRequest
+	if err := httpx.DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	if len(req.Digests) > client.MaxFetchBatch {
+		return apierr.BadRequest("InvalidRequest", "at most %d digests per fetch", client.MaxFetchBatch)
+	}
+	var body []byte
+	for i, d := range req.Digests {
+		if len(body) >= cluster.BatchBytes {
+			w.Header().Set(client.HeaderTruncated, strconv.Itoa(i))
+			break
+		}
+		b, err := a.node.Chunk(r.Context(), d)
+		if err != nil {
+			return err
+		}
+		body = chunk.AppendBatchHeader(body, d, len(b)+1)
+		body = append(body, chunk.RawForm)
+		body = append(body, b...)
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
 	return nil
 }
 
