@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"cairn/cas/chunk"
 	"cairn/client"
@@ -154,8 +156,15 @@ func TestClient_ResumeDownload(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	broken, bt := newCountingClient(t, srv.URL())
-	bt.fail = clientFailAfter(2, cancel) // of about 5 requests of 1 MiB
+	// One request at a time, so that the two answered are written before
+	// the third (of about five, 1 MiB each) is refused.
+	bt := &countingTransport{base: http.DefaultTransport.(*http.Transport).Clone()}
+	bt.fail = clientFailAfter(2, cancel)
+	broken, err := client.New(client.Config{Endpoints: []string{srv.URL()}, HTTPClient: &http.Client{Transport: bt}, Parallelism: 1,
+		Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := broken.GetFile(ctx, "test", "m.json", dest, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted get: %v, want context.Canceled", err)
 	}
