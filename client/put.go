@@ -54,11 +54,14 @@ type Upload struct {
 	PutStats
 }
 
-// Put logs size bytes of r under bucket/key: it chunks and hashes them,
-// asks the server which chunks it lacks, uploads only those (re-reading
-// their ranges of r, in parallel) and commits the key. Memory stays
-// bounded whatever the size. r must not change during the call; if it
-// does, Put fails with ErrDigestMismatch and commits nothing.
+// Put logs size bytes of r under bucket/key: it reads them once,
+// chunking and hashing them in batches of about 4 MiB, asks the server
+// which chunks of each batch it lacks, uploads only those, and commits
+// the key. Memory stays bounded whatever the size: three batches and
+// their encoded uploads, some 26 MiB at most. r should not change during
+// the call: what is logged is what was read, which hashes to the digest
+// committed; if the server then needs a chunk again (it was collected
+// meanwhile) and r no longer holds it, Put fails with ErrDigestMismatch.
 func (c *Client) Put(ctx context.Context, bucket, key string, r io.ReaderAt, size int64, opts *PutOptions) (Upload, error) {
 	if opts == nil {
 		opts = &PutOptions{}
