@@ -39,16 +39,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, err)
 	}
 	if s.Metrics != nil {
-		s.Metrics.Request("peer", peerOperation(r.URL.Path), r.Method, rec.Status, time.Since(start), rec.Bytes)
+		s.Metrics.Request("peer", peerOperation(r), r.Method, rec.Status, time.Since(start), rec.Bytes)
 	}
 }
 
 // peerOperation names a peer request for the metrics: apply, index,
-// chunks, fetch, missing, chunk, join, remove.
-func peerOperation(p string) string {
-	op := strings.TrimPrefix(p, "/peer/")
+// chunks, fetch, missing (a writer's question), gc_missing (GC's), chunk,
+// join, remove.
+func peerOperation(r *http.Request) string {
+	op := strings.TrimPrefix(r.URL.Path, "/peer/")
 	if strings.HasPrefix(op, "chunks/") {
 		return "chunk"
+	}
+	if op == "missing" && r.URL.Query().Get("peek") == "1" {
+		return "gc_missing"
 	}
 	switch op {
 	case "apply", "index", "chunks", "fetch", "missing", "join", "remove":
