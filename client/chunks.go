@@ -62,6 +62,9 @@ func groupRefs(refs []chunk.Ref) [][2]int {
 // in order.
 func (c *Client) getChunks(ctx context.Context, refs []chunk.Ref) ([][]byte, error) {
 	out := make([][]byte, 0, len(refs))
+	if c.noBatches.Load() {
+		return c.getEach(ctx, refs, out)
+	}
 	for len(out) < len(refs) {
 		rest := refs[len(out):]
 		ds := make([]chunk.Digest, len(rest))
@@ -77,6 +80,10 @@ func (c *Client) getChunks(ctx context.Context, refs []chunk.Ref) ([][]byte, err
 			limit += int64(r.Size) + chunk.DigestSize + binary.MaxVarintLen64 + 1
 		}
 		resp, err := c.conn.do(ctx, call{method: http.MethodPost, path: "/v1/chunks/fetch", body: body, contentType: "application/json", idempotent: true, maxBody: limit + 1})
+		if olderNode(err) {
+			c.noBatches.Store(true)
+			return c.getEach(ctx, refs, out)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("get chunks: %w", err)
 		}
@@ -102,6 +109,19 @@ func (c *Client) getChunks(ctx context.Context, refs []chunk.Ref) ([][]byte, err
 		if len(out) == before {
 			return nil, fmt.Errorf("get chunks: the node answered none of %d chunks", len(rest))
 		}
+	}
+	return out, nil
+}
+
+// getEach fetches the refs past those in out one request each, as a node
+// of a release before POST /v1/chunks/fetch serves them.
+func (c *Client) getEach(ctx context.Context, refs []chunk.Ref, out [][]byte) ([][]byte, error) {
+	for _, r := range refs[len(out):] {
+		b, err := c.GetChunk(ctx, r.Digest, r.Size)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
 	}
 	return out, nil
 }

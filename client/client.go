@@ -77,6 +77,9 @@ type Client struct {
 	cfg  Config
 	conn *conn
 	log  *slog.Logger
+	// noBatches is set once a node answered the batched chunk routes as
+	// a release before them does: chunks then go one request each.
+	noBatches atomic.Bool
 }
 
 // conn sends the native API's calls: it picks the endpoint, fails over

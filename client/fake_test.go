@@ -43,9 +43,13 @@ type fakeServer struct {
 	batches                                     atomic.Int64
 	fetchLimit                                  atomic.Int64 // chunks a fetch answers at most (0: all)
 	fetches                                     atomic.Int64
-	wireBytes                                   atomic.Int64 // chunk bytes in batches as sent
-	maxMissing                                  atomic.Int64
-	putBytes                                    atomic.Int64
+	// old makes the server answer the batched chunk routes as a release
+	// before them did; olderAnswers counts those answers.
+	old          atomic.Bool
+	olderAnswers atomic.Int64
+	wireBytes    atomic.Int64 // chunk bytes in batches as sent
+	maxMissing   atomic.Int64
+	putBytes     atomic.Int64
 }
 
 func newFakeServer(t testing.TB) *fakeServer {
@@ -81,6 +85,10 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case route == "chunks" && rest == "missing":
 		f.missing(w, r)
+	case route == "chunks" && (rest == "" || rest == "fetch") && f.old.Load():
+		// A release before batches reads "" and "fetch" as digests.
+		f.olderAnswers.Add(1)
+		fakeError(w, 400, "InvalidDigest")
 	case route == "chunks" && rest == "" && r.Method == http.MethodPost:
 		f.batch(w, r)
 	case route == "chunks" && rest == "fetch":

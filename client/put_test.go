@@ -166,6 +166,32 @@ func TestPut_Batches(t *testing.T) {
 	t.Logf("text: %d bytes sent as %d", u.SentBytes, f.wireBytes.Load())
 }
 
+// TestPut_OlderNode: against a node of a release before the batched
+// chunk routes, the client finds out once and then sends and fetches
+// chunks one request each.
+func TestPut_OlderNode(t *testing.T) {
+	f := newFakeServer(t)
+	f.old.Store(true)
+	c := f.client(t)
+	data := randomBytes(40, 3<<20)
+	for _, k := range []string{"k1", "k2"} {
+		u, err := c.Put(t.Context(), "b", k, bytes.NewReader(data[:len(data)-len(k)]), int64(len(data)-len(k)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k == "k1" && (u.SentBytes != int64(len(data)-2) || f.chunkPuts.Load() != int64(u.Chunks)) {
+			t.Fatalf("put to an older node: %+v, %d chunk PUTs", u.PutStats, f.chunkPuts.Load())
+		}
+	}
+	got, err := c.GetRange(t.Context(), "b", "k1", 0, -1)
+	if err != nil || !bytes.Equal(got, data[:len(data)-2]) {
+		t.Fatalf("get from an older node: %d bytes, %v", len(got), err)
+	}
+	if n := f.olderAnswers.Load(); n != 1 {
+		t.Fatalf("the client asked the older node for batches %d times, want once", n)
+	}
+}
+
 // changing serves other bytes once after bytes have been read from it: a
 // file rewritten while it is logged.
 type changing struct {

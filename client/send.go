@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -262,7 +263,7 @@ func (tr *transfer) sendBatch(ctx context.Context, b *batch, ask bool, p Progres
 			st.SentBytes += int64(e.ref.Size)
 		}
 		p.Grow(st.SentBytes)
-		err := tr.c.putBatch(ctx, b.encode(mine))
+		err := tr.c.putBatch(ctx, b, mine)
 		for i, e := range mine {
 			tr.finish(e.ref.Digest, claims[i], err)
 		}
@@ -279,12 +280,35 @@ func (tr *transfer) sendBatch(ctx context.Context, b *batch, ask bool, p Progres
 	return st, nil
 }
 
-// putBatch uploads chunks in chunk's batch format; the server checks each
-// against its digest and keeps them with one sync. It is idempotent.
-func (c *Client) putBatch(ctx context.Context, body []byte) error {
-	cl := call{method: http.MethodPost, path: "/v1/chunks", body: body, contentType: "application/octet-stream", idempotent: true}
-	if _, err := c.conn.do(ctx, cl); err != nil {
-		return fmt.Errorf("put chunks: %w", err)
+// putBatch uploads entries es of b in one request, in chunk's batch
+// format; the server checks each against its digest and keeps them with
+// one sync. It is idempotent. A node of a release before batches answers
+// InvalidDigest (it reads "chunks" with no digest as a bad one): the
+// client then sends that node's chunks one request each from then on.
+func (c *Client) putBatch(ctx context.Context, b *batch, es []batchEntry) error {
+	if !c.noBatches.Load() {
+		cl := call{method: http.MethodPost, path: "/v1/chunks", body: b.encode(es), contentType: "application/octet-stream", idempotent: true}
+		_, err := c.conn.do(ctx, cl)
+		if !olderNode(err) {
+			if err != nil {
+				return fmt.Errorf("put chunks: %w", err)
+			}
+			return nil
+		}
+		c.noBatches.Store(true)
+	}
+	for _, e := range es {
+		if err := c.PutChunk(ctx, e.ref.Digest, b.bytes(e)); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// olderNode reports whether err is what a node of a release before the
+// batched chunk routes answers them: InvalidDigest, for a digest it reads
+// as "" or "fetch".
+func olderNode(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Code == "InvalidDigest"
 }
