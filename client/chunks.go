@@ -62,8 +62,20 @@ func groupRefs(refs []chunk.Ref) [][2]int {
 // in order.
 func (c *Client) getChunks(ctx context.Context, refs []chunk.Ref) ([][]byte, error) {
 	out := make([][]byte, 0, len(refs))
+	// each fetches the rest one request a chunk, as a node of a release
+	// before POST /v1/chunks/fetch serves them.
+	each := func() ([][]byte, error) {
+		for _, r := range refs[len(out):] {
+			b, err := c.GetChunk(ctx, r.Digest, r.Size)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, b)
+		}
+		return out, nil
+	}
 	if c.noBatches.Load() {
-		return c.getEach(ctx, refs, out)
+		return each()
 	}
 	for len(out) < len(refs) {
 		rest := refs[len(out):]
@@ -82,7 +94,7 @@ func (c *Client) getChunks(ctx context.Context, refs []chunk.Ref) ([][]byte, err
 		resp, err := c.conn.do(ctx, call{method: http.MethodPost, path: "/v1/chunks/fetch", body: body, contentType: "application/json", idempotent: true, maxBody: limit + 1})
 		if olderNode(err) {
 			c.noBatches.Store(true)
-			return c.getEach(ctx, refs, out)
+			return each()
 		}
 		if err != nil {
 			return nil, fmt.Errorf("get chunks: %w", err)
@@ -109,19 +121,6 @@ func (c *Client) getChunks(ctx context.Context, refs []chunk.Ref) ([][]byte, err
 		if len(out) == before {
 			return nil, fmt.Errorf("get chunks: the node answered none of %d chunks", len(rest))
 		}
-	}
-	return out, nil
-}
-
-// getEach fetches the refs past those in out one request each, as a node
-// of a release before POST /v1/chunks/fetch serves them.
-func (c *Client) getEach(ctx context.Context, refs []chunk.Ref, out [][]byte) ([][]byte, error) {
-	for _, r := range refs[len(out):] {
-		b, err := c.GetChunk(ctx, r.Digest, r.Size)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
 	}
 	return out, nil
 }

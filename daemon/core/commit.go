@@ -80,7 +80,10 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 			// Each chunk was verified when it was stored; read them
 			// again verified, to tell one gone bad since from a file
 			// digest that is wrong.
-			if err := n.checkChunks(ctx, recipe); err != nil {
+			rd := n.store.Open(ctx, recipe)
+			_, err := io.Copy(io.Discard, rd)
+			rd.Close()
+			if err != nil {
 				return PutResult{}, err
 			}
 			return PutResult{}, apierr.BadRequest("BadDigest", "the chunks hash to %s, not %s", h.Digest(), req.Digest)
@@ -97,7 +100,7 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 	if isModel {
 		cmd.Model = mlmodel.Index(head)
 	}
-	if !n.committed(req.Digest, recipe) {
+	if !heldFile(n.State(), req.Digest, recipe) {
 		if err := n.replicate(ctx, recipe, nil); err != nil {
 			return PutResult{}, err
 		}
@@ -128,15 +131,6 @@ func knownFile(st *raftfsm.State, d chunk.Digest, recipe chunk.Recipe) (string, 
 		}
 	}
 	return "", false
-}
-
-// checkChunks reads every chunk of recipe verified, and returns the
-// error of the first that does not verify.
-func (n *Node) checkChunks(ctx context.Context, recipe chunk.Recipe) error {
-	rd := n.store.Open(ctx, recipe)
-	defer rd.Close()
-	_, err := io.Copy(io.Discard, rd)
-	return err
 }
 
 type byteSink []byte

@@ -11,6 +11,7 @@ import (
 	"cairn/cas"
 	"cairn/cas/chunk"
 	"cairn/daemon/cluster"
+	"cairn/raftfsm"
 )
 
 // replicate makes sure that a majority of the voters, this node included,
@@ -31,7 +32,7 @@ func (n *Node) replicate(ctx context.Context, recipe cas.Recipe, pp *prePush) er
 	need := (len(voters) + 1) / 2
 	// Chunks the cold tier holds are durable there: peers need not take
 	// them (and this node may not hold them).
-	digests, err := n.notTiered(recipe.Distinct())
+	digests, err := notTiered(n.State(), recipe.Distinct())
 	if err != nil {
 		return err
 	}
@@ -71,13 +72,13 @@ func (n *Node) replicate(ctx context.Context, recipe cas.Recipe, pp *prePush) er
 	return nil
 }
 
-// committed reports whether the state already holds this exact file, the
+// heldFile reports whether the state already holds this exact file, the
 // same digest and recipe: its chunks reached a write quorum when it was
 // first committed, and no node collects them while a file references
 // them, so writing it again need not ask the peers (MLflow's env files,
 // logged again with every run, are such writes).
-func (n *Node) committed(d chunk.Digest, recipe cas.Recipe) bool {
-	rec, err := n.State().File(d)
+func heldFile(st *raftfsm.State, d chunk.Digest, recipe cas.Recipe) bool {
+	rec, err := st.File(d)
 	return err == nil && slices.Equal(rec.Recipe, recipe)
 }
 

@@ -75,7 +75,7 @@ func (n *Node) StoreContent(ctx context.Context, r io.Reader, length, limit int6
 	if len(etag) != md5.Size {
 		return Stored{}, fmt.Errorf("store: the body has no MD5")
 	}
-	if !n.committed(res.Digest, res.Recipe) {
+	if !heldFile(n.State(), res.Digest, res.Recipe) {
 		if err := n.replicate(ctx, res.Recipe, pp); err != nil {
 			return Stored{}, err
 		}

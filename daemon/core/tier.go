@@ -26,14 +26,13 @@ func (n *Node) Lacks(ctx context.Context, ds []chunk.Digest) ([]chunk.Digest, er
 	if err != nil || len(missing) == 0 {
 		return missing, err
 	}
-	return n.notTiered(missing)
+	return notTiered(n.State(), missing)
 }
 
 // notTiered returns the digests of ds that the cold tier does not hold
 // for good: chunks with no record, or doomed ones (their copy is about to
 // go).
-func (n *Node) notTiered(ds []chunk.Digest) ([]chunk.Digest, error) {
-	st := n.State()
+func notTiered(st *raftfsm.State, ds []chunk.Digest) ([]chunk.Digest, error) {
 	out := ds[:0:0]
 	for _, d := range ds {
 		rec, ok, err := st.Tiered(d)
