@@ -66,16 +66,11 @@ func (b *batch) encode(es []batchEntry) []byte {
 		if cap(b.tmp) < n {
 			b.tmp = make([]byte, n)
 		}
-		enc := s2.Encode(b.tmp[:n], p)
-		if float64(len(enc)) <= float64(len(p))*(1-minSaving) {
-			b.wire = chunk.AppendBatchHeader(b.wire, e.ref.Digest, 1+len(enc))
-			b.wire = append(b.wire, s2Form)
-			b.wire = append(b.wire, enc...)
-			continue
+		if enc := s2.Encode(b.tmp[:n], p); float64(len(enc)) <= float64(len(p))*(1-minSaving) {
+			b.wire = chunk.AppendForm(b.wire, e.ref.Digest, s2Form, enc)
+		} else {
+			b.wire = chunk.AppendForm(b.wire, e.ref.Digest, chunk.RawForm, p)
 		}
-		b.wire = chunk.AppendBatchHeader(b.wire, e.ref.Digest, 1+len(p))
-		b.wire = append(b.wire, chunk.RawForm)
-		b.wire = append(b.wire, p...)
 	}
 	return b.wire
 }

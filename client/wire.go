@@ -67,8 +67,9 @@ type ChunkPutResult struct {
 // MaxFetchBatch is the most digests one POST /v1/chunks/fetch may ask for.
 const MaxFetchBatch = 4096
 
-// HeaderTruncated, on the answer of POST /v1/chunks/fetch, says how many
-// of the chunks asked for it holds when it stopped short of them all.
+// HeaderTruncated, on the answer of POST /v1/chunks/fetch (and of a
+// peer's POST /peer/fetch), says how many of the chunks asked for it
+// holds when it stopped short of them all.
 const HeaderTruncated = "Cairn-Truncated"
 
 // ChunkBatchResult is the answer to a batch of chunks uploaded at once

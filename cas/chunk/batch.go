@@ -32,6 +32,13 @@ func AppendBatch(dst []byte, d Digest, v []byte) []byte {
 	return append(AppendBatchHeader(dst, d, len(v)), v...)
 }
 
+// AppendForm appends one entry whose value is the codec byte form and
+// payload p, without building the value first.
+func AppendForm(dst []byte, d Digest, form byte, p []byte) []byte {
+	dst = append(AppendBatchHeader(dst, d, 1+len(p)), form)
+	return append(dst, p...)
+}
+
 // ReadBatch reads the entries of a batch from r until it ends, calling fn
 // with each; the value is fn's to keep. maxValue bounds one value's
 // length, and a value of zero bytes is malformed (it has no codec byte).

@@ -152,7 +152,7 @@ func (c *Client) Push(ctx context.Context, addr string, batch []byte) error {
 
 // headerTruncated marks a fetch answer that stopped at BatchBytes before
 // the end of the list asked for.
-const headerTruncated = "Cairn-Truncated"
+const headerTruncated = client.HeaderTruncated
 
 // Fetch asks the node at addr for the listed chunks (at most MaxAsk) in
 // their stored form, unverified: the caller checks each before it keeps

@@ -100,10 +100,8 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 	if isModel {
 		cmd.Model = mlmodel.Index(head)
 	}
-	if !heldFile(n.State(), req.Digest, recipe) {
-		if err := n.replicate(ctx, recipe, nil); err != nil {
-			return PutResult{}, err
-		}
+	if err := n.replicate(ctx, req.Digest, recipe, nil); err != nil {
+		return PutResult{}, err
 	}
 	res, err := n.Propose(ctx, cmd)
 	if err != nil {

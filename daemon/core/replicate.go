@@ -15,12 +15,16 @@ import (
 )
 
 // replicate makes sure that a majority of the voters, this node included,
-// hold every chunk of recipe synced to disk, pushing to the peers what
-// they lack. It returns once the quorum is reached; pushes to the other
+// hold every chunk of recipe (file d's) synced to disk, pushing to the
+// peers what they lack; a file the state already holds needs nothing
+// (heldFile). It returns once the quorum is reached; pushes to the other
 // peers go on in the background for a while, and repair covers the rest.
 // When the quorum cannot be reached it returns ErrQuorum and nothing is
 // committed.
-func (n *Node) replicate(ctx context.Context, recipe cas.Recipe, pp *prePush) error {
+func (n *Node) replicate(ctx context.Context, d chunk.Digest, recipe cas.Recipe, pp *prePush) error {
+	if heldFile(n.State(), d, recipe) {
+		return nil
+	}
 	voters, others, err := n.Others()
 	if err != nil {
 		return err

@@ -75,10 +75,8 @@ func (n *Node) StoreContent(ctx context.Context, r io.Reader, length, limit int6
 	if len(etag) != md5.Size {
 		return Stored{}, fmt.Errorf("store: the body has no MD5")
 	}
-	if !heldFile(n.State(), res.Digest, res.Recipe) {
-		if err := n.replicate(ctx, res.Recipe, pp); err != nil {
-			return Stored{}, err
-		}
+	if err := n.replicate(ctx, res.Digest, res.Recipe, pp); err != nil {
+		return Stored{}, err
 	}
 	return Stored{
 		File:     raftfsm.File{Digest: res.Digest, Size: res.Size, Recipe: res.Recipe},

@@ -135,9 +135,7 @@ func (a *API) fetchChunks(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		body = chunk.AppendBatchHeader(body, d, len(b)+1)
-		body = append(body, chunk.RawForm)
-		body = append(body, b...)
+		body = chunk.AppendForm(body, d, chunk.RawForm, b)
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
