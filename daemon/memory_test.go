@@ -126,8 +126,9 @@ func TestMemory_AfterUploads(t *testing.T) {
 	}
 }
 
-// stall starts n uploads of 64 MiB that stop after 256 KiB, waits, and
-// closes their sockets.
+// stall starts n uploads of 64 MiB that stop after 256 KiB, waits, closes
+// their sockets, and waits for the node to take uploads again: a closed
+// socket must give back its upload slot, within seconds.
 func stall(t *testing.T, addr string, n int) {
 	t.Helper()
 	var conns []net.Conn
@@ -143,6 +144,17 @@ func stall(t *testing.T, addr string, n int) {
 	time.Sleep(2 * time.Second)
 	for _, c := range conns {
 		c.Close()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := call(t, http.MethodPut, "http://"+addr+"/v1/objects/mem/after-stall", strings.NewReader("x"), nil)
+		if st == http.StatusOK {
+			return
+		}
+		if st != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("after the stalled uploads closed, a PUT answers %d", st)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
