@@ -38,7 +38,8 @@ func (a *activity) idleFor(d time.Duration) bool {
 const releaseIdle = 10 * time.Second
 
 // releaseMemory gives the heap the node no longer uses back to the
-// system once its requests have stopped for releaseIdle, and the pages of
+// system once its requests have stopped for releaseIdle, the state
+// database's memtable (raftfsm.Node.ReleaseMemtable), and the pages of
 // the files Badger maps. Go keeps freed heap up to its next GC goal,
 // twice the live heap after a burst, and returns the rest slowly: after
 // four concurrent uploads of 128 MiB a node sat at 370 MB for good, 294 MB
@@ -67,16 +68,23 @@ func (s *Server) releaseMemory(ctx context.Context) {
 			released = false
 			continue
 		}
+		// The state's memtable first. It is tried at every tick while
+		// idle: it does nothing when the memtable took little since, and
+		// waits for a turn when a snapshot holds the state.
+		memtable, err := s.raft.ReleaseMemtable()
+		if err != nil {
+			s.log.Error("releasing the state's memtable", "err", err)
+		}
 		// Work goes on after the requests stop (Badger's compactions
 		// after a burst of writes, Raft's snapshots): while idle, release
 		// again whenever the resident set grew by releaseGrowth.
-		if released && residentBytes() < after+releaseGrowth {
+		if !memtable && released && residentBytes() < after+releaseGrowth {
 			continue
 		}
 		debug.FreeOSMemory()
 		paged := pageOutFiles(s.cfg.DataDir)
 		after = residentBytes()
-		s.log.Debug("gave memory back", "mapped_file_bytes", paged, "resident_bytes", after)
+		s.log.Debug("gave memory back", "state_memtable", memtable, "mapped_file_bytes", paged, "resident_bytes", after)
 		released = true
 	}
 }

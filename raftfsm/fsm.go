@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"cairn/cas"
 
@@ -56,6 +57,12 @@ type fsm struct {
 	mu      sync.RWMutex // guards db and current against Restore's swap
 	db      *badger.DB
 	current string // name of the live state folder under dir
+	// wmu is held while entries are applied or a snapshot restored, so
+	// that releaseMemtable never closes the database under them.
+	wmu sync.Mutex
+	// written counts the bytes committed to db since it was opened: about
+	// what its memtable holds (see releaseMemtable).
+	written atomic.Int64
 
 	amu     sync.Mutex
 	applied uint64
@@ -204,6 +211,8 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		f.observeBatch(len(logs))
 	}
 	results := make([]any, len(logs))
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
 	f.amu.Lock()
 	applied, term, failed := f.applied, f.term, f.failed
 	f.amu.Unlock()
@@ -248,6 +257,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		if err := t.t.Commit(); err != nil {
 			return fmt.Errorf("commit state: %w", err)
 		}
+		f.written.Add(int64(t.tally.bytes))
 		first = upto
 		committed, committedTerm = applied, term
 		return nil

@@ -155,6 +155,8 @@ func (s *snapshot) Close() error {
 // old state, which it deletes. A failed restore leaves the old state.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
 	f.mu.RLock()
 	next := nextStateName(f.current)
 	f.mu.RUnlock()
@@ -164,7 +166,8 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
-	index, term, err := readSnapshot(rc, db)
+	cr := &countingReader{r: rc}
+	index, term, err := readSnapshot(cr, db)
 	if err == nil {
 		err = db.Sync()
 	}
@@ -182,6 +185,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
 	f.db, f.current = db, next
+	f.written.Store(cr.n) // what the new database's memtables took in
 	f.mu.Unlock()
 	if old != nil {
 		old.Close()

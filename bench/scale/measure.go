@@ -156,6 +156,51 @@ func runGC(ctx context.Context, n *node, full bool) (gcPass, error) {
 	return gcPass{Seconds: time.Since(start).Seconds(), Scanned: out.Scanned, Deleted: out.Deleted, Reported: out.Seconds}, nil
 }
 
+// atRest waits 30 s after the last request (a node starts giving memory
+// back 10 s after its last request, and writing its state memtable out
+// takes seconds), then until no node's resident set moved by more than
+// 4 MB in 5 s (a Raft snapshot or a Badger compaction that started
+// meanwhile has ended), for at most a minute more, and returns the
+// seconds it waited.
+func atRest(ctx context.Context, nodes []*node) float64 {
+	start := time.Now()
+	sleep := func(d time.Duration) bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	rss := func() []int64 {
+		out := make([]int64, len(nodes))
+		for i, n := range nodes {
+			if n.cmd != nil && n.cmd.Process != nil {
+				out[i] = procMem(n.cmd.Process.Pid)["VmRSS"]
+			}
+		}
+		return out
+	}
+	if !sleep(30 * time.Second) {
+		return time.Since(start).Seconds()
+	}
+	prev := rss()
+	for time.Since(start) < 90*time.Second && sleep(5*time.Second) {
+		cur := rss()
+		still := true
+		for i := range cur {
+			if d := cur[i] - prev[i]; d > 4e6 || d < -4e6 {
+				still = false
+			}
+		}
+		if still {
+			break
+		}
+		prev = cur
+	}
+	return time.Since(start).Seconds()
+}
+
 // nodeUsage is one node's memory at rest and disk.
 type nodeUsage struct {
 	ID        string `json:"id"`

@@ -25,6 +25,8 @@ type Step struct {
 	Restart restart     `json:"restart"`
 	CatchUp catchUp     `json:"catch_up"`
 	Nodes   []nodeUsage `json:"nodes"`
+	// RestWait is how long after the last request Nodes was read.
+	RestWait float64 `json:"rest_wait_seconds"`
 }
 
 // BatchRun is one fill of the batching comparison.
@@ -99,6 +101,7 @@ func (r *Report) Markdown(w io.Writer) {
 	row("4th node: ready / voter, no lag / all chunks s", func(s Step) string {
 		return fmt.Sprintf("%.1f / %.1f / %.1f", s.CatchUp.Ready, s.CatchUp.Voter, s.CatchUp.Chunks)
 	})
+	row("at rest: read after s", func(s Step) string { return fmt.Sprintf("%.0f", s.RestWait) })
 	for i := range 3 {
 		row(fmt.Sprintf("n%d: RSS at rest / peak MB", i+1), func(s Step) string {
 			if i >= len(s.Nodes) {

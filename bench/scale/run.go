@@ -181,8 +181,9 @@ func (o Options) measure(ctx context.Context, c *cluster, ns *namespace, s *Step
 	}
 	say("size %d: list run p50 %.1f ms, experiment %d keys in %d pages %.0f ms, resolve p50 %.1f ms, stats %.0f ms",
 		s.Objects, s.ListRun.P50, s.ListExp.Keys, s.ListExp.Pages, s.ListExp.Total, s.Resolve.P50, s.StatsMS)
-	// At rest: nothing writes; the compactor and Badger settle.
-	time.Sleep(15 * time.Second)
+	// At rest: nothing writes; the compactor and Badger settle, and a
+	// Raft snapshot that began meanwhile ends.
+	s.RestWait = atRest(ctx, c.nodes)
 	for _, n := range c.nodes {
 		u := usageOf(n)
 		if h, err := metric(ctx, n, "go_memstats_heap_inuse_bytes"); err == nil {

@@ -1,0 +1,100 @@
+package raftfsm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime/debug"
+)
+
+// MemtableRelease is how much must have been written to the state since
+// its database was opened before ReleaseMemtable reopens it.
+const MemtableRelease = 16 << 20
+
+// ReleaseMemtable gives back the memory the state database's memtable
+// holds, for a node with nothing to do: Badger keeps its memtable in one
+// arena of about 166 MiB on the Go heap, allocated whole when the
+// memtable opens, whose pages become resident as entries are written
+// into it, or all at once when Go hands it memory that something else
+// used (which Go must zero first). So an idle node holds what was written
+// since the last flush, up to all of it. Badger's API has no call to
+// flush a memtable, but closing the database writes it to a table. The
+// state is then opened again with the free heap given back to the system
+// and the garbage collector held off meanwhile, so that every free page
+// is one the system holds: the new arena is not zeroed, and costs
+// nothing until written.
+//
+// It does nothing, and reports false, when less than MemtableRelease was
+// written since the database was opened, or when a reader or a snapshot
+// holds the state (it does not wait for them). Entries wait while it
+// runs: Badger's close writes the memtable out, a fraction of a second
+// for a full one. An error means the state could not be opened again;
+// the node must be restarted, and says so to every command.
+func (n *Node) ReleaseMemtable() (bool, error) {
+	return n.fsm.releaseMemtable(MemtableRelease)
+}
+
+func (f *fsm) releaseMemtable(min int64) (bool, error) {
+	if f.written.Load() < min {
+		return false, nil
+	}
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	if !f.mu.TryLock() {
+		return false, nil
+	}
+	defer f.mu.Unlock()
+	if f.db == nil || f.err() != nil {
+		return false, nil
+	}
+	cerr := f.db.Close()
+	f.db = nil
+	// The old arena is garbage now: collect it and give every free page
+	// back. Then allocate with no collection, so that no page freed
+	// meanwhile (dirty, to be zeroed) can end up in the new arena.
+	debug.FreeOSMemory()
+	gc := debug.SetGCPercent(-1)
+	db, err := openStateDB(filepath.Join(f.dir, f.current), f.log)
+	debug.SetGCPercent(gc)
+	if err == nil {
+		index, _, rerr := readApplied(db)
+		f.amu.Lock()
+		if rerr == nil && index != f.applied {
+			rerr = fmt.Errorf("the state reopened at entry %d, not %d", index, f.applied)
+		}
+		f.amu.Unlock()
+		if rerr != nil {
+			db.Close()
+			err = rerr
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("%w: reopen the state to release its memtable: %v", ErrFailed, errors.Join(cerr, err))
+		f.log.Error("state store failed; restart the node to recover", "err", err)
+		f.amu.Lock()
+		f.failed = err
+		close(f.notify)
+		f.notify = make(chan struct{})
+		f.amu.Unlock()
+		return false, err
+	}
+	f.db = db
+	f.written.Store(0)
+	if cerr != nil {
+		f.log.Warn("closing the state to release its memtable", "err", cerr)
+	}
+	return true, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
