@@ -71,7 +71,7 @@ func (s *Server) releaseMemory(ctx context.Context) {
 		// The state's memtable first. It is tried at every tick while
 		// idle: it does nothing when the memtable took little since, and
 		// waits for a turn when a snapshot holds the state.
-		memtable, err := s.raft.ReleaseMemtable()
+		memtable, err := s.raft.ReleaseMemtable(anonymousBytes)
 		if err != nil {
 			s.log.Error("releasing the state's memtable", "err", err)
 		}

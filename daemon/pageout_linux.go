@@ -59,16 +59,24 @@ func pageOutFiles(dir string) int64 {
 
 // residentBytes returns the process's resident set, from
 // /proc/self/statm (0 when it cannot be read).
-func residentBytes() int64 {
+func residentBytes() int64 { return statm(1) }
+
+// anonymousBytes returns the part of the resident set that is not mapped
+// files (resident less shared, in /proc/self/statm): the heap, mostly.
+func anonymousBytes() int64 { return statm(1) - statm(2) }
+
+// statm returns field i of /proc/self/statm, in bytes (0 when it cannot
+// be read).
+func statm(i int) int64 {
 	b, err := os.ReadFile("/proc/self/statm")
 	if err != nil {
 		return 0
 	}
 	f := strings.Fields(string(b))
-	if len(f) < 2 {
+	if len(f) <= i {
 		return 0
 	}
-	pages, err := strconv.ParseInt(f[1], 10, 64)
+	pages, err := strconv.ParseInt(f[i], 10, 64)
 	if err != nil {
 		return 0
 	}

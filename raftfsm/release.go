@@ -6,6 +6,8 @@ import (
 	"io"
 	"path/filepath"
 	"runtime/debug"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // MemtableRelease is how much must have been written to the state since
@@ -31,11 +33,16 @@ const MemtableRelease = 16 << 20
 // runs: Badger's close writes the memtable out, a fraction of a second
 // for a full one. An error means the state could not be opened again;
 // the node must be restarted, and says so to every command.
-func (n *Node) ReleaseMemtable() (bool, error) {
-	return n.fsm.releaseMemtable(MemtableRelease)
+//
+// resident, when not nil, reads the process's resident memory: when the
+// new arena came out resident all the same (Go may still hand it a page
+// something freed meanwhile, and must then zero all of it), the state is
+// closed and opened again, up to twice more.
+func (n *Node) ReleaseMemtable(resident func() int64) (bool, error) {
+	return n.fsm.releaseMemtable(MemtableRelease, resident)
 }
 
-func (f *fsm) releaseMemtable(min int64) (bool, error) {
+func (f *fsm) releaseMemtable(min int64, resident func() int64) (bool, error) {
 	if f.written.Load() < min {
 		return false, nil
 	}
@@ -50,13 +57,7 @@ func (f *fsm) releaseMemtable(min int64) (bool, error) {
 	}
 	cerr := f.db.Close()
 	f.db = nil
-	// The old arena is garbage now: collect it and give every free page
-	// back. Then allocate with no collection, so that no page freed
-	// meanwhile (dirty, to be zeroed) can end up in the new arena.
-	debug.FreeOSMemory()
-	gc := debug.SetGCPercent(-1)
-	db, err := openStateDB(filepath.Join(f.dir, f.current), f.log)
-	debug.SetGCPercent(gc)
+	db, err := f.reopen(resident)
 	if err == nil {
 		index, _, rerr := readApplied(db)
 		f.amu.Lock()
@@ -86,6 +87,40 @@ func (f *fsm) releaseMemtable(min int64) (bool, error) {
 	}
 	return true, nil
 }
+
+// reopen opens the state database after it was closed: the old arena is
+// garbage by then, so the heap is collected and every free page given
+// back, and the database is opened with no collection running, so that
+// no page freed meanwhile (to be zeroed) ends up in the new arena.
+func (f *fsm) reopen(resident func() int64) (*badger.DB, error) {
+	path := filepath.Join(f.dir, f.current)
+	for attempt := 0; ; attempt++ {
+		debug.FreeOSMemory()
+		var before int64
+		if resident != nil {
+			before = resident()
+		}
+		gc := debug.SetGCPercent(-1)
+		db, err := openStateDB(path, f.log)
+		debug.SetGCPercent(gc)
+		if err != nil || resident == nil || attempt == 2 {
+			return db, err
+		}
+		grew := resident() - before
+		if grew < arenaResident {
+			return db, nil
+		}
+		f.log.Debug("the state's new memtable came out resident; opening it again", "grew_bytes", grew)
+		if err := db.Close(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// arenaResident is how much the resident set grows by when a new
+// memtable's arena was zeroed: half of it, well above anything else that
+// opening the state allocates.
+const arenaResident = 64 << 20
 
 // countingReader counts the bytes read through it.
 type countingReader struct {

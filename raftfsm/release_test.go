@@ -23,10 +23,10 @@ func TestReleaseMemtable(t *testing.T) {
 	if h.f.written.Load() == 0 {
 		t.Fatal("nothing counted as written")
 	}
-	if ok, err := h.f.releaseMemtable(1 << 40); ok || err != nil {
+	if ok, err := h.f.releaseMemtable(1<<40, nil); ok || err != nil {
 		t.Fatalf("below the threshold: released %v, %v", ok, err)
 	}
-	if ok, err := h.f.releaseMemtable(1); !ok || err != nil {
+	if ok, err := h.f.releaseMemtable(1, nil); !ok || err != nil {
 		t.Fatalf("released %v, %v", ok, err)
 	}
 	if n := h.f.written.Load(); n != 0 {
@@ -42,7 +42,7 @@ func TestReleaseMemtable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := h.f.releaseMemtable(1); ok || err != nil {
+	if ok, err := h.f.releaseMemtable(1, nil); ok || err != nil {
 		t.Fatalf("under a snapshot: released %v, %v", ok, err)
 	}
 	snap.Release()
@@ -72,7 +72,7 @@ func TestReleaseMemtable(t *testing.T) {
 				return
 			default:
 			}
-			ok, err := h.f.releaseMemtable(1)
+			ok, err := h.f.releaseMemtable(1, nil)
 			if err != nil {
 				t.Errorf("release: %v", err)
 				return

@@ -140,7 +140,7 @@ func BenchmarkState_Scale(b *testing.B) {
 		b.ReportMetric(float64(dirSize(filepath.Join(dir, "a")))/1e6, "state-MB")
 
 		// Idle, as a node is: the memtable goes, then the free heap.
-		if _, err := h.f.releaseMemtable(MemtableRelease); err != nil {
+		if _, err := h.f.releaseMemtable(MemtableRelease, residentNow); err != nil {
 			b.Fatal(err)
 		}
 		debug.FreeOSMemory()
@@ -242,8 +242,13 @@ func (s *fileSink) Cancel() error { return s.File.Close() }
 
 var _ raft.SnapshotSink = (*fileSink)(nil)
 
+// residentNow returns the anonymous part of this process's resident set.
+func residentNow() int64 { _, _, anon := memStatus(); return anon }
+
 // rss returns this process's resident set now and at its peak.
-func rss() (now, peak int64) {
+func rss() (now, peak int64) { now, peak, _ = memStatus(); return now, peak }
+
+func memStatus() (now, peak, anon int64) {
 	b, _ := os.ReadFile("/proc/self/status")
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, _ := strings.Cut(line, ":")
@@ -257,9 +262,11 @@ func rss() (now, peak int64) {
 			now = kb << 10
 		case "VmHWM":
 			peak = kb << 10
+		case "RssAnon":
+			anon = kb << 10
 		}
 	}
-	return now, peak
+	return now, peak, anon
 }
 
 // dirSize is the disk a folder's files take: their blocks, not their

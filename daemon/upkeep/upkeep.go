@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"cairn/daemon/cluster"
 	"cairn/daemon/core"
 	"cairn/daemon/tier"
 )
@@ -84,8 +85,37 @@ func (u *Upkeep) Run(ctx context.Context) {
 			})
 		})
 	}
-	wg.Go(func() { every(ctx, u.cfg.RepairInterval, func() { u.Repair(ctx) }) })
+	wg.Go(func() { u.repairLoop(ctx) })
 	wg.Wait()
+}
+
+// repairLoop runs Repair every RepairInterval, or less often when its
+// passes find nothing missing (see repairWait).
+func (u *Upkeep) repairLoop(ctx context.Context) {
+	wait := u.cfg.RepairInterval
+	for cluster.Sleep(ctx, wait) == nil {
+		start := time.Now()
+		u.Repair(ctx)
+		wait = repairWait(u.cfg.RepairInterval, time.Since(start), u.node.Metrics().MissingChunks.Load())
+	}
+}
+
+// repairPace is how many times as long as a pass that found nothing
+// missing repair waits before the next one.
+const repairPace = 20
+
+// repairWait is the wait before the next repair pass: the interval, or,
+// after a pass that found nothing missing, repairPace times the pass if
+// that is longer. A pass walks every chunk reference of the state and
+// looks each up in the chunk store, which takes seconds once there are
+// millions, and a node that holds them all should not spend more than a
+// twentieth of a core checking it again; a node that lacks some keeps the
+// interval until it has them.
+func repairWait(interval, took time.Duration, missing int64) time.Duration {
+	if missing > 0 {
+		return interval
+	}
+	return max(interval, repairPace*took)
 }
 
 func (u *Upkeep) logGC(res GCResult, err error) {
