@@ -22,19 +22,24 @@ const repairBatch = 256
 // to count what is missing (so that status and metrics show it from the
 // start), once to fetch it page by page, so a chunk no peer holds never
 // keeps repair from the ones after it.
-func (u *Upkeep) Repair(ctx context.Context) {
+//
+// It reports whether the pass only checked (it found nothing missing, or
+// could not walk), and how long that check took.
+func (u *Upkeep) Repair(ctx context.Context) (checked bool, took time.Duration) {
 	if voters, others, err := u.node.Others(); err != nil || len(voters)+len(others) == 0 {
-		return
+		return true, 0
 	}
 	m := u.node.Metrics()
+	walk := time.Now()
 	count, bytes, err := u.walkMissing(ctx, nil)
+	took = time.Since(walk)
 	if err != nil {
-		return
+		return true, took
 	}
 	m.MissingChunks.Store(count)
 	m.MissingBytes.Store(bytes)
 	if count == 0 {
-		return
+		return true, took
 	}
 	start := time.Now()
 	var fetched int64
@@ -74,10 +79,11 @@ func (u *Upkeep) Repair(ctx context.Context) {
 		return nil
 	})
 	if err != nil {
-		return
+		return false, took
 	}
 	m.MissingChunks.Store(count)
 	m.MissingBytes.Store(bytes)
+	return false, took
 }
 
 // walkMissing walks the chunks that committed objects reference, a page

@@ -94,9 +94,8 @@ func (u *Upkeep) Run(ctx context.Context) {
 func (u *Upkeep) repairLoop(ctx context.Context) {
 	wait := u.cfg.RepairInterval
 	for cluster.Sleep(ctx, wait) == nil {
-		start := time.Now()
-		u.Repair(ctx)
-		wait = repairWait(u.cfg.RepairInterval, time.Since(start), u.node.Metrics().MissingChunks.Load())
+		checked, took := u.Repair(ctx)
+		wait = repairWait(u.cfg.RepairInterval, checked, took)
 	}
 }
 
@@ -105,14 +104,16 @@ func (u *Upkeep) repairLoop(ctx context.Context) {
 const repairPace = 20
 
 // repairWait is the wait before the next repair pass: the interval, or,
-// after a pass that found nothing missing, repairPace times the pass if
-// that is longer. A pass walks every chunk reference of the state and
-// looks each up in the chunk store, which takes seconds once there are
-// millions, and a node that holds them all should not spend more than a
-// twentieth of a core checking it again; a node that lacks some keeps the
-// interval until it has them.
-func repairWait(interval, took time.Duration, missing int64) time.Duration {
-	if missing > 0 {
+// after a pass that only checked (it found nothing missing), repairPace
+// times that check if that is longer. A check walks every chunk reference
+// of the state and looks each up in the chunk store, which takes seconds
+// once there are millions, and a node that holds them all should not
+// spend more than a twentieth of a core checking it again. A pass that
+// fetched chunks is followed by another after the interval, whatever it
+// took: references committed while it ran (a joining node still
+// applying the log) are found then.
+func repairWait(interval time.Duration, checked bool, took time.Duration) time.Duration {
+	if !checked {
 		return interval
 	}
 	return max(interval, repairPace*took)

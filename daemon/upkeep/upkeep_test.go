@@ -5,21 +5,23 @@ import (
 	"time"
 )
 
-// TestRepairWait: a pass that found chunks missing keeps the interval; one
-// that found none waits twenty times its length when that is longer.
+// TestRepairWait: a pass that fetched keeps the interval, however long
+// it took; one that only checked waits twenty times its check when that
+// is longer.
 func TestRepairWait(t *testing.T) {
 	for _, tc := range []struct {
+		checked bool
 		took    time.Duration
-		missing int64
 		want    time.Duration
 	}{
-		{10 * time.Millisecond, 0, 10 * time.Second},
-		{2 * time.Second, 0, 40 * time.Second},
-		{2 * time.Second, 3, 10 * time.Second},
-		{500 * time.Millisecond, 0, 10 * time.Second},
+		{true, 10 * time.Millisecond, 10 * time.Second},
+		{true, 2 * time.Second, 40 * time.Second},
+		{false, 2 * time.Second, 10 * time.Second},
+		{false, time.Minute, 10 * time.Second},
+		{true, 500 * time.Millisecond, 10 * time.Second},
 	} {
-		if got := repairWait(10*time.Second, tc.took, tc.missing); got != tc.want {
-			t.Errorf("pass of %v, %d missing: wait %v, want %v", tc.took, tc.missing, got, tc.want)
+		if got := repairWait(10*time.Second, tc.checked, tc.took); got != tc.want {
+			t.Errorf("checked %v in %v: wait %v, want %v", tc.checked, tc.took, got, tc.want)
 		}
 	}
 }
