@@ -31,7 +31,9 @@ var stateObjects = flag.Int("state.objects", 100_000, "objects BenchmarkState_Sc
 // experiment in pages of 1,000, resolving runs:/, the snapshot's size and
 // the time to write and to restore it, the state's disk, and the
 // process's resident set after the fill and once idle (after
-// ReleaseMemtable, as an idle node does). It is how 10^7 objects are
+// ReleaseMemtable, as an idle node does), whole (VmRSS, which counts the
+// pages of the state's tables, memory-mapped, that the fill, the snapshot
+// and the restore read) and its anonymous part (RssAnon: the heap). It is how 10^7 objects are
 // measured here (the cluster bench would take about five hours to fill
 // them through the API):
 //
@@ -69,8 +71,9 @@ func BenchmarkState_Scale(b *testing.B) {
 		if st := mustStats(b, h.s); st.Objects != int64(n) {
 			b.Fatalf("%d objects, want %d", st.Objects, n)
 		}
-		filled, _ := rss()
+		filled, _, anon := memStatus()
 		b.ReportMetric(float64(filled)/1e6, "rss-filled-MB")
+		b.ReportMetric(float64(anon)/1e6, "anon-filled-MB")
 
 		runs := n / 5
 		var lat []time.Duration
@@ -145,8 +148,9 @@ func BenchmarkState_Scale(b *testing.B) {
 		}
 		debug.FreeOSMemory()
 		time.Sleep(time.Second)
-		idle, _ := rss()
+		idle, _, anon := memStatus()
 		b.ReportMetric(float64(idle)/1e6, "rss-idle-MB")
+		b.ReportMetric(float64(anon)/1e6, "anon-idle-MB")
 
 		other := openTestFSM(b, filepath.Join(dir, "b"))
 		f, err := os.Open(snapPath)
