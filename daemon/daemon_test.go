@@ -197,6 +197,10 @@ func TestServer_TwoRunsStoreOnce(t *testing.T) {
 	if want := float64(logical) / float64(unique); st.DedupRatio != want || want < 3.9 {
 		t.Fatalf("dedup ratio %.4f, want %.4f (logical / unique)", st.DedupRatio, want)
 	}
+	// The largest runs: the two are the same size, so the tie goes by id.
+	if len(st.Runs) != 2 || st.Runs[0].RunID != run1 || st.Runs[1].RunID != run2 || st.Runs[0].Bytes != logical/2 || st.Runs[1].Bytes != logical/2 {
+		t.Fatalf("top runs %+v: want %s then %s, %d bytes each", st.Runs, run1, run2, logical/2)
+	}
 	var boosterShare *client.SharedFile
 	for i, f := range st.Shared {
 		if f.Size == int64(len(booster)) {

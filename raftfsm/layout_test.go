@@ -1,8 +1,11 @@
 package raftfsm
 
 import (
+	"cmp"
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -328,5 +331,49 @@ func TestModelIndex_Copies(t *testing.T) {
 	h.ok(t, &DeleteObject{Bucket: "mlflow", Key: src + "MLmodel"})
 	if _, err := h.s.ModelByID("uuid-x"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("after deleting both: %v", err)
+	}
+}
+
+// TestTopRuns: the n largest runs, largest first and ties by id, the same
+// as sorting every run, for n below, at and above the number of runs.
+func TestTopRuns(t *testing.T) {
+	h := newTestFSM(t)
+	h.ok(t, &CreateBucket{Bucket: "mlflow"})
+	var ids []string
+	for i := range 12 {
+		id := fmt.Sprintf("%032x", 1000+i)
+		ids = append(ids, id)
+		// Sizes repeat, so that ties are decided by id.
+		size := uint32(100 * (1 + i%5))
+		h.ok(t, &PutObject{Bucket: "mlflow", Key: "1/" + id + "/artifacts/model.bin",
+			File: fileOf(chunkOf(id, size))})
+	}
+	all, err := h.s.Runs(RunFilter{})
+	if err != nil || len(all) != len(ids) {
+		t.Fatalf("%d runs, %v", len(all), err)
+	}
+	slices.SortFunc(all, func(a, b Run) int {
+		if c := cmp.Compare(b.Bytes, a.Bytes); c != 0 {
+			return c
+		}
+		return strings.Compare(a.RunID, b.RunID)
+	})
+	for _, n := range []int{0, 1, 5, 12, 20} {
+		got, err := h.s.TopRuns(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := all[:min(n, len(all))]
+		if len(got) != len(want) {
+			t.Fatalf("TopRuns(%d): %d runs, want %d", n, len(got), len(want))
+		}
+		for i := range want {
+			if got[i].RunID != want[i].RunID || got[i].Bytes != want[i].Bytes {
+				t.Fatalf("TopRuns(%d)[%d] = %s (%d bytes), want %s (%d)", n, i, got[i].RunID, got[i].Bytes, want[i].RunID, want[i].Bytes)
+			}
+		}
+	}
+	if all[0].Bytes != 500 || all[0].RunID != ids[4] {
+		t.Fatalf("the largest run is %s with %d bytes", all[0].RunID, all[0].Bytes)
 	}
 }

@@ -242,3 +242,56 @@ func (h *sharedHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return x
 }
+
+// TopRuns returns up to n runs (and logged models) with the most bytes,
+// the largest first, ties by run id. It holds n of them at once, however
+// many the state has (GET /v1/stats at 10^6 objects read 200,000).
+func (s *State) TopRuns(n int) ([]Run, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	h := &runHeap{}
+	err := s.f.view(func(x *txn) error {
+		return scan(x, []byte{tRun}, nil, 0, func(_, v []byte) error {
+			var r Run
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			switch {
+			case h.Len() < n:
+				heap.Push(h, r)
+			case ranksBelow((*h)[0], r):
+				(*h)[0] = r
+				heap.Fix(h, 0)
+			}
+			return nil
+		})
+	})
+	out := make([]Run, h.Len())
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = heap.Pop(h).(Run)
+	}
+	return out, err
+}
+
+// ranksBelow reports whether run a comes after run b in TopRuns' order.
+func ranksBelow(a, b Run) bool {
+	if a.Bytes != b.Bytes {
+		return a.Bytes < b.Bytes
+	}
+	return a.RunID > b.RunID
+}
+
+// runHeap is a min-heap in TopRuns' order: its root is the run to drop.
+type runHeap []Run
+
+func (h runHeap) Len() int           { return len(h) }
+func (h runHeap) Less(i, j int) bool { return ranksBelow(h[i], h[j]) }
+func (h runHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *runHeap) Push(x any)        { *h = append(*h, x.(Run)) }
+func (h *runHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

@@ -1,13 +1,11 @@
 package nativeapi
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -267,11 +265,11 @@ func (a *API) stats(ctx context.Context, top int) (client.Stats, error) {
 	for _, b := range buckets {
 		out.Buckets = append(out.Buckets, wireBucket(b))
 	}
-	runs, err := st.Runs(raftfsm.RunFilter{})
+	runs, err := st.TopRuns(top)
 	if err != nil {
 		return out, err
 	}
-	for _, r := range topRuns(runs, top) {
+	for _, r := range runs {
 		out.Runs = append(out.Runs, wireRun(r))
 	}
 	shared, err := st.TopShared(top)
@@ -295,12 +293,6 @@ func (a *API) stats(ctx context.Context, top int) (client.Stats, error) {
 		out.Shared = append(out.Shared, sf)
 	}
 	return out, nil
-}
-
-// topRuns returns the n runs with the most bytes.
-func topRuns(runs []raftfsm.Run, n int) []raftfsm.Run {
-	sortRuns(runs)
-	return runs[:min(n, len(runs))]
 }
 
 func (a *API) statsRoute(w http.ResponseWriter, r *http.Request) error {
@@ -370,8 +362,4 @@ func (a *API) refs(w http.ResponseWriter, r *http.Request, rest string) error {
 		return apierr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "%s not allowed here", r.Method)
 	}
 	return nil
-}
-
-func sortRuns(runs []raftfsm.Run) {
-	slices.SortFunc(runs, func(a, b raftfsm.Run) int { return cmp.Compare(b.Bytes, a.Bytes) })
 }
