@@ -268,13 +268,11 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		for j := first; j < len(logs); j++ {
 			results[j] = Result{Index: logs[j].Index, Err: err}
 		}
-		f.amu.Lock()
-		f.failed = err
-		// Transactions committed before the failure hold their entries.
-		f.applied, f.term = committed, committedTerm
-		close(f.notify) // wake waiters: they must see the failure
-		f.notify = make(chan struct{})
-		f.amu.Unlock()
+		f.settle(func() {
+			f.failed = err
+			// Transactions committed before the failure hold their entries.
+			f.applied, f.term = committed, committedTerm
+		})
 		return results
 	}
 	for i := 0; i < len(logs); i++ {
@@ -327,12 +325,18 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	if err := commit(len(logs)); err != nil {
 		return fail(first, err)
 	}
+	f.settle(func() { f.applied, f.term = applied, term })
+	return results
+}
+
+// settle changes the applied index, its term or the failure with set,
+// under their lock, and wakes every waiter, who must see the change.
+func (f *fsm) settle(set func()) {
 	f.amu.Lock()
-	f.applied, f.term = applied, term
+	defer f.amu.Unlock()
+	set()
 	close(f.notify)
 	f.notify = make(chan struct{})
-	f.amu.Unlock()
-	return results
 }
 
 // waitChan returns the applied index and a channel closed at the next

@@ -3,7 +3,6 @@ package raftfsm
 import (
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"runtime/debug"
 
@@ -73,11 +72,7 @@ func (f *fsm) releaseMemtable(min int64, resident func() int64) (bool, error) {
 	if err != nil {
 		err = fmt.Errorf("%w: reopen the state to release its memtable: %v", ErrFailed, errors.Join(cerr, err))
 		f.log.Error("state store failed; restart the node to recover", "err", err)
-		f.amu.Lock()
-		f.failed = err
-		close(f.notify)
-		f.notify = make(chan struct{})
-		f.amu.Unlock()
+		f.settle(func() { f.failed = err })
 		return false, err
 	}
 	f.db = db
@@ -121,15 +116,3 @@ func (f *fsm) reopen(resident func() int64) (*badger.DB, error) {
 // memtable's arena was zeroed: half of it, well above anything else that
 // opening the state allocates.
 const arenaResident = 64 << 20
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}

@@ -50,38 +50,39 @@ func TestReleaseMemtable(t *testing.T) {
 	// Applies and reads go on while it runs.
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
+	// often runs fn every millisecond until stop closes or fn fails.
+	often := func(fn func() error) {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := fn(); err != nil {
+					t.Error(err)
+					return
+				}
+				time.Sleep(time.Millisecond)
 			}
-			if _, err := h.s.Stats(); err != nil {
-				t.Errorf("read during releases: %v", err)
-				return
-			}
-			time.Sleep(time.Millisecond)
+		})
+	}
+	often(func() error {
+		if _, err := h.s.Stats(); err != nil {
+			return fmt.Errorf("read during releases: %w", err)
 		}
+		return nil
 	})
 	var released int
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			ok, err := h.f.releaseMemtable(1, nil)
-			if err != nil {
-				t.Errorf("release: %v", err)
-				return
-			}
-			if ok {
-				released++
-			}
-			time.Sleep(time.Millisecond)
+	often(func() error {
+		ok, err := h.f.releaseMemtable(1, nil)
+		if err != nil {
+			return fmt.Errorf("release: %w", err)
 		}
+		if ok {
+			released++
+		}
+		return nil
 	})
 	for i := 201; i < 400; i++ {
 		put(i)

@@ -166,8 +166,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
-	cr := &countingReader{r: rc}
-	index, term, err := readSnapshot(cr, db)
+	index, term, err := readSnapshot(rc, db)
 	if err == nil {
 		err = db.Sync()
 	}
@@ -185,17 +184,13 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
 	f.db, f.current = db, next
-	f.written.Store(cr.n) // what the new database's memtables took in
+	f.written.Store(MemtableRelease) // the whole state went through its memtables
 	f.mu.Unlock()
 	if old != nil {
 		old.Close()
 	}
 	os.RemoveAll(filepath.Join(f.dir, oldName))
-	f.amu.Lock()
-	f.applied, f.term, f.failed = index, term, nil
-	close(f.notify)
-	f.notify = make(chan struct{})
-	f.amu.Unlock()
+	f.settle(func() { f.applied, f.term, f.failed = index, term, nil })
 	f.log.Info("state restored from snapshot", "index", index, "term", term)
 	return nil
 }

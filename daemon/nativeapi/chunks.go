@@ -35,26 +35,20 @@ func (a *API) chunks(w http.ResponseWriter, r *http.Request, rest string) error 
 		return nil
 	}
 	if rest == "missing" {
-		if r.Method != http.MethodPost {
-			return apierr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST")
-		}
-		var req client.MissingRequest
-		if err := httpx.DecodeJSON(r, &req); err != nil {
+		ds, err := postedDigests(r, cluster.MaxAsk, "question")
+		if err != nil {
 			return err
-		}
-		if len(req.Digests) > cluster.MaxAsk {
-			return apierr.BadRequest("InvalidRequest", "at most %d digests per question", cluster.MaxAsk)
 		}
 		// Chunks the cold tier holds are not missing: the commit reads
 		// them back from there when it must.
-		missing, err := a.node.Lacks(ctx, req.Digests)
+		missing, err := a.node.Lacks(ctx, ds)
 		if err != nil {
 			return err
 		}
 		// "Not missing" must mean "on disk" (here or in the cold tier): the client will commit
 		// without sending them, and a chunk another writer stored a
 		// moment ago may still wait for that writer's sync.
-		if len(missing) < len(req.Digests) {
+		if len(missing) < len(ds) {
 			if err := store.SyncWrites(); err != nil {
 				return err
 			}
@@ -115,18 +109,12 @@ func (a *API) chunks(w http.ResponseWriter, r *http.Request, rest string) error 
 // that stops short names in its Cairn-Truncated header how many it
 // holds, and the client asks again for the rest.
 func (a *API) fetchChunks(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodPost {
-		return apierr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST")
-	}
-	var req client.MissingRequest
-	if err := httpx.DecodeJSON(r, &req); err != nil {
+	ds, err := postedDigests(r, client.MaxFetchBatch, "fetch")
+	if err != nil {
 		return err
 	}
-	if len(req.Digests) > client.MaxFetchBatch {
-		return apierr.BadRequest("InvalidRequest", "at most %d digests per fetch", client.MaxFetchBatch)
-	}
 	var body []byte
-	for i, d := range req.Digests {
+	for i, d := range ds {
 		if len(body) >= cluster.BatchBytes {
 			w.Header().Set(client.HeaderTruncated, strconv.Itoa(i))
 			break
@@ -164,4 +152,20 @@ func (a *API) commit(w http.ResponseWriter, r *http.Request, bucket, key string)
 	}
 	httpx.WriteJSON(w, http.StatusOK, client.PutResult{Object: wireObject(res.Object), Chunks: res.Chunks})
 	return nil
+}
+
+// postedDigests reads the digests of a POSTed client.MissingRequest, at
+// most limit of them (limit and what name the route's cap in the error).
+func postedDigests(r *http.Request, limit int, what string) ([]chunk.Digest, error) {
+	if r.Method != http.MethodPost {
+		return nil, apierr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST")
+	}
+	var req client.MissingRequest
+	if err := httpx.DecodeJSON(r, &req); err != nil {
+		return nil, err
+	}
+	if len(req.Digests) > limit {
+		return nil, apierr.BadRequest("InvalidRequest", "at most %d digests per %s", limit, what)
+	}
+	return req.Digests, nil
 }
