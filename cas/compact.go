@@ -66,6 +66,9 @@ type Backlog struct {
 	// Garbage counts the bytes of pack files that no chunk uses: space
 	// the compactor gives back when a pack is rewritten or removed.
 	Garbage int64 `json:"garbage_bytes"`
+	// Quiet reports that the store has had no write in progress and no
+	// foreground work for CompactIdle: background work may go ahead.
+	Quiet bool `json:"quiet"`
 }
 
 // Backlog returns the compactor's outstanding work, for metrics. It is
@@ -73,7 +76,7 @@ type Backlog struct {
 func (s *Store) Backlog() Backlog {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := Backlog{Chunks: s.ctr.legacyChunks, Bytes: s.ctr.legacyBytes}
+	b := Backlog{Chunks: s.ctr.legacyChunks, Bytes: s.ctr.legacyBytes, Quiet: s.cmp != nil && s.cmp.quiet()}
 	s.packs.mu.Lock()
 	defer s.packs.mu.Unlock()
 	for _, p := range s.packs.packs {

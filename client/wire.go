@@ -224,7 +224,10 @@ type NodeStatus struct {
 	Lag          uint64 `json:"lag"` // entries behind the leader's applied index
 	MissingBytes int64  `json:"missing_chunk_bytes"`
 	MissingCount int64  `json:"missing_chunks"`
-	Error        string `json:"error,omitempty"`
+	// Features lists the cluster features the node's release knows
+	// (nodes of releases before features left it out).
+	Features []string `json:"features,omitempty"`
+	Error    string   `json:"error,omitempty"`
 }
 
 // ClusterStatus is the answer of GET /v1/cluster/status.

@@ -233,6 +233,14 @@ type Config struct {
 	// time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
+
+	// holdLateETags, in tests, keeps the leader from filling late ETags
+	// (core.ETags), so that readers and conditional writes meet them.
+	holdLateETags bool
+	// olderRelease, in tests, has the node tell its peers it knows no
+	// cluster feature and never turn one on, as a node of a release
+	// before features.
+	olderRelease bool
 }
 
 // Validate fills in defaults and checks the configuration.

@@ -174,6 +174,9 @@ func (s *Server) openCluster() error {
 	}
 	peers := cluster.NewClient(dialer)
 	s.members = cluster.NewMembership(cfg.NodeID, advertise, s.raft, peers, s.metrics, s.log)
+	if cfg.olderRelease {
+		s.members.Features = nil
+	}
 	if cfg.Tier.Endpoint != "" {
 		// A stored form is at most a chunk and its codec's overhead.
 		if s.tier, err = tier.Open(cfg.Tier, 2*s.store.Params().MaxSize+1024); err != nil {
@@ -195,6 +198,7 @@ func (s *Server) buildSurfaces(partKey []byte) {
 		GCInterval: cfg.GCInterval, GCFullInterval: cfg.GCFullInterval, GCGrace: cfg.GCGrace, UploadExpiry: cfg.UploadExpiry,
 		RepairInterval: cfg.RepairInterval, RepairRate: cfg.RepairRate,
 		Tier: s.tier, TierAfter: cfg.TierAfter, TierInterval: cfg.TierInterval, Logger: s.log,
+		HoldLateETags: cfg.holdLateETags, NoLateETags: cfg.olderRelease,
 	})
 	s.s3 = s3api.New(s.core, s3api.Config{
 		Auth: s.keys, Region: cfg.S3Region, Domain: cfg.S3Domain, ConsistentReads: cfg.ConsistentReads, Now: cfg.Now, Logger: s.log,

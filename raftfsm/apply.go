@@ -92,6 +92,10 @@ func (x *txn) apply(c Command) (Result, error) {
 		r, err = x.tier().doomTiered(c)
 	case *ForgetTiered:
 		r, err = x.tier().forgetTiered(c)
+	case *EnableFeature:
+		r, err = x.enableFeature(c)
+	case *FillETags:
+		r, err = x.fillETags(c)
 	default:
 		return Result{Err: rejectf(ErrInvalidCommand, "unknown command %v", c.Op())}, nil
 	}

@@ -33,6 +33,8 @@ const (
 	OpTierChunks             Op = 17
 	OpDoomTiered             Op = 18
 	OpForgetTiered           Op = 19
+	OpEnableFeature          Op = 20
+	OpFillETags              Op = 21
 )
 
 var opNames = map[Op]string{
@@ -44,6 +46,7 @@ var opNames = map[Op]string{
 	OpDeleteBucketAndUploads: "delete-bucket-and-uploads",
 	OpPutKey:                 "put-key", OpDeleteKey: "delete-key", OpPruneZero: "prune-zero",
 	OpTierChunks: "tier-chunks", OpDoomTiered: "doom-tiered", OpForgetTiered: "forget-tiered",
+	OpEnableFeature: "enable-feature", OpFillETags: "fill-etags",
 }
 
 func (o Op) String() string {
@@ -267,6 +270,10 @@ func Decode(b []byte) (Command, error) {
 		c = &DoomTiered{}
 	case OpForgetTiered:
 		c = &ForgetTiered{}
+	case OpEnableFeature:
+		c = &EnableFeature{}
+	case OpFillETags:
+		c = &FillETags{}
 	default:
 		return nil, fmt.Errorf("%w: unknown op %d", ErrInvalidCommand, b[0])
 	}

@@ -31,6 +31,8 @@ const (
 	tPart      = 'p' // p upload_id 0 number(4 bytes) -> Part
 	tKey       = 'K' // K access_key_id -> AccessKey
 	tTier      = 't' // t digest -> TierRecord: chunks the cold tier holds
+	tLateETag  = 'e' // e bucket 0 key -> "": objects committed before their ETag
+	tFeature   = 'x' // x name -> "": features the cluster turned on
 )
 
 func key(table byte, parts ...string) []byte {

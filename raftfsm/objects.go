@@ -45,6 +45,9 @@ func (x *txn) writeObject(b *Bucket, cur, o *Object, f File, m *Model) error {
 	if err := x.indexRun(cur, o); err != nil {
 		return err
 	}
+	if err := x.trackLateETag(cur, o); err != nil {
+		return err
+	}
 	return x.indexModel(o, m, false)
 }
 
@@ -67,6 +70,9 @@ func (x *txn) removeObject(b *Bucket, o *Object) error {
 		return err
 	}
 	if err := x.indexRun(o, nil); err != nil {
+		return err
+	}
+	if err := x.trackLateETag(o, nil); err != nil {
 		return err
 	}
 	return x.indexModel(o, nil, true)

@@ -20,12 +20,15 @@ type Membership struct {
 	peers   *Client
 	metrics *metrics.Metrics
 	log     *slog.Logger
+	// Features is what this node tells its peers it knows (default
+	// raftfsm.Features); tests play a node of an older release with none.
+	Features []string
 }
 
 // NewMembership returns the membership of the cluster node belongs to;
 // id and addr are this node's.
 func NewMembership(id, addr string, node *raftfsm.Node, peers *Client, m *metrics.Metrics, log *slog.Logger) *Membership {
-	return &Membership{id: id, addr: addr, node: node, peers: peers, metrics: m, log: log}
+	return &Membership{id: id, addr: addr, node: node, peers: peers, metrics: m, log: log, Features: raftfsm.Features}
 }
 
 // Self returns this node's status.
@@ -33,7 +36,8 @@ func (m *Membership) Self() client.NodeStatus {
 	st := m.node.Status()
 	applied := m.node.State().Applied()
 	return client.NodeStatus{ID: m.id, RaftAddr: m.addr, Role: st.Role, Term: st.Term, Applied: applied,
-		Lag: m.node.Behind(), MissingBytes: m.metrics.MissingBytes.Load(), MissingCount: m.metrics.MissingChunks.Load()}
+		Lag: m.node.Behind(), MissingBytes: m.metrics.MissingBytes.Load(), MissingCount: m.metrics.MissingChunks.Load(),
+		Features: m.Features}
 }
 
 // Status asks every member for its status.

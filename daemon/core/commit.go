@@ -28,8 +28,9 @@ type CommitRequest struct {
 
 // Commit commits a file the client chunked and uploaded. Every chunk must
 // be present; unless the state already holds this exact file, the whole
-// content is read back to check the file digest (and to compute the MD5
-// ETag) before anything is committed.
+// content is read back to check the file digest before anything is
+// committed. The MD5 ETag is computed in the same read, or, once the
+// cluster has FeatureLateETag, after the acknowledgement (ETags).
 func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error) {
 	if err := CheckKey(req.Key); err != nil {
 		return PutResult{}, err
@@ -61,9 +62,16 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 	if err := n.store.SyncWrites(); err != nil {
 		return PutResult{}, err
 	}
-	etag, known := knownFile(n.State(), req.Digest, recipe)
-	var head []byte
+	// Once the whole cluster can fill an ETag in later, the MD5 is left
+	// for after the acknowledgement (ETags), except for an MLmodel, which
+	// is read back here anyway, to be parsed.
 	isModel := IsMLmodel(req.Key)
+	late := !isModel && n.etags.Late()
+	etag, known := knownFile(n.State(), req.Digest, recipe)
+	if known && etag == "" && !late {
+		known = false
+	}
+	var head []byte
 	if !known || isModel {
 		// Read the content back: to check that the chunks hash to the
 		// digest, to compute the MD5 ETag, and to parse an MLmodel
@@ -72,8 +80,11 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 			return PutResult{}, err
 		}
 		h, sum := chunk.NewHasher(), md5.New()
-		err := n.store.ReadBack(ctx, recipe, io.MultiWriter(h, sum, &cappedWriter{w: (*byteSink)(&head), n: mlmodel.MaxSize + 1}))
-		if err != nil {
+		ws := []io.Writer{h, &cappedWriter{w: (*byteSink)(&head), n: mlmodel.MaxSize + 1}}
+		if !late {
+			ws = append(ws, sum)
+		}
+		if err := n.store.ReadBack(ctx, recipe, io.MultiWriter(ws...)); err != nil {
 			return PutResult{}, err
 		}
 		if h.Digest() != req.Digest {
@@ -88,7 +99,10 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 			}
 			return PutResult{}, apierr.BadRequest("BadDigest", "the chunks hash to %s, not %s", h.Digest(), req.Digest)
 		}
-		etag = `"` + hex.EncodeToString(sum.Sum(nil)) + `"`
+		etag = ""
+		if !late {
+			etag = `"` + hex.EncodeToString(sum.Sum(nil)) + `"`
+		}
 	}
 	meta := req.Meta
 	meta.ETag = etag
@@ -113,7 +127,8 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 // knownFile reports whether the state already holds this exact file:
 // the same digest with the same recipe. Its digest was verified when it
 // was first committed, so a commit of it needs only the chunks present;
-// the MD5 ETag comes from a single-part object of the same content.
+// the MD5 ETag comes from a single-part object of the same content, and
+// is empty if those objects all wait for theirs.
 func knownFile(st *raftfsm.State, d chunk.Digest, recipe chunk.Recipe) (string, bool) {
 	rec, err := st.File(d)
 	if err != nil || !slices.Equal(rec.Recipe, recipe) {
@@ -123,12 +138,16 @@ func knownFile(st *raftfsm.State, d chunk.Digest, recipe chunk.Recipe) (string, 
 	if err != nil {
 		return "", false
 	}
+	known := false
 	for _, u := range uses {
 		if o, _, err := st.Object(u.Bucket, u.Key); err == nil && o.Meta.Parts == 0 && o.Digest == d {
-			return o.Meta.ETag, true
+			if o.Meta.ETag != "" {
+				return o.Meta.ETag, true
+			}
+			known = true
 		}
 	}
-	return "", false
+	return "", known
 }
 
 type byteSink []byte

@@ -55,6 +55,7 @@ type Node struct {
 	window  *window       // the memory of the bodies being stored
 	cold    *coldTier     // nil without a cold tier
 	bg      *background   // pushes that go on after a write returned
+	etags   *ETags
 	closed  atomic.Bool
 }
 
@@ -68,6 +69,7 @@ func New(cfg Config) *Node {
 	}
 	n := &Node{cfg: cfg, store: cfg.Store, raft: cfg.Raft, peers: cfg.Peers, metrics: cfg.Metrics, log: cfg.Logger}
 	n.bg = newBackground()
+	n.etags = newETags(n)
 	if cfg.Tier != nil {
 		n.cold = &coldTier{bucket: cfg.Tier, store: cfg.Store, metrics: cfg.Metrics, log: cfg.Logger}
 	}

@@ -42,7 +42,7 @@ const flushBatchBytes = 3 << 20
 
 // newPrePush returns a prePush to the cluster's other servers, or nil on
 // a single node.
-func (n *Node) newPrePush(ctx context.Context) *prePush {
+func newPrePush(ctx context.Context, n *Node) *prePush {
 	voters, others, err := n.Others()
 	if err != nil || len(voters)+len(others) == 0 {
 		return nil

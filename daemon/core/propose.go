@@ -26,6 +26,9 @@ func (n *Node) Propose(ctx context.Context, c raftfsm.Command) (raftfsm.Result, 
 			return raftfsm.Result{}, err
 		}
 	}
+	if err := n.etags.settle(ctx, c); err != nil {
+		return raftfsm.Result{}, err
+	}
 	r, err := n.raft.Apply(ctx, c)
 	if errors.Is(err, raftfsm.ErrNotLeader) {
 		r, err = n.forward(ctx, c)

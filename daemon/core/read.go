@@ -11,14 +11,20 @@ import (
 )
 
 // Lookup reads an object's record, from this node's state or, for a
-// consistent read, after the leader has confirmed it is current.
+// consistent read, after the leader has confirmed it is current. An ETag
+// left for after the commit and not in the state yet is computed here
+// (ETags).
 func (n *Node) Lookup(ctx context.Context, bucket, key string, consistent bool) (raftfsm.Object, raftfsm.FileRecord, error) {
 	if consistent {
 		if err := n.ReadBarrier(ctx); err != nil {
 			return raftfsm.Object{}, raftfsm.FileRecord{}, err
 		}
 	}
-	return n.State().Object(bucket, key)
+	o, rec, err := n.State().Object(bucket, key)
+	if err == nil {
+		err = n.etags.Of(ctx, &o)
+	}
+	return o, rec, err
 }
 
 // ReadBarrier makes later reads on this node see every write committed

@@ -93,7 +93,7 @@ func (n *Node) StoreContent(ctx context.Context, r io.Reader, length, limit int6
 // hash, if not nil, is written the content in order (see cas.PutOptions).
 func (n *Node) storeChunks(ctx context.Context, r io.Reader, hash io.Writer) (cas.PutResult, *prePush, error) {
 	opts := cas.PutOptions{Hash: hash}
-	pp := n.newPrePush(ctx)
+	pp := newPrePush(ctx, n)
 	if pp == nil {
 		res, err := n.store.PutWith(ctx, r, opts)
 		return res, nil, err

@@ -107,6 +107,9 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, bucket string) error 
 	res, err := a.node.State().List(bucket, raftfsm.ListOptions{
 		Prefix: q.Get("prefix"), Delimiter: q.Get("delimiter"), StartAfter: q.Get("start_after"), Limit: limit,
 	})
+	if err == nil {
+		err = a.node.ETags().OfAll(r.Context(), res.Objects)
+	}
 	if err != nil {
 		return err
 	}

@@ -154,9 +154,13 @@ func (a *API) list(ctx context.Context, bucket string, p listParams, after strin
 	if after < p.prefix {
 		after = "" // every key under the prefix sorts after it
 	}
-	return a.node.State().List(bucket, raftfsm.ListOptions{
+	res, err := a.node.State().List(bucket, raftfsm.ListOptions{
 		Prefix: p.prefix, Delimiter: p.delimiter, StartAfter: after, Limit: p.maxKeys,
 	})
+	if err != nil {
+		return res, err
+	}
+	return res, a.node.ETags().OfAll(ctx, res.Objects)
 }
 
 // objects writes a page's objects and common prefixes as S3 elements.

@@ -35,7 +35,11 @@ type Config struct {
 	Tier         *tier.Bucket
 	TierAfter    time.Duration
 	TierInterval time.Duration
-	Logger       *slog.Logger
+	// HoldLateETags keeps the leader from filling late ETags, and
+	// NoLateETags from turning them on as well (tests: a node of an
+	// older release has neither).
+	HoldLateETags, NoLateETags bool
+	Logger                     *slog.Logger
 }
 
 // Upkeep runs a node's background work. Its methods are safe for
@@ -56,7 +60,8 @@ func New(node *core.Node, cfg Config) *Upkeep {
 	return &Upkeep{cfg: cfg, node: node, log: cfg.Logger}
 }
 
-// Run runs GC, upload expiry, the cold tier and repair on their schedules until ctx
+// Run runs GC, upload expiry, the cold tier, repair and the filling of
+// late ETags (core.ETags) on their schedules until ctx
 // ends, and returns once they have stopped.
 func (u *Upkeep) Run(ctx context.Context) {
 	var wg sync.WaitGroup
@@ -86,6 +91,9 @@ func (u *Upkeep) Run(ctx context.Context) {
 		})
 	}
 	wg.Go(func() { u.repairLoop(ctx) })
+	if !u.cfg.NoLateETags {
+		wg.Go(func() { u.node.ETags().Run(ctx, !u.cfg.HoldLateETags) })
+	}
 	wg.Wait()
 }
 

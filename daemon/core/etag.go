@@ -1,0 +1,278 @@
+package core
+
+import (
+	"cmp"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"cairn/cas/chunk"
+	"cairn/raftfsm"
+)
+
+// ETags keeps the ETags of objects committed before their MD5 was
+// computed (raftfsm.LateETag): the leader fills them in the state when
+// the node is quiet, and a reader asking before that gets the MD5
+// computed on the spot, remembered here by file digest. Either way every
+// surface gives the same ETag for the same content.
+type ETags struct {
+	n       *Node
+	on      atomic.Bool // the cluster turned raftfsm.FeatureLateETag on
+	mu      sync.Mutex
+	known   map[chunk.Digest]string
+	next    *raftfsm.ObjectRef // where FillLate goes on from (nil: the first)
+	enabled time.Time          // when the leader last asked its peers for the feature
+}
+
+// etagsKnown bounds the MD5s an ETags remembers (about 100 bytes each).
+const etagsKnown = 4096
+
+func newETags(n *Node) *ETags { return &ETags{n: n, known: map[chunk.Digest]string{}} }
+
+// ETags returns the node's keeper of late ETags.
+func (n *Node) ETags() *ETags { return n.etags }
+
+// Late reports whether a commit may leave its ETag for later: the whole
+// cluster knows how to fill it in.
+func (e *ETags) Late() bool {
+	if e.on.Load() {
+		return true
+	}
+	if e.n.State().Feature(raftfsm.FeatureLateETag) {
+		e.on.Store(true)
+		return true
+	}
+	return false
+}
+
+// Of fills in o's ETag if it is late.
+func (e *ETags) Of(ctx context.Context, o *raftfsm.Object) error {
+	if !raftfsm.LateETag(o) {
+		return nil
+	}
+	etag, err := e.compute(ctx, o.Digest)
+	if err != nil {
+		return fmt.Errorf("the ETag of %s/%s: %w", o.Bucket, o.Key, err)
+	}
+	o.Meta.ETag = etag
+	return nil
+}
+
+// OfAll fills in the late ETags of objs.
+func (e *ETags) OfAll(ctx context.Context, objs []raftfsm.Object) error {
+	for i := range objs {
+		if err := e.Of(ctx, &objs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compute returns the MD5 ETag of the file d, reading it verified (from
+// peers or the cold tier if need be) unless it is remembered.
+func (e *ETags) compute(ctx context.Context, d chunk.Digest) (string, error) {
+	e.mu.Lock()
+	etag, ok := e.known[d]
+	e.mu.Unlock()
+	if ok {
+		return etag, nil
+	}
+	rec, err := e.n.State().File(d)
+	if err != nil {
+		return "", err
+	}
+	if err := e.n.EnsureLocal(ctx, rec.Recipe); err != nil {
+		return "", err
+	}
+	sum := md5.New()
+	rd := e.n.store.Open(ctx, rec.Recipe)
+	_, err = io.Copy(sum, rd)
+	if cerr := rd.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", err
+	}
+	etag = `"` + hex.EncodeToString(sum.Sum(nil)) + `"`
+	e.mu.Lock()
+	if len(e.known) >= etagsKnown {
+		for k := range e.known { // forget one at random
+			delete(e.known, k)
+			break
+		}
+	}
+	e.known[d] = etag
+	e.mu.Unlock()
+	return etag, nil
+}
+
+// settle fills in, before c is proposed, the late ETags of the objects
+// whose ETag c's conditions compare: the state machine compares the
+// ETags it holds and cannot compute one.
+func (e *ETags) settle(ctx context.Context, c raftfsm.Command) error {
+	var refs []raftfsm.ObjectRef
+	compares := func(cond raftfsm.Conditions) bool {
+		return cond.IfMatch != "" || (cond.IfNoneMatch != "" && cond.IfNoneMatch != "*")
+	}
+	switch c := c.(type) {
+	case *raftfsm.PutObject:
+		if compares(c.Conditions) {
+			refs = append(refs, raftfsm.ObjectRef{Bucket: c.Bucket, Key: c.Key})
+		}
+	case *raftfsm.DeleteObject:
+		if compares(c.Conditions) {
+			refs = append(refs, raftfsm.ObjectRef{Bucket: c.Bucket, Key: c.Key})
+		}
+	case *raftfsm.CopyObject:
+		if c.SrcIfMatch != "" {
+			refs = append(refs, raftfsm.ObjectRef{Bucket: c.SrcBucket, Key: c.SrcKey})
+		}
+		if compares(c.Conditions) {
+			refs = append(refs, raftfsm.ObjectRef{Bucket: c.Bucket, Key: c.Key})
+		}
+	}
+	if len(refs) == 0 || !e.Late() {
+		return nil
+	}
+	fills, err := e.fills(ctx, refs)
+	if err != nil || len(fills) == 0 {
+		return err
+	}
+	_, err = e.n.Propose(ctx, &raftfsm.FillETags{ETags: fills})
+	return err
+}
+
+// fills computes the ETags of the late objects among refs; a ref that is
+// no longer late (or gone) gets an entry without ETag, which takes it out
+// of the state's table of late ETags.
+func (e *ETags) fills(ctx context.Context, refs []raftfsm.ObjectRef) ([]raftfsm.ETagFill, error) {
+	var out []raftfsm.ETagFill
+	for _, r := range refs {
+		o, _, err := e.n.State().Object(r.Bucket, r.Key)
+		f := raftfsm.ETagFill{Bucket: r.Bucket, Key: r.Key}
+		switch {
+		case err == nil && raftfsm.LateETag(&o):
+			if f.ETag, err = e.compute(ctx, o.Digest); err != nil {
+				return out, fmt.Errorf("the ETag of %s/%s: %w", r.Bucket, r.Key, err)
+			}
+			f.Digest = o.Digest
+		case err != nil && !errors.Is(err, raftfsm.ErrNotFound) && !errors.Is(err, raftfsm.ErrNoSuchBucket):
+			return out, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// fillBatch is how many late ETags the leader fills per command.
+const fillBatch = 256
+
+// Run turns the feature on once every member of the cluster knows it,
+// and then, if fill, fills late ETags in the state while this node leads
+// and its store is quiet (or at least one batch every ten seconds). It
+// returns when ctx ends.
+func (e *ETags) Run(ctx context.Context, fill bool) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !e.n.raft.IsLeader() {
+			continue
+		}
+		if !e.Late() {
+			e.enable(ctx)
+			continue
+		}
+		for fill && e.n.store.Backlog().Quiet || time.Since(last) >= 10*time.Second {
+			last = time.Now()
+			more, err := e.FillLate(ctx)
+			if err != nil && ctx.Err() == nil {
+				e.n.log.Warn("fill late ETags", "err", err)
+			}
+			if err != nil || !more {
+				break
+			}
+		}
+	}
+}
+
+// FillLate fills one batch of late ETags and reports whether more wait.
+// An object whose content cannot be read now stays late and is tried
+// again on the next batch.
+func (e *ETags) FillLate(ctx context.Context) (more bool, err error) {
+	e.mu.Lock()
+	after := e.next
+	e.mu.Unlock()
+	refs, err := e.n.State().LateETags(after, fillBatch)
+	if err != nil {
+		return false, err
+	}
+	// Go on after this page next time, so that objects that cannot be
+	// read now do not hold up the rest; start again from the first once
+	// a page is short.
+	e.mu.Lock()
+	e.next = nil
+	if len(refs) == fillBatch {
+		e.next = &refs[len(refs)-1]
+	}
+	e.mu.Unlock()
+	if len(refs) == 0 {
+		return false, nil
+	}
+	var fills []raftfsm.ETagFill
+	var firstErr error
+	for _, r := range refs {
+		f, err := e.fills(ctx, []raftfsm.ObjectRef{r})
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		fills = append(fills, f...)
+	}
+	if len(fills) == 0 {
+		return false, firstErr
+	}
+	if _, err := e.n.Propose(ctx, &raftfsm.FillETags{ETags: fills}); err != nil {
+		return false, err
+	}
+	return len(refs) == fillBatch, firstErr
+}
+
+// enable proposes FeatureLateETag once every member says it knows it;
+// the leader asks at most every ten seconds.
+func (e *ETags) enable(ctx context.Context) {
+	if time.Since(e.enabled) < 10*time.Second {
+		return
+	}
+	e.enabled = time.Now()
+	voters, others, err := e.n.Others()
+	if err != nil {
+		return
+	}
+	for _, m := range append(voters, others...) {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err := e.n.peers.Status(cctx, m.Addr)
+		cancel()
+		if err != nil || !slices.Contains(st.Features, raftfsm.FeatureLateETag) {
+			e.n.log.Info("late ETags wait for every member to know them", "member", m.ID, "err", err)
+			return
+		}
+	}
+	if _, err := e.n.Propose(ctx, &raftfsm.EnableFeature{Name: raftfsm.FeatureLateETag}); err != nil {
+		e.n.log.Warn("turn late ETags on", "err", err)
+		return
+	}
+	e.n.log.Info("cluster feature on", "feature", raftfsm.FeatureLateETag)
+}

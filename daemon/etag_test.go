@@ -1,0 +1,215 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"fmt"
+	"testing"
+	"time"
+
+	"cairn/client"
+	"cairn/raftfsm"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// waitLateETags waits until the cluster has turned late ETags on: the
+// leader does so by itself once every member knows them.
+func waitLateETags(t testing.TB, srv *Server) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !srv.core.State().Feature(raftfsm.FeatureLateETag) {
+		if time.Now().After(deadline) {
+			t.Fatal("the leader did not turn late ETags on within 15 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestLateETags_Readers commits a file through the Go client once the
+// cluster leaves MD5s for after the acknowledgement, with the leader held
+// from filling them: the commit answers without an ETag, and every
+// surface that shows one computes the MD5 on the spot; a conditional
+// write compares it (the node fills it into the state first, since the
+// state machine cannot compute it); the leader's fill then stores it.
+func TestLateETags_Readers(t *testing.T) {
+	srv := newTestServer(t, func(c *Config) { c.holdLateETags = true })
+	waitLateETags(t, srv)
+	c := s3SDK(t, srv)
+	s3MakeBucket(t, c, "late")
+	data := content("late", 3<<20)
+	md5ETag := fmt.Sprintf(`"%x"`, md5.Sum(data))
+	cl, err := client.New(client.Config{Endpoints: []string{srv.URL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"a", "b", "c"} {
+		up, err := cl.Put(t.Context(), "late", key, bytes.NewReader(data), int64(len(data)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if up.Object.ETag != "" {
+			t.Fatalf("commit of %s answered ETag %s; a late ETag is not known yet", key, up.Object.ETag)
+		}
+	}
+	st := srv.core.State()
+	late, err := st.LateETags(nil, 0)
+	if err != nil || len(late) != 3 {
+		t.Fatalf("late ETags in the state: %v, %v; want a, b and c", late, err)
+	}
+
+	head, err := c.HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: aws.String("late"), Key: aws.String("a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(head.ETag); got != md5ETag {
+		t.Errorf("S3 HEAD: ETag %s, want the MD5 %s", got, md5ETag)
+	}
+	list, err := c.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: aws.String("late")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range list.Contents {
+		if got := aws.ToString(o.ETag); got != md5ETag {
+			t.Errorf("S3 list: %s has ETag %s, want %s", aws.ToString(o.Key), got, md5ETag)
+		}
+	}
+	stat, err := cl.Stat(t.Context(), "late", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stat.ETag != md5ETag {
+		t.Errorf("native stat: ETag %s, want %s", stat.ETag, md5ETag)
+	}
+	_, err = c.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String("late"), Key: aws.String("a"), IfNoneMatch: aws.String(md5ETag)})
+	wantS3Error(t, err, "NotModified", 304)
+	if o, _, _ := st.Object("late", "a"); !raftfsm.LateETag(&o) {
+		t.Fatal("reading the ETag stored it; only the leader's fill and conditional writes do")
+	}
+
+	// Conditional writes: a wrong ETag is refused, the MD5 matches.
+	_, err = c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("late"), Key: aws.String("a"),
+		Body: bytes.NewReader([]byte("x")), IfMatch: aws.String(`"0123456789abcdef0123456789abcdef"`)})
+	wantS3Error(t, err, "PreconditionFailed", 412)
+	if got := s3Get(t, c, "late", "a"); !bytes.Equal(got, data) {
+		t.Fatal("a refused conditional PUT changed the object")
+	}
+	_, err = c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("late"), Key: aws.String("b"),
+		Body: bytes.NewReader([]byte("x")), IfMatch: aws.String(md5ETag)})
+	if err != nil {
+		t.Fatalf("PUT If-Match the MD5 of a late object: %v", err)
+	}
+	if got := s3Get(t, c, "late", "b"); string(got) != "x" {
+		t.Fatalf("b holds %q after the conditional PUT, want x", got)
+	}
+
+	// The leader's fill stores the MD5 of what is still late.
+	if _, err := srv.core.ETags().FillLate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if late, err := st.LateETags(nil, 0); err != nil || len(late) != 0 {
+		t.Fatalf("late ETags after the fill: %v, %v", late, err)
+	}
+	for _, key := range []string{"a", "c"} {
+		if o, _, err := st.Object("late", key); err != nil || o.Meta.ETag != md5ETag {
+			t.Errorf("%s in the state after the fill: ETag %q, %v; want %s", key, o.Meta.ETag, err, md5ETag)
+		}
+	}
+	// A commit of the same file now takes the stored ETag.
+	up, err := cl.Put(t.Context(), "late", "d", bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil || up.Object.ETag != md5ETag {
+		t.Fatalf("commit of a file whose ETag is filled: %q, %v; want %s", up.Object.ETag, err, md5ETag)
+	}
+}
+
+// TestLateETags_Filled leaves the leader to fill late ETags by itself:
+// once the node is quiet, the state holds each object's MD5.
+func TestLateETags_Filled(t *testing.T) {
+	srv := newTestServer(t)
+	waitLateETags(t, srv)
+	cl, err := client.New(client.Config{Endpoints: []string{srv.URL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.CreateBucket(t.Context(), "filled", client.BucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for i := range 5 {
+		data := content(fmt.Sprint("filled", i), 1<<20+i)
+		key := fmt.Sprint("k", i)
+		if _, err := cl.Put(t.Context(), "filled", key, bytes.NewReader(data), int64(len(data)), nil); err != nil {
+			t.Fatal(err)
+		}
+		want[key] = fmt.Sprintf(`"%x"`, md5.Sum(data))
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for key, etag := range want {
+		for {
+			o, _, err := srv.core.State().Object("filled", key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Meta.ETag != "" {
+				if o.Meta.ETag != etag {
+					t.Errorf("%s: filled ETag %s, want %s", key, o.Meta.ETag, etag)
+				}
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%s still has no ETag in the state after 30 s", key)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// TestLateETags_WaitForEveryMember covers a rolling upgrade: while one
+// member does not say it knows late ETags (a node of an older release,
+// which could not decode FillETags), the leader does not turn them on and
+// commits compute the MD5 before answering; once that member runs this
+// release, the leader turns them on.
+func TestLateETags_WaitForEveryMember(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.olderRelease = cfg.NodeID == "node2" })
+	leader := c.nodes[c.leader()]
+	// The leader asks its peers on its first second as leader, then every
+	// ten seconds.
+	time.Sleep(3 * time.Second)
+	for i, srv := range c.nodes {
+		if srv.core.State().Feature(raftfsm.FeatureLateETag) {
+			t.Fatalf("node %d has late ETags on while node2 does not know them", i)
+		}
+	}
+	data := content("wait", 1<<20)
+	md5ETag := fmt.Sprintf(`"%x"`, md5.Sum(data))
+	cl, err := client.New(client.Config{Endpoints: []string{leader.URL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.CreateBucket(t.Context(), "wait", client.BucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	up, err := cl.Put(t.Context(), "wait", "k", bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil || up.Object.ETag != md5ETag {
+		t.Fatalf("commit before late ETags: ETag %q, %v; want the MD5 %s", up.Object.ETag, err, md5ETag)
+	}
+
+	c.stop(2)
+	c.cfgs[2].olderRelease = false
+	c.restart(2)
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; i < len(c.nodes); {
+		if c.nodes[i].core.State().Feature(raftfsm.FeatureLateETag) {
+			i++
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %d: late ETags still off 30 s after every member knows them", i)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
