@@ -234,6 +234,10 @@ type NodeStatus struct {
 type ClusterStatus struct {
 	Leader string       `json:"leader"`
 	Nodes  []NodeStatus `json:"nodes"`
+	// Features lists the features turned on for the whole cluster, in the
+	// answering node's applied state; the leader turns one on once every
+	// member knows it.
+	Features []string `json:"features,omitempty"`
 }
 
 // JoinRequest is the body of POST /v1/cluster/join and /v1/cluster/remove

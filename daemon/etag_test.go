@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -211,5 +212,9 @@ func TestLateETags_WaitForEveryMember(t *testing.T) {
 			t.Fatalf("node %d: late ETags still off 30 s after every member knows them", i)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	st, err := cl.Admin().ClusterStatus(t.Context())
+	if err != nil || !slices.Contains(st.Features, raftfsm.FeatureLateETag) {
+		t.Fatalf("cluster status: features %v, %v; want %s on", st.Features, err, raftfsm.FeatureLateETag)
 	}
 }

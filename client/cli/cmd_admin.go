@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"cairn/client"
 )
@@ -124,6 +125,9 @@ func (s *session) clusterStatus(ctx context.Context) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", n.ID, n.Role, n.Suffrage, n.RaftAddr, n.Term, n.Applied, n.Lag, humanBytes(n.MissingBytes), n.Error)
 		}
 		tw.Flush()
+		if len(st.Features) > 0 {
+			fmt.Fprintf(w, "features on: %s\n", strings.Join(st.Features, ", "))
+		}
 	})
 	return nil
 }

@@ -48,6 +48,11 @@ func (m *Membership) Status(ctx context.Context) (client.ClusterStatus, error) {
 	}
 	leaderID, _ := m.node.Leader()
 	out := client.ClusterStatus{Leader: leaderID}
+	for _, f := range raftfsm.Features {
+		if m.node.State().Feature(f) {
+			out.Features = append(out.Features, f)
+		}
+	}
 	var leaderApplied uint64
 	leaderSeen := false
 	for _, srv := range members {
