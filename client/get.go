@@ -64,7 +64,7 @@ func (c *Client) GetFile(ctx context.Context, bucket, key, dest string, opts *Ge
 	if opts == nil {
 		opts = &GetOptions{}
 	}
-	st, err := c.Stat(ctx, bucket, key)
+	st, err := c.stat(ctx, bucket, key, true)
 	if err != nil {
 		return Download{Key: key, Path: dest}, err
 	}

@@ -64,7 +64,7 @@ func (c *Client) GetDir(ctx context.Context, bucket, prefix, dest string, opts *
 	}
 	p := orNoProgress(opts.Progress)
 	var objs []Object
-	for o, err := range c.ListAll(ctx, bucket, ListOptions{Prefix: prefix}) {
+	for o, err := range c.ListAll(ctx, bucket, ListOptions{Prefix: prefix, omitETags: true}) {
 		if err != nil {
 			return out, err
 		}
@@ -87,7 +87,7 @@ func (c *Client) GetDir(ctx context.Context, bucket, prefix, dest string, opts *
 		g.Go(func() error {
 			for o := range work {
 				dst, _ := localPath(dest, strings.TrimPrefix(o.Key, prefix))
-				st, err := c.Stat(gctx, bucket, o.Key)
+				st, err := c.stat(gctx, bucket, o.Key, true)
 				if err != nil {
 					return err
 				}

@@ -21,6 +21,9 @@ type ListOptions struct {
 	Limit      int // 0: the server's default (1000)
 	// Consistent asks the leader to confirm the listing is current.
 	Consistent bool
+	// omitETags leaves out the ETags the node has not computed yet
+	// (downloads need only the keys).
+	omitETags bool
 }
 
 func (o ListOptions) values() url.Values {
@@ -33,6 +36,9 @@ func (o ListOptions) values() url.Values {
 	}
 	if o.Consistent {
 		q.Set("consistent", "true")
+	}
+	if o.omitETags {
+		q.Set("etag", "omit")
 	}
 	return q
 }
@@ -79,8 +85,19 @@ func (c *Client) ListAll(ctx context.Context, bucket string, opts ListOptions) i
 
 // Stat returns an object's metadata and recipe.
 func (c *Client) Stat(ctx context.Context, bucket, key string) (Stat, error) {
+	return c.stat(ctx, bucket, key, false)
+}
+
+// stat is Stat; with omitETag the node answers an ETag it has not
+// computed yet (an object the Go client committed moments ago) as empty
+// instead of reading the object for it: downloads need only the recipe.
+func (c *Client) stat(ctx context.Context, bucket, key string, omitETag bool) (Stat, error) {
 	var out Stat
-	if err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: objectPath("stat", bucket, key), idempotent: true}, nil, &out); err != nil {
+	var q url.Values
+	if omitETag {
+		q = url.Values{"etag": {"omit"}}
+	}
+	if err := c.conn.callJSON(ctx, call{method: http.MethodGet, path: objectPath("stat", bucket, key), query: q, idempotent: true}, nil, &out); err != nil {
 		return out, fmt.Errorf("stat %s/%s: %w", bucket, key, err)
 	}
 	return out, nil

@@ -27,7 +27,7 @@ func (c *Client) GetRange(ctx context.Context, bucket, key string, off, n int64)
 // to the end; an offset past the end is an error matching
 // ErrInvalidRequest.
 func (c *Client) CopyRange(ctx context.Context, w io.Writer, bucket, key string, off, n int64) (int64, error) {
-	st, err := c.Stat(ctx, bucket, key)
+	st, err := c.stat(ctx, bucket, key, true)
 	if err != nil {
 		return 0, err
 	}

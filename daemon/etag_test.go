@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,5 +221,62 @@ func TestLateETags_WaitForEveryMember(t *testing.T) {
 	st, err := cl.Admin().ClusterStatus(t.Context())
 	if err != nil || !slices.Contains(st.Features, raftfsm.FeatureLateETag) {
 		t.Fatalf("cluster status: features %v, %v; want %s on", st.Features, err, raftfsm.FeatureLateETag)
+	}
+}
+
+// TestLateETags_Downloads checks that the Go client's downloads, which
+// need only recipes, do not make the node compute MD5s it has not filled
+// yet (?etag=omit), while a plain stat still gives the MD5.
+func TestLateETags_Downloads(t *testing.T) {
+	srv := newTestServer(t, func(c *Config) { c.holdLateETags = true })
+	waitLateETags(t, srv)
+	cl, err := client.New(client.Config{Endpoints: []string{srv.URL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.CreateBucket(t.Context(), "dl-test", client.BucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{"run/a": content("dl-a", 2<<20), "run/b": content("dl-b", 1<<20+7)}
+	for key, data := range files {
+		if _, err := cl.Put(t.Context(), "dl-test", key, bytes.NewReader(data), int64(len(data)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	computed := srv.core.Metrics().ETagsComputed.Load()
+
+	resp, err := http.Get(srv.URL() + "/v1/stat/dl-test/run/a?etag=omit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st client.Stat
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || st.ETag != "" || len(st.Recipe) == 0 {
+		t.Fatalf("stat ?etag=omit: %d %+v, %v; want the recipe and no ETag", resp.StatusCode, st, err)
+	}
+	got, err := cl.GetRange(t.Context(), "dl-test", "run/a", 0, -1)
+	if err != nil || !bytes.Equal(got, files["run/a"]) {
+		t.Fatalf("GetRange: %d bytes, %v", len(got), err)
+	}
+	dir := t.TempDir()
+	if _, err := cl.GetDir(t.Context(), "dl-test", "run/", dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	for key, data := range files {
+		if got, err := os.ReadFile(filepath.Join(dir, strings.TrimPrefix(key, "run/"))); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("GetDir: %s: %d bytes, %v", key, len(got), err)
+		}
+	}
+	if n := srv.core.Metrics().ETagsComputed.Load() - computed; n != 0 {
+		t.Fatalf("downloads made the node compute %d MD5s", n)
+	}
+
+	stat, err := cl.Stat(t.Context(), "dl-test", "run/b")
+	if want := fmt.Sprintf(`"%x"`, md5.Sum(files["run/b"])); err != nil || stat.ETag != want {
+		t.Fatalf("stat: ETag %q, %v; want %s", stat.ETag, err, want)
+	}
+	if n := srv.core.Metrics().ETagsComputed.Load() - computed; n != 1 {
+		t.Fatalf("a stat of a late ETag computed %d MD5s, want 1", n)
 	}
 }

@@ -151,11 +151,7 @@ func (t *clientTarget) Put(ctx context.Context, key string, data []byte) (int64,
 
 func (t *clientTarget) Get(ctx context.Context, key string) ([]byte, error) {
 	var b bytes.Buffer
-	st, err := t.c.Stat(ctx, t.bucket, key)
-	if err != nil {
-		return nil, err
-	}
-	_, err = t.c.CopyRange(ctx, &b, t.bucket, key, 0, st.Size)
+	_, err := t.c.CopyRange(ctx, &b, t.bucket, key, 0, -1)
 	return b.Bytes(), err
 }
 

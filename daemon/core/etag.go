@@ -101,6 +101,7 @@ func (e *ETags) compute(ctx context.Context, d chunk.Digest) (string, error) {
 		return "", err
 	}
 	etag = `"` + hex.EncodeToString(sum.Sum(nil)) + `"`
+	e.n.metrics.ETagsComputed.Add(1)
 	e.mu.Lock()
 	if len(e.known) >= etagsKnown {
 		for k := range e.known { // forget one at random
@@ -145,8 +146,20 @@ func (e *ETags) settle(ctx context.Context, c raftfsm.Command) error {
 	if err != nil || len(fills) == 0 {
 		return err
 	}
-	_, err = e.n.Propose(ctx, &raftfsm.FillETags{ETags: fills})
-	return err
+	return e.propose(ctx, fills)
+}
+
+// propose fills in the state the ETags of fills.
+func (e *ETags) propose(ctx context.Context, fills []raftfsm.ETagFill) error {
+	if _, err := e.n.Propose(ctx, &raftfsm.FillETags{ETags: fills}); err != nil {
+		return err
+	}
+	for _, f := range fills {
+		if f.ETag != "" {
+			e.n.metrics.ETagsFilled.Add(1)
+		}
+	}
+	return nil
 }
 
 // fills computes the ETags of the late objects among refs; a ref that is
@@ -244,7 +257,7 @@ func (e *ETags) FillLate(ctx context.Context) (more bool, err error) {
 	if len(fills) == 0 {
 		return false, firstErr
 	}
-	if _, err := e.n.Propose(ctx, &raftfsm.FillETags{ETags: fills}); err != nil {
+	if err := e.propose(ctx, fills); err != nil {
 		return false, err
 	}
 	return len(refs) == fillBatch, firstErr

@@ -88,12 +88,32 @@ func (a *API) stat(w http.ResponseWriter, r *http.Request, bucket, key string) e
 	if r.Method != http.MethodGet {
 		return apierr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "use GET")
 	}
-	o, rec, err := a.node.Lookup(r.Context(), bucket, key, consistentRead(r, false))
+	o, rec, err := a.lookup(r, bucket, key)
 	if err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, client.Stat{Object: wireObject(o), Recipe: rec.Recipe})
 	return nil
+}
+
+// omitETag reports whether a request asks, with ?etag=omit, for objects
+// whose MD5 is not computed yet to be answered without their ETag rather
+// than have it computed now: the Go client's downloads ask so, as they
+// need only the recipe.
+func omitETag(r *http.Request) bool { return r.URL.Query().Get("etag") == "omit" }
+
+// lookup is the node's Lookup, but for ?etag=omit.
+func (a *API) lookup(r *http.Request, bucket, key string) (raftfsm.Object, raftfsm.FileRecord, error) {
+	consistent := consistentRead(r, false)
+	if !omitETag(r) {
+		return a.node.Lookup(r.Context(), bucket, key, consistent)
+	}
+	if consistent {
+		if err := a.node.ReadBarrier(r.Context()); err != nil {
+			return raftfsm.Object{}, raftfsm.FileRecord{}, err
+		}
+	}
+	return a.node.State().Object(bucket, key)
 }
 
 func (a *API) list(w http.ResponseWriter, r *http.Request, bucket string) error {
@@ -107,7 +127,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, bucket string) error 
 	res, err := a.node.State().List(bucket, raftfsm.ListOptions{
 		Prefix: q.Get("prefix"), Delimiter: q.Get("delimiter"), StartAfter: q.Get("start_after"), Limit: limit,
 	})
-	if err == nil {
+	if err == nil && !omitETag(r) {
 		err = a.node.ETags().OfAll(r.Context(), res.Objects)
 	}
 	if err != nil {

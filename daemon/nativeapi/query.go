@@ -87,7 +87,7 @@ func (a *API) resolveURI(w http.ResponseWriter, r *http.Request) error {
 	if err := identity(r).Require(auth.Read, res.Bucket); err != nil {
 		return err
 	}
-	if res.Object != nil && res.Object.ETag == "" {
+	if res.Object != nil && res.Object.ETag == "" && !omitETag(r) {
 		o, _, err := a.node.Lookup(r.Context(), res.Bucket, res.Object.Key, false)
 		if err != nil {
 			return err

@@ -43,6 +43,9 @@ type Metrics struct {
 	TierCopied, TierCopiedBytes   atomic.Int64
 	TierEvicted, TierEvictedBytes atomic.Int64
 	TierFetched, TierFetchedBytes atomic.Int64
+	// Late ETags: MD5s computed after the commit, and the ETags filled
+	// in the state.
+	ETagsComputed, ETagsFilled atomic.Int64
 }
 
 // latencyBuckets are the bounds, in seconds, of the request latency
@@ -93,6 +96,8 @@ func New(version string) *Metrics {
 		{"cairn_tier_evicted_bytes_total", "Stored bytes of the chunks dropped from this node's disk for the cold tier.", &m.TierEvictedBytes, true},
 		{"cairn_tier_fetched_chunks_total", "Chunks read back from the cold tier, verified and kept.", &m.TierFetched, true},
 		{"cairn_tier_fetched_bytes_total", "Stored bytes of the chunks read back from the cold tier.", &m.TierFetchedBytes, true},
+		{"cairn_etags_computed_total", "MD5 ETags of objects committed without one, computed after the commit (for a reader, a conditional write or the leader's fill); those remembered are not counted again.", &m.ETagsComputed, true},
+		{"cairn_etags_filled_total", "ETags of objects committed without one that this node filled in the state (the leader's fill, conditional writes).", &m.ETagsFilled, true},
 		{"cairn_cluster_connections_refused_total", "Connections the cluster port refused: no certificate the cluster CA signed, or no proof of the cluster secret.", &m.ClusterRefused, true},
 	} {
 		read := func() float64 { return float64(c.v.Load()) }
