@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,6 +14,9 @@ import (
 	"cairn/bench/boosters"
 	"cairn/cas/chunk"
 	"cairn/client"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // largeBooster writes at least n bytes of distinct large-booster data to
@@ -186,6 +190,42 @@ func BenchmarkClient_Ingest(b *testing.B) {
 		wg.Wait()
 		return n.Load()
 	}
+	// The get phases read boosters logged moments before back, 4 at a
+	// time, through the Go client and through S3 on the same node.
+	s3c := s3SDK(b, srv)
+	readAll := func(b *testing.B, files [][]byte, prefix string, viaS3 bool) int64 {
+		work := make(chan int)
+		var wg sync.WaitGroup
+		var n atomic.Int64
+		for range 4 {
+			wg.Go(func() {
+				for i := range work {
+					key := fmt.Sprintf("%s/%d/%d", prefix, round, i)
+					var got []byte
+					var err error
+					if viaS3 {
+						var out *s3.GetObjectOutput
+						if out, err = s3c.GetObject(b.Context(), &s3.GetObjectInput{Bucket: aws.String("test"), Key: aws.String(key)}); err == nil {
+							got, err = io.ReadAll(out.Body)
+							out.Body.Close()
+						}
+					} else {
+						got, err = c.GetRange(b.Context(), "test", key, 0, -1)
+					}
+					if err != nil || !bytes.Equal(got, files[i]) {
+						b.Errorf("read %s back: %d bytes, %v", key, len(got), err)
+					}
+					n.Add(int64(len(got)))
+				}
+			})
+		}
+		for i := range files {
+			work <- i
+		}
+		close(work)
+		wg.Wait()
+		return n.Load()
+	}
 	for _, phase := range []string{"new", "same"} {
 		b.Run(phase, func(b *testing.B) {
 			var total int64
@@ -203,6 +243,19 @@ func BenchmarkClient_Ingest(b *testing.B) {
 			// The share of the puts' time spent in the server's commit
 			// (4 at once, so up to 4).
 			b.ReportMetric(float64(ct.commitTime.Load())/float64(b.Elapsed()), "commit-frac")
+		})
+	}
+	for _, phase := range []string{"get", "s3get"} {
+		b.Run(phase, func(b *testing.B) {
+			var total int64
+			for b.Loop() {
+				b.StopTimer()
+				files := fresh()
+				logAll(b, files, phase)
+				b.StartTimer()
+				total += readAll(b, files, phase, phase == "s3get")
+			}
+			b.ReportMetric(float64(total)/1e6/b.Elapsed().Seconds(), "MB/s")
 		})
 	}
 }

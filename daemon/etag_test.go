@@ -95,6 +95,18 @@ func TestLateETags_Readers(t *testing.T) {
 		t.Fatal("reading the ETag stored it; only the leader's fill and conditional writes do")
 	}
 
+	// A copy of a late object is late too, and its answer has the MD5.
+	cp, err := c.CopyObject(t.Context(), &s3.CopyObjectInput{Bucket: aws.String("late"), Key: aws.String("copy"), CopySource: aws.String("late/c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(cp.CopyObjectResult.ETag); got != md5ETag {
+		t.Errorf("S3 CopyObject of a late object answered ETag %q, want %s", got, md5ETag)
+	}
+	if head, err := c.HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: aws.String("late"), Key: aws.String("copy")}); err != nil || aws.ToString(head.ETag) != md5ETag {
+		t.Errorf("S3 HEAD of the copy: %v, %v; want %s", head, err, md5ETag)
+	}
+
 	// Conditional writes: a wrong ETag is refused, the MD5 matches.
 	_, err = c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("late"), Key: aws.String("a"),
 		Body: bytes.NewReader([]byte("x")), IfMatch: aws.String(`"0123456789abcdef0123456789abcdef"`)})
@@ -118,7 +130,7 @@ func TestLateETags_Readers(t *testing.T) {
 	if late, err := st.LateETags(nil, 0); err != nil || len(late) != 0 {
 		t.Fatalf("late ETags after the fill: %v, %v", late, err)
 	}
-	for _, key := range []string{"a", "c"} {
+	for _, key := range []string{"a", "c", "copy"} {
 		if o, _, err := st.Object("late", key); err != nil || o.Meta.ETag != md5ETag {
 			t.Errorf("%s in the state after the fill: ETag %q, %v; want %s", key, o.Meta.ETag, err, md5ETag)
 		}

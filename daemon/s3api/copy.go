@@ -170,6 +170,11 @@ func (a *API) copyObject(w http.ResponseWriter, q *s3Request) error {
 	case err != nil:
 		return failedCondition(err, cond)
 	}
+	// A copy of an object whose ETag is not filled yet is late too; the
+	// answer carries it (computed for the source above, so remembered).
+	if err := a.node.ETags().Of(r.Context(), res.Object); err != nil {
+		return err
+	}
 	writeXML(w, http.StatusOK, copyObjectResult{LastModified: s3Time(res.Object.MTime), ETag: res.Object.Meta.ETag})
 	return nil
 }
