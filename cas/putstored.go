@@ -69,6 +69,15 @@ func (s *Store) PutStoredBatch(ctx context.Context, cs []StoredChunk) (int, erro
 		need[d] = true
 	}
 	var pending []pendingChunk
+	// The commit of the chunks' file reads them back soon: the new ones
+	// are kept decoded for that (ReadBack), within the room the cache
+	// gives, once they are written.
+	var kept []cachedChunk
+	defer func() {
+		for _, k := range kept { // not handed to the cache
+			s.rd.cache.release(len(k.b))
+		}
+	}()
 	buf := s.bp.getBuf()
 	defer s.bp.putBuf(buf)
 	for _, c := range cs {
@@ -83,6 +92,9 @@ func (s *Store) PutStoredBatch(ctx context.Context, cs []StoredChunk) (int, erro
 		if need[c.Digest] {
 			pending = append(pending, pendingChunk{d: c.Digest, value: c.Value, size: len(b)})
 			need[c.Digest] = false
+			if s.rd.cache.reserve(len(b)) {
+				kept = append(kept, cachedChunk{c.Digest, append([]byte(nil), b...)})
+			}
 		}
 	}
 	if len(pending) == 0 {
@@ -91,5 +103,17 @@ func (s *Store) PutStoredBatch(ctx context.Context, cs []StoredChunk) (int, erro
 		return 0, s.SyncWrites()
 	}
 	w, err := s.wr.write(ctx, pending)
+	if err == nil {
+		for _, k := range kept {
+			s.rd.cache.stored(k.d, k.b)
+		}
+		kept = nil
+	}
 	return w.chunks, err
+}
+
+// cachedChunk is a chunk's digest and its decoded bytes.
+type cachedChunk struct {
+	d Digest
+	b []byte
 }

@@ -225,9 +225,11 @@ func (r *Reader) Close() error {
 // ReadBack writes the file that recipe describes to w, chunk after chunk,
 // without verifying each chunk against its digest and without counting
 // the read as use of its chunks (their heat, the cache of chunks read
-// lately). It is for a caller that verifies the whole: a commit checks
-// the file's digest over what ReadBack gives and, should that fail,
-// reads again through Open to tell a corrupt chunk from a wrong digest.
+// lately); the chunks PutStoredBatch kept decoded for it come from the
+// cache, which forgets them then. It is for a caller that verifies the
+// whole: a commit checks the file's digest over what ReadBack gives and,
+// should that fail, reads again through Open to tell a corrupt chunk from
+// a wrong digest.
 func (s *Store) ReadBack(ctx context.Context, recipe Recipe, w io.Writer) error {
 	if err := s.checkOpen(); err != nil {
 		return err
@@ -236,11 +238,16 @@ func (s *Store) ReadBack(ctx context.Context, recipe Recipe, w io.Writer) error 
 	defer s.bp.putBuf(buf)
 	for _, ref := range recipe {
 		s.act.mark()
-		b, err := s.rd.readChunk(ctx, ref.Digest, (*buf)[:0], accessOne)
-		if err != nil {
-			return err
+		b, fresh, ok := s.rd.cache.take(ref.Digest, (*buf)[:0])
+		if !ok {
+			var err error
+			if b, err = s.rd.readChunk(ctx, ref.Digest, (*buf)[:0], accessOne); err != nil {
+				return err
+			}
 		}
-		*buf = b
+		if !fresh { // a fresh chunk's bytes are not the pooled buffer's
+			*buf = b
+		}
 		if len(b) != int(ref.Size) {
 			return &CorruptError{Digest: ref.Digest, Reason: fmt.Sprintf("chunk is %d bytes, recipe says %d", len(b), ref.Size)}
 		}

@@ -453,3 +453,65 @@ func BenchmarkPutChunkParallel(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkStoredBatchReadBack guards the node's side of the Go client's
+// upload of new boosters: each 5 MiB of 64 MiB of new JSON booster data
+// arrives as S2 chunk batches of about 4 MiB (PutStoredBatch: decoded,
+// verified, written, synced), then its commit reads the file back for
+// its digest (ReadBack into BLAKE3). With the chunk cache keeping the
+// batches' chunks for the read back ("cache") and with no cache
+// ("nocache"), in the same run.
+func BenchmarkStoredBatchReadBack(b *testing.B) {
+	data := benchData(b, "json")
+	const fileSize = 5 << 20
+	for _, bc := range []struct {
+		name  string
+		cache int64
+	}{{"cache", 0}, {"nocache", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			round := 0
+			for b.Loop() {
+				b.StopTimer()
+				s := testStore(b, b.TempDir(), Options{NoCompactor: true, CacheSize: bc.cache})
+				type file struct {
+					batches [][]StoredChunk
+					recipe  Recipe
+				}
+				var files []file
+				for off := 0; off < len(data); off += fileSize {
+					var f file
+					var cur []StoredChunk
+					n := 0
+					for _, c := range chunksOf(b, newData(data[off:min(off+fileSize, len(data))], round)) {
+						d := chunk.Sum(c)
+						cur = append(cur, StoredChunk{Digest: d, Value: s.codec.encode(nil, c)})
+						f.recipe = append(f.recipe, chunk.Ref{Digest: d, Size: uint32(len(c))})
+						if n += len(c); n >= 4<<20 {
+							f.batches, cur, n = append(f.batches, cur), nil, 0
+						}
+					}
+					if len(cur) > 0 {
+						f.batches = append(f.batches, cur)
+					}
+					files = append(files, f)
+				}
+				round++
+				b.StartTimer()
+				for _, f := range files {
+					for _, bt := range f.batches {
+						if _, err := s.PutStoredBatch(b.Context(), bt); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := s.ReadBack(b.Context(), f.recipe, chunk.NewHasher()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				s.Close()
+				b.StartTimer()
+			}
+		})
+	}
+}
