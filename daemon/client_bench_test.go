@@ -170,61 +170,35 @@ func BenchmarkClient_Ingest(b *testing.B) {
 		return out
 	}
 	logAll := func(b *testing.B, files [][]byte, prefix string) int64 {
-		work := make(chan int)
-		var wg sync.WaitGroup
-		var n atomic.Int64
-		for range 4 {
-			wg.Go(func() {
-				for i := range work {
-					if _, err := c.Put(b.Context(), "test", fmt.Sprintf("%s/%d/%d", prefix, round, i), bytes.NewReader(files[i]), int64(len(files[i])), nil); err != nil {
-						b.Error(err)
-					}
-					n.Add(int64(len(files[i])))
-				}
-			})
-		}
-		for i := range files {
-			work <- i
-		}
-		close(work)
-		wg.Wait()
-		return n.Load()
+		return fourAtATime(len(files), func(i int) int64 {
+			if _, err := c.Put(b.Context(), "test", fmt.Sprintf("%s/%d/%d", prefix, round, i), bytes.NewReader(files[i]), int64(len(files[i])), nil); err != nil {
+				b.Error(err)
+			}
+			return int64(len(files[i]))
+		})
 	}
 	// The get phases read boosters logged moments before back, 4 at a
 	// time, through the Go client and through S3 on the same node.
 	s3c := s3SDK(b, srv)
 	readAll := func(b *testing.B, files [][]byte, prefix string, viaS3 bool) int64 {
-		work := make(chan int)
-		var wg sync.WaitGroup
-		var n atomic.Int64
-		for range 4 {
-			wg.Go(func() {
-				for i := range work {
-					key := fmt.Sprintf("%s/%d/%d", prefix, round, i)
-					var got []byte
-					var err error
-					if viaS3 {
-						var out *s3.GetObjectOutput
-						if out, err = s3c.GetObject(b.Context(), &s3.GetObjectInput{Bucket: aws.String("test"), Key: aws.String(key)}); err == nil {
-							got, err = io.ReadAll(out.Body)
-							out.Body.Close()
-						}
-					} else {
-						got, err = c.GetRange(b.Context(), "test", key, 0, -1)
-					}
-					if err != nil || !bytes.Equal(got, files[i]) {
-						b.Errorf("read %s back: %d bytes, %v", key, len(got), err)
-					}
-					n.Add(int64(len(got)))
+		return fourAtATime(len(files), func(i int) int64 {
+			key := fmt.Sprintf("%s/%d/%d", prefix, round, i)
+			var got []byte
+			var err error
+			if viaS3 {
+				var out *s3.GetObjectOutput
+				if out, err = s3c.GetObject(b.Context(), &s3.GetObjectInput{Bucket: aws.String("test"), Key: aws.String(key)}); err == nil {
+					got, err = io.ReadAll(out.Body)
+					out.Body.Close()
 				}
-			})
-		}
-		for i := range files {
-			work <- i
-		}
-		close(work)
-		wg.Wait()
-		return n.Load()
+			} else {
+				got, err = c.GetRange(b.Context(), "test", key, 0, -1)
+			}
+			if err != nil || !bytes.Equal(got, files[i]) {
+				b.Errorf("read %s back: %d bytes, %v", key, len(got), err)
+			}
+			return int64(len(got))
+		})
 	}
 	for _, phase := range []string{"new", "same"} {
 		b.Run(phase, func(b *testing.B) {
@@ -258,4 +232,25 @@ func BenchmarkClient_Ingest(b *testing.B) {
 			b.ReportMetric(float64(total)/1e6/b.Elapsed().Seconds(), "MB/s")
 		})
 	}
+}
+
+// fourAtATime calls fn for 0 to n-1 from 4 goroutines, as 4 clients
+// would, and returns the sum of what it returns.
+func fourAtATime(n int, fn func(i int) int64) int64 {
+	work := make(chan int)
+	var wg sync.WaitGroup
+	var total atomic.Int64
+	for range 4 {
+		wg.Go(func() {
+			for i := range work {
+				total.Add(fn(i))
+			}
+		})
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return total.Load()
 }
