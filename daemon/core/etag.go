@@ -208,7 +208,7 @@ func (e *ETags) Run(ctx context.Context, fill bool) {
 			e.enable(ctx)
 			continue
 		}
-		for fill && e.n.store.Backlog().Quiet || time.Since(last) >= 10*time.Second {
+		for fill && (e.n.store.Backlog().Quiet || time.Since(last) >= 10*time.Second) {
 			last = time.Now()
 			more, err := e.FillLate(ctx)
 			if err != nil && ctx.Err() == nil {
