@@ -147,13 +147,7 @@ func TestLateETags_Readers(t *testing.T) {
 func TestLateETags_Filled(t *testing.T) {
 	srv := newTestServer(t)
 	waitLateETags(t, srv)
-	cl, err := client.New(client.Config{Endpoints: []string{srv.URL()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.CreateBucket(t.Context(), "filled", client.BucketOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	cl := goClient(t, srv.URL(), "filled")
 	want := map[string]string{}
 	for i := range 5 {
 		data := content(fmt.Sprint("filled", i), 1<<20+i)
@@ -204,13 +198,7 @@ func TestLateETags_WaitForEveryMember(t *testing.T) {
 	}
 	data := content("wait", 1<<20)
 	md5ETag := fmt.Sprintf(`"%x"`, md5.Sum(data))
-	cl, err := client.New(client.Config{Endpoints: []string{leader.URL()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.CreateBucket(t.Context(), "wait", client.BucketOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	cl := goClient(t, leader.URL(), "wait")
 	up, err := cl.Put(t.Context(), "wait", "k", bytes.NewReader(data), int64(len(data)), nil)
 	if err != nil || up.Object.ETag != md5ETag {
 		t.Fatalf("commit before late ETags: ETag %q, %v; want the MD5 %s", up.Object.ETag, err, md5ETag)
@@ -242,13 +230,7 @@ func TestLateETags_WaitForEveryMember(t *testing.T) {
 func TestLateETags_Downloads(t *testing.T) {
 	srv := newTestServer(t, func(c *Config) { c.holdLateETags = true })
 	waitLateETags(t, srv)
-	cl, err := client.New(client.Config{Endpoints: []string{srv.URL()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.CreateBucket(t.Context(), "dl-test", client.BucketOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	cl := goClient(t, srv.URL(), "dl-test")
 	files := map[string][]byte{"run/a": content("dl-a", 2<<20), "run/b": content("dl-b", 1<<20+7)}
 	for key, data := range files {
 		if _, err := cl.Put(t.Context(), "dl-test", key, bytes.NewReader(data), int64(len(data)), nil); err != nil {
@@ -291,4 +273,18 @@ func TestLateETags_Downloads(t *testing.T) {
 	if n := srv.core.Metrics().ETagsComputed.Load() - computed; n != 1 {
 		t.Fatalf("a stat of a late ETag computed %d MD5s, want 1", n)
 	}
+}
+
+// goClient returns a Go client of the node at url and makes bucket
+// through it.
+func goClient(t *testing.T, url, bucket string) *client.Client {
+	t.Helper()
+	cl, err := client.New(client.Config{Endpoints: []string{url}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.CreateBucket(t.Context(), bucket, client.BucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return cl
 }

@@ -51,12 +51,25 @@ func (a *API) completeUpload(w http.ResponseWriter, q *s3Request) error {
 	}
 	cmd := &raftfsm.CompleteUpload{UploadID: id, Bucket: q.bucket, Key: q.key, ETag: etag,
 		Time: a.node.Now().UnixNano(), Conditions: cond}
+	if !completed {
+		if err := a.node.FillCompletion(ctx, cmd, cps, stored); err != nil {
+			// An abort or another Complete may end the upload while its
+			// parts are read: answer as if it had ended before.
+			_, _, uerr := a.upload(ctx, id, q.bucket, q.key)
+			if !errors.Is(uerr, raftfsm.ErrNoSuchUpload) {
+				return err
+			}
+			if completed = a.completedBy(q, id); !completed {
+				return uerr
+			}
+			*cmd = raftfsm.CompleteUpload{UploadID: id, Bucket: q.bucket, Key: q.key, ETag: etag,
+				Time: cmd.Time, Conditions: cond}
+		}
+	}
 	if completed {
 		for _, p := range parts {
 			cmd.Parts = append(cmd.Parts, raftfsm.CompletePart{Number: p.PartNumber, ETag: p.ETag})
 		}
-	} else if err := a.node.FillCompletion(ctx, cmd, cps, stored); err != nil {
-		return err
 	}
 	for alg, v := range declared {
 		if got, ok := cmd.Checksums[alg]; ok && stripParts(got) != stripParts(v) {
