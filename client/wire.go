@@ -11,10 +11,14 @@ import (
 
 // Object describes a stored object.
 type Object struct {
-	Bucket             string            `json:"bucket"`
-	Key                string            `json:"key"`
-	Digest             chunk.Digest      `json:"digest"` // BLAKE3-256 of the content
-	Size               int64             `json:"size"`
+	Bucket string       `json:"bucket"`
+	Key    string       `json:"key"`
+	Digest chunk.Digest `json:"digest"` // BLAKE3-256 of the content
+	Size   int64        `json:"size"`
+	// ETag is the S3 ETag (the MD5 of the content, quoted). It is empty
+	// in the answer to a commit (the Go client's Put) while the cluster
+	// computes it after the acknowledgement, and in a stat or listing
+	// that asked for it to be omitted; every other answer carries it.
 	ETag               string            `json:"etag"`
 	ContentType        string            `json:"content_type,omitempty"`
 	ContentEncoding    string            `json:"content_encoding,omitempty"`
