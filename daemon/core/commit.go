@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"crypto/md5"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -101,7 +100,7 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 		}
 		etag = ""
 		if !late {
-			etag = `"` + hex.EncodeToString(sum.Sum(nil)) + `"`
+			etag = md5ETag(sum.Sum(nil))
 		}
 	}
 	meta := req.Meta

@@ -31,6 +31,10 @@ type ETags struct {
 	enabled time.Time          // when the leader last asked its peers for the feature
 }
 
+// md5ETag is the S3 ETag of content whose MD5 is sum: quoted lowercase
+// hex.
+func md5ETag(sum []byte) string { return `"` + hex.EncodeToString(sum) + `"` }
+
 // etagsKnown bounds the MD5s an ETags remembers (about 100 bytes each).
 const etagsKnown = 4096
 
@@ -100,7 +104,7 @@ func (e *ETags) compute(ctx context.Context, d chunk.Digest) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	etag = `"` + hex.EncodeToString(sum.Sum(nil)) + `"`
+	etag = md5ETag(sum.Sum(nil))
 	e.n.metrics.ETagsComputed.Add(1)
 	e.mu.Lock()
 	if len(e.known) >= etagsKnown {

@@ -146,8 +146,22 @@ func planCompletion(st *raftfsm.State, maxSize int64, parts []CompletePart, stor
 // from the parts stored: it checks the client's list against them,
 // concatenates their recipes and hashes the whole content (every chunk
 // verified). The command carries the part digests it read, so that Apply
-// refuses it if a part was replaced meanwhile.
+// refuses it if a part was replaced meanwhile. If the upload ended while
+// its parts were read, the error is raftfsm.ErrNoSuchUpload.
 func (n *Node) FillCompletion(ctx context.Context, cmd *raftfsm.CompleteUpload, parts []CompletePart, stored []raftfsm.Part) error {
+	err := fillCompletion(ctx, n, cmd, parts, stored)
+	if err != nil {
+		// An abort or another Complete may end the upload while its
+		// parts are read: answer as if it had ended before.
+		if _, _, uerr := n.State().Upload(cmd.UploadID); errors.Is(uerr, raftfsm.ErrNoSuchUpload) {
+			return uerr
+		}
+	}
+	return err
+}
+
+// fillCompletion is FillCompletion but for an upload that ended.
+func fillCompletion(ctx context.Context, n *Node, cmd *raftfsm.CompleteUpload, parts []CompletePart, stored []raftfsm.Part) error {
 	plan, err := planCompletion(n.State(), n.cfg.MaxObjectSize, parts, stored)
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"crypto/md5"
-	"encoding/hex"
 	"fmt"
 	"hash"
 	"io"
@@ -80,7 +79,7 @@ func (n *Node) StoreContent(ctx context.Context, r io.Reader, length, limit int6
 	}
 	return Stored{
 		File:     raftfsm.File{Digest: res.Digest, Size: res.Size, Recipe: res.Recipe},
-		ETag:     `"` + hex.EncodeToString(etag) + `"`,
+		ETag:     md5ETag(etag),
 		NewBytes: res.NewBytes,
 	}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -198,11 +197,6 @@ func (a *API) mpuComplete(w http.ResponseWriter, r *http.Request, dir string) er
 		return err
 	}
 	if err := a.node.FillCompletion(ctx, cmd, parts, stored); err != nil {
-		// An abort may end the upload while its parts are read: answer
-		// as if it had ended before.
-		if _, _, uerr := a.node.Upload(ctx, req.UploadID, a.cfg.Bucket, key, false); errors.Is(uerr, raftfsm.ErrNoSuchUpload) {
-			return uerr
-		}
 		return err
 	}
 	if _, err := a.node.Propose(ctx, cmd); err != nil {

@@ -53,15 +53,12 @@ func (a *API) completeUpload(w http.ResponseWriter, q *s3Request) error {
 		Time: a.node.Now().UnixNano(), Conditions: cond}
 	if !completed {
 		if err := a.node.FillCompletion(ctx, cmd, cps, stored); err != nil {
-			// An abort or another Complete may end the upload while its
-			// parts are read: answer as if it had ended before.
-			_, _, uerr := a.upload(ctx, id, q.bucket, q.key)
-			if !errors.Is(uerr, raftfsm.ErrNoSuchUpload) {
+			// The upload ended while its parts were read: by this list's
+			// Complete, this is its retry.
+			if !errors.Is(err, raftfsm.ErrNoSuchUpload) || !a.completedBy(q, id) {
 				return err
 			}
-			if completed = a.completedBy(q, id); !completed {
-				return uerr
-			}
+			completed = true
 			*cmd = raftfsm.CompleteUpload{UploadID: id, Bucket: q.bucket, Key: q.key, ETag: etag,
 				Time: cmd.Time, Conditions: cond}
 		}
