@@ -10,21 +10,26 @@ import (
 	"slices"
 
 	"cairn/cas/chunk"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // The backup stream is the cluster's snapshot format (docs/format.md):
 // "CAIRNFSM", a format byte, the applied index and term; then each state
 // record as a uvarint length and bytes, key then value, in key order; a
-// zero length; and the BLAKE3-256 of everything before it. ScanBackup
-// reads the framing and two tables of the state: objects ("o" keys) and
+// zero length; and the BLAKE3-256 of everything before it. In format 2
+// everything after the header is one zstd stream, and the digest is that
+// of the uncompressed bytes. ScanBackup reads the framing and two tables of the state: objects ("o" keys) and
 // chunks ("k" + a 32-byte digest -> uvarint refs, uvarint size), which
 // is what a backup tool needs to copy and check the chunks a backup
 // references without a cluster to ask.
 const (
-	backupMagic   = "CAIRNFSM"
-	backupVersion = 1
-	maxBackupKey  = 4 << 10
-	maxBackupVal  = 64 << 20
+	backupMagic  = "CAIRNFSM"
+	backupPlain  = 1
+	backupZstd   = 2
+	backupWindow = 8 << 20 // the largest zstd window a backup may use
+	maxBackupKey = 4 << 10
+	maxBackupVal = 64 << 20
 )
 
 // ErrBadBackup is returned for a stream that is not a complete backup:
@@ -63,16 +68,27 @@ func ScanBackup(r io.Reader) (BackupInfo, error) {
 	h := chunk.NewHasher()
 	cr := &countReader{r: r}
 	br := bufio.NewReaderSize(cr, 1<<20)
-	hr := &hashingReader{r: br, h: h}
 	hdr := make([]byte, len(backupMagic)+1+16)
-	if _, err := io.ReadFull(hr, hdr); err != nil {
+	if _, err := io.ReadFull(br, hdr); err != nil {
 		return info, fmt.Errorf("%w: header: %v", ErrBadBackup, err)
 	}
-	if !bytes.Equal(hdr[:len(backupMagic)], []byte(backupMagic)) || hdr[len(backupMagic)] != backupVersion {
-		return info, fmt.Errorf("%w: not a version %d cairn backup", ErrBadBackup, backupVersion)
+	version := hdr[len(backupMagic)]
+	if !bytes.Equal(hdr[:len(backupMagic)], []byte(backupMagic)) || version != backupPlain && version != backupZstd {
+		return info, fmt.Errorf("%w: not a cairn backup of format %d or %d", ErrBadBackup, backupPlain, backupZstd)
 	}
+	h.Write(hdr)
 	info.Index = binary.BigEndian.Uint64(hdr[len(backupMagic)+1:])
 	info.Term = binary.BigEndian.Uint64(hdr[len(backupMagic)+9:])
+	body := br
+	if version == backupZstd {
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(backupWindow))
+		if err != nil {
+			return info, fmt.Errorf("%w: %v", ErrBadBackup, err)
+		}
+		defer zr.Close()
+		body = bufio.NewReaderSize(zr, 1<<20)
+	}
+	hr := &hashingReader{r: body, h: h}
 	for {
 		k, err := readRecord(hr, maxBackupKey)
 		if err != nil {
@@ -103,14 +119,19 @@ func ScanBackup(r io.Reader) (BackupInfo, error) {
 		}
 	}
 	want := h.Digest()
-	if _, err := io.ReadFull(br, info.Digest[:]); err != nil {
+	if _, err := io.ReadFull(body, info.Digest[:]); err != nil {
 		return info, fmt.Errorf("%w: no digest at the end: %v", ErrBadBackup, err)
 	}
 	if info.Digest != want {
 		return info, fmt.Errorf("%w: its content hashes to %s, its trailer says %s", ErrBadBackup, want, info.Digest)
 	}
-	if _, err := br.ReadByte(); err != io.EOF {
+	if _, err := body.ReadByte(); err != io.EOF {
 		return info, fmt.Errorf("%w: data after the digest", ErrBadBackup)
+	}
+	if body != br {
+		if _, err := br.ReadByte(); err != io.EOF {
+			return info, fmt.Errorf("%w: data after the compressed stream", ErrBadBackup)
+		}
 	}
 	info.Size = cr.n
 	slices.SortFunc(info.Chunks, func(a, b chunk.Ref) int { return bytes.Compare(a.Digest[:], b.Digest[:]) })

@@ -4,14 +4,25 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 
 	"cairn/cas/chunk"
+
+	"github.com/klauspost/compress/zstd"
 )
 
-// testBackup builds a backup stream of records (key, value pairs).
+// testBackup builds a backup stream of records (key, value pairs) in
+// format 1.
 func testBackup(index, term uint64, records ...[]byte) []byte {
-	b := append([]byte(backupMagic), backupVersion)
+	return testBackupFormat(backupPlain, index, term, records...)
+}
+
+// testBackupFormat builds a backup stream in format 1 or 2 (whose body
+// after the header is compressed, its digest still that of the plain
+// bytes).
+func testBackupFormat(version byte, index, term uint64, records ...[]byte) []byte {
+	b := append([]byte(backupMagic), version)
 	b = binary.BigEndian.AppendUint64(b, index)
 	b = binary.BigEndian.AppendUint64(b, term)
 	for _, r := range records {
@@ -20,7 +31,16 @@ func testBackup(index, term uint64, records ...[]byte) []byte {
 	}
 	b = append(b, 0)
 	d := chunk.Sum(b)
-	return append(b, d[:]...)
+	b = append(b, d[:]...)
+	if version != backupZstd {
+		return b
+	}
+	const hdr = len(backupMagic) + 1 + 16
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		panic(err)
+	}
+	return enc.EncodeAll(b[hdr:], bytes.Clone(b[:hdr]))
 }
 
 func chunkRecord(d chunk.Digest, refs, size uint64) ([]byte, []byte) {
@@ -29,11 +49,17 @@ func chunkRecord(d chunk.Digest, refs, size uint64) ([]byte, []byte) {
 }
 
 func TestScanBackup(t *testing.T) {
+	for _, format := range []byte{backupPlain, backupZstd} {
+		t.Run(fmt.Sprint("Format", format), func(t *testing.T) { testScanBackup(t, format) })
+	}
+}
+
+func testScanBackup(t *testing.T, format byte) {
 	d1, d2, d3 := chunk.Sum([]byte("one")), chunk.Sum([]byte("two")), chunk.Sum([]byte("gone"))
 	k1, v1 := chunkRecord(d1, 2, 3)
 	k2, v2 := chunkRecord(d2, 1, 3)
 	k3, v3 := chunkRecord(d3, 0, 4) // unreferenced: not listed
-	good := testBackup(42, 3,
+	good := testBackupFormat(format, 42, 3,
 		[]byte("bbkt"), []byte(`{}`),
 		k1, v1, k2, v2, k3, v3,
 		[]byte("obkt\x00a"), []byte(`{}`), []byte("obkt\x00b"), []byte(`{}`))
@@ -53,12 +79,19 @@ func TestScanBackup(t *testing.T) {
 			t.Fatalf("chunk %s of %d bytes, want %v", r.Digest, r.Size, want)
 		}
 	}
+	other := byte(backupPlain)
+	if format == backupPlain {
+		other = backupZstd
+	}
 	for name, bad := range map[string][]byte{
-		"Empty":     nil,
-		"Truncated": good[:len(good)-1],
-		"Flipped":   append(append([]byte{}, good[:30]...), append([]byte{good[30] ^ 1}, good[31:]...)...),
-		"Trailing":  append(append([]byte{}, good...), 0),
-		"Magic":     append([]byte("CAIRNFSX"), good[8:]...),
+		"Empty":       nil,
+		"Truncated":   good[:len(good)-1],
+		"FlipMiddle":  flip(good, len(good)/2),
+		"FlipEnd":     flip(good, len(good)-2),
+		"Trailing":    append(append([]byte{}, good...), 0),
+		"Magic":       append([]byte("CAIRNFSX"), good[8:]...),
+		"OtherFormat": append(append([]byte{}, good[:8]...), append([]byte{other}, good[9:]...)...),
+		"Format3":     append(append([]byte{}, good[:8]...), append([]byte{3}, good[9:]...)...),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := ScanBackup(bytes.NewReader(bad)); !errors.Is(err, ErrBadBackup) {
@@ -68,10 +101,20 @@ func TestScanBackup(t *testing.T) {
 	}
 }
 
+// flip returns b with a bit of its byte i flipped. (In format 2 a flip in
+// the zstd frame's header may leave the content as it was, which is then
+// a good backup: what the digest covers is the content.)
+func flip(b []byte, i int) []byte {
+	b = bytes.Clone(b)
+	b[i] ^= 1
+	return b
+}
+
 func FuzzScanBackup(f *testing.F) {
 	k, v := chunkRecord(chunk.Sum([]byte("x")), 1, 1)
 	f.Add(testBackup(1, 1, k, v))
 	f.Add(testBackup(0, 0))
+	f.Add(testBackupFormat(backupZstd, 1, 1, k, v))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		info, err := ScanBackup(bytes.NewReader(b))
 		if err != nil && !errors.Is(err, ErrBadBackup) {

@@ -109,7 +109,7 @@ const cliRun2 = "fedcba9876543210fedcba9876543210"
 // and compares the normalised output with the golden files.
 func TestCLI_JSONGolden(t *testing.T) {
 	srv := newClientTestServer(t)
-	waitLateETags(t, srv) // cluster status lists the features turned on
+	waitFeatures(t, srv) // cluster status lists the features turned on
 	env := cliEnv(srv.URL())
 	// The golden files record digests and sizes, so the files come from
 	// the test itself, not from the booster data (which a machine without

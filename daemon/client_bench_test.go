@@ -154,7 +154,7 @@ func BenchmarkClient_Ingest(b *testing.B) {
 		}
 	}
 	srv := newClientTestServer(b)
-	waitLateETags(b, srv)
+	waitFeatures(b, srv)
 	c, ct := newCountingClient(b, srv.URL())
 	round := 0
 	fresh := func() [][]byte {

@@ -21,16 +21,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// waitLateETags waits until the cluster has turned late ETags on: the
-// leader does so by itself once every member knows them.
-func waitLateETags(t testing.TB, srv *Server) {
+// waitFeatures waits until the cluster has turned every feature of this
+// release on: the leader does so by itself once every member knows them.
+func waitFeatures(t testing.TB, srv *Server) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for !srv.core.State().Feature(raftfsm.FeatureLateETag) {
-		if time.Now().After(deadline) {
-			t.Fatal("the leader did not turn late ETags on within 15 s")
+	for _, f := range raftfsm.Features {
+		for !srv.core.State().Feature(f) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the leader did not turn %s on within 15 s", f)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -42,7 +44,7 @@ func waitLateETags(t testing.TB, srv *Server) {
 // state machine cannot compute it); the leader's fill then stores it.
 func TestLateETags_Readers(t *testing.T) {
 	srv := newTestServer(t, func(c *Config) { c.holdLateETags = true })
-	waitLateETags(t, srv)
+	waitFeatures(t, srv)
 	c := s3SDK(t, srv)
 	s3MakeBucket(t, c, "late")
 	data := content("late", 3<<20)
@@ -146,7 +148,7 @@ func TestLateETags_Readers(t *testing.T) {
 // once the node is quiet, the state holds each object's MD5.
 func TestLateETags_Filled(t *testing.T) {
 	srv := newTestServer(t)
-	waitLateETags(t, srv)
+	waitFeatures(t, srv)
 	cl := goClient(t, srv.URL(), "filled")
 	want := map[string]string{}
 	for i := range 5 {
@@ -229,7 +231,7 @@ func TestLateETags_WaitForEveryMember(t *testing.T) {
 // yet (?etag=omit), while a plain stat still gives the MD5.
 func TestLateETags_Downloads(t *testing.T) {
 	srv := newTestServer(t, func(c *Config) { c.holdLateETags = true })
-	waitLateETags(t, srv)
+	waitFeatures(t, srv)
 	cl := goClient(t, srv.URL(), "dl-test")
 	files := map[string][]byte{"run/a": content("dl-a", 2<<20), "run/b": content("dl-b", 1<<20+7)}
 	for key, data := range files {

@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 func leaderIndex(t *testing.T, c *Cluster) int {
@@ -153,8 +156,15 @@ func TestCluster_Partition(t *testing.T) {
 }
 
 // TestCluster_SnapshotInstall proves that a follower that fell behind the
-// leader's compacted log catches up from a snapshot the leader sends.
+// leader's compacted log catches up from a snapshot the leader sends, in
+// either snapshot format.
 func TestCluster_SnapshotInstall(t *testing.T) {
+	for _, format := range []byte{snapPlain, snapZstd} {
+		t.Run(fmt.Sprint("Format", format), func(t *testing.T) { testSnapshotInstall(t, format) })
+	}
+}
+
+func testSnapshotInstall(t *testing.T, format byte) {
 	c := newTestClusterWith(t, 3, ClusterOptions{Configure: func(cfg *Config) {
 		relaxed(cfg)
 		cfg.SnapshotThreshold, cfg.TrailingLogs, cfg.SnapshotInterval = 1<<20, 4, time.Hour
@@ -162,6 +172,9 @@ func TestCluster_SnapshotInstall(t *testing.T) {
 	}})
 	li := leaderIndex(t, c)
 	lagging := (li + 1) % 3
+	if format == snapZstd {
+		applyLeader(t, c, &EnableFeature{Name: FeatureZstdSnapshot})
+	}
 	applyLeader(t, c, &CreateBucket{Bucket: "bkt", IfNotExists: true})
 	applyLeader(t, c, &PutObject{Bucket: "bkt", Key: "before", File: testFile("before")})
 	ensureSame(t, c)
@@ -192,10 +205,36 @@ func TestCluster_SnapshotInstall(t *testing.T) {
 	if cur == "state-1" {
 		t.Fatal("the lagging follower's state was not restored from a snapshot")
 	}
+	if got := newestSnapshotFormat(t, n); got != format {
+		t.Fatalf("the follower installed a snapshot of format %d, want %d", got, format)
+	}
 	// And it keeps its restored state across a restart of its own.
 	c.Stop(lagging)
 	c.Restart(lagging)
 	ensureSame(t, c)
+}
+
+// newestSnapshotFormat reads the format byte of n's newest Raft snapshot.
+func newestSnapshotFormat(t *testing.T, n *Node) byte {
+	t.Helper()
+	snaps, err := raft.NewFileSnapshotStore(n.cfg.Dir, 2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := snaps.List()
+	if err != nil || len(list) == 0 {
+		t.Fatalf("snapshots %v, %v", list, err)
+	}
+	_, rc, err := snaps.Open(list[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	hdr := make([]byte, len(snapMagic)+1)
+	if _, err := io.ReadFull(rc, hdr); err != nil {
+		t.Fatal(err)
+	}
+	return hdr[len(snapMagic)]
 }
 
 // TestCluster_FiveNodes proves that five nodes keep taking writes with two

@@ -20,17 +20,6 @@ import (
 // FillETags.
 const FeatureLateETag = "late-etag"
 
-// Features lists the features of this release, as a node tells its peers.
-var Features = []string{FeatureLateETag}
-
-// EnableFeature turns a feature on for the whole cluster, for good. The
-// leader proposes it only once every member has the feature.
-type EnableFeature struct {
-	Name string `json:"name"`
-}
-
-func (EnableFeature) Op() Op { return OpEnableFeature }
-
 // FillETags gives objects committed without their ETag the MD5 computed
 // since. An entry applies only if the key still holds that file with no
 // ETag; the key leaves the table of late ETags then, or if it no longer
@@ -72,13 +61,6 @@ func IsMD5ETag(etag string) bool {
 }
 
 func lateKey(bucket, k string) []byte { return key(tLateETag, bucket, k) }
-
-func (x *txn) enableFeature(c *EnableFeature) (Result, error) {
-	if c.Name == "" || len(c.Name) > 64 || strings.ContainsRune(c.Name, 0) {
-		return reject(rejectf(ErrInvalidCommand, "feature name %q", c.Name))
-	}
-	return Result{}, x.set(key(tFeature, c.Name), nil)
-}
 
 func (x *txn) fillETags(c *FillETags) (Result, error) {
 	if len(c.ETags) > MaxETagFills {
@@ -123,17 +105,6 @@ func (x *txn) trackLateETag(cur, o *Object) error {
 		return x.del(lateKey(cur.Bucket, cur.Key))
 	}
 	return nil
-}
-
-// Feature reports whether a feature is on for the cluster.
-func (s *State) Feature(name string) bool {
-	ok := false
-	s.f.view(func(x *txn) error {
-		_, found, err := x.getRaw(key(tFeature, name))
-		ok = found && err == nil
-		return err
-	})
-	return ok
 }
 
 // LateETags returns up to limit objects listed as waiting for their ETag,

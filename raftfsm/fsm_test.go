@@ -207,16 +207,36 @@ func stateFolders(t *testing.T, dir string) []string {
 	return out
 }
 
+// TestFSM_Snapshot checks snapshots in both formats: plain (format 1),
+// and zstd (format 2), which a state writes once FeatureZstdSnapshot is on.
 func TestFSM_Snapshot(t *testing.T) {
+	var sizes [3]int
+	for _, format := range []byte{snapPlain, snapZstd} {
+		t.Run(fmt.Sprint("Format", format), func(t *testing.T) { sizes[format] = testFSMSnapshot(t, format) })
+	}
+	// The same state, but for the feature's key, in both: the workload's
+	// keys repeat their prefixes, which format 2 compresses.
+	if sizes[snapZstd] == 0 || sizes[snapZstd] >= sizes[snapPlain]/2 {
+		t.Errorf("format 2 stream of %d bytes, format 1 of %d", sizes[snapZstd], sizes[snapPlain])
+	}
+}
+
+func testFSMSnapshot(t *testing.T, format byte) (size int) {
 	src := newTestFSM(t)
 	w := newWorkload(5, src.s)
 	for range 200 {
 		src.apply(t, w.next(t))
 	}
+	if format == snapZstd {
+		src.ok(t, &EnableFeature{Name: FeatureZstdSnapshot})
+	}
 	src.term = 3
 	src.ok(t, &PutRef{Name: "last", Target: "x"})
 	want := src.dump(t)
 	stream := snapshotOf(t, src)
+	if got := stream[len(snapMagic)]; got != format {
+		t.Fatalf("snapshot of format %d, want %d", got, format)
+	}
 
 	t.Run("RoundTrip", func(t *testing.T) {
 		dst := newTestFSM(t)
@@ -382,4 +402,5 @@ func TestFSM_Snapshot(t *testing.T) {
 			t.Fatalf("apply on a failed state: %+v", r)
 		}
 	})
+	return len(stream)
 }

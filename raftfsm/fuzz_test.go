@@ -13,6 +13,7 @@ import (
 	"cairn/cas/chunk"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/klauspost/compress/zstd"
 )
 
 // sampleCommands holds one command of every kind, with most fields set.
@@ -187,13 +188,35 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// plainSnapshot returns a snapshot stream with its body uncompressed: a
+// stream of format 1 as it is, one of format 2 with its zstd stream
+// decoded (the version byte stays 2). ok is false when it does not decode.
+func plainSnapshot(b []byte) (out []byte, ok bool) {
+	const hdrLen = len(snapMagic) + 1 + 16
+	if len(b) < hdrLen || b[len(snapMagic)] != snapZstd {
+		return b, true
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxWindow(snapWindow), zstd.WithDecoderMaxMemory(64<<20))
+	if err != nil {
+		panic(err)
+	}
+	defer dec.Close()
+	out, err = dec.DecodeAll(b[hdrLen:], bytes.Clone(b[:hdrLen]))
+	return out, err == nil
+}
+
 // canonicalSnapshot parses a snapshot stream the simple way and returns
-// the stream that persisting its state gives: keys sorted, the last value
-// of a repeated key, no applied-index key, a fresh digest. ok is false
-// when the stream is not a good one.
+// the stream that persisting its state gives, uncompressed (plainSnapshot):
+// keys sorted, the last value of a repeated key, no applied-index key, a
+// fresh digest, format 2 when the state has FeatureZstdSnapshot on. ok is
+// false when the stream is not a good one.
 func canonicalSnapshot(b []byte) (out []byte, ok bool) {
 	const hdrLen = len(snapMagic) + 1 + 16
-	if len(b) < hdrLen+1+chunk.DigestSize || string(b[:len(snapMagic)]) != snapMagic || b[len(snapMagic)] != snapVersion {
+	if len(b) < hdrLen || string(b[:len(snapMagic)]) != snapMagic || b[len(snapMagic)] != snapPlain && b[len(snapMagic)] != snapZstd {
+		return nil, false
+	}
+	if b, ok = plainSnapshot(b); !ok || len(b) < hdrLen+1+chunk.DigestSize {
 		return nil, false
 	}
 	body, sum := b[:len(b)-chunk.DigestSize], b[len(b)-chunk.DigestSize:]
@@ -239,6 +262,10 @@ func canonicalSnapshot(b []byte) (out []byte, ok bool) {
 	}
 	slices.Sort(keys)
 	out = append(out, b[:hdrLen]...)
+	out[len(snapMagic)] = snapPlain
+	if _, on := state[string(key(tFeature, FeatureZstdSnapshot))]; on {
+		out[len(snapMagic)] = snapZstd
+	}
 	for _, k := range keys {
 		out = binary.AppendUvarint(out, uint64(len(k)))
 		out = append(out, k...)
@@ -299,7 +326,16 @@ func FuzzSnapshotStream(f *testing.F) {
 	f.Add(good)
 	f.Add(good[:len(good)-chunk.DigestSize]) // the body: the fuzz adds the digest
 	f.Add(good[:40])
-	hdr := append([]byte(snapMagic), snapVersion)
+	h.apply(f, &EnableFeature{Name: FeatureZstdSnapshot})
+	zgood := persisted(f, db)
+	if c, ok := canonicalSnapshot(zgood); !ok || zgood[len(snapMagic)] != snapZstd {
+		f.Fatal("a state with zstd snapshots on does not persist a good format 2 stream")
+	} else if p, _ := plainSnapshot(zgood); !bytes.Equal(c, p) {
+		f.Fatal("the reference parser does not take a persisted format 2 snapshot as canonical")
+	}
+	f.Add(zgood)
+	f.Add(zgood[:len(zgood)/2])
+	hdr := append([]byte(snapMagic), snapPlain)
 	hdr = append(hdr, make([]byte, 16)...)
 	f.Add(append(bytes.Clone(hdr), 0))
 	f.Add(append(bytes.Clone(hdr), 1, 'a', 2, 0, 0, 1, 'b', 0, 0))                        // the applied key, then a value
@@ -341,9 +377,9 @@ func FuzzSnapshotStream(f *testing.F) {
 			if gi, gt := binary.BigEndian.Uint64(in[len(snapMagic)+1:]), binary.BigEndian.Uint64(in[len(snapMagic)+9:]); gi != index || gt != term {
 				t.Fatalf("index %d term %d, header says %d %d", index, term, gi, gt)
 			}
-			got := persisted(t, db)
+			got, ok := plainSnapshot(persisted(t, db))
 			db.Close()
-			if !bytes.Equal(got, want) {
+			if !ok || !bytes.Equal(got, want) {
 				t.Fatalf("state of %q persists as\n%q\nwant\n%q", in, got, want)
 			}
 		}

@@ -14,18 +14,33 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/hashicorp/raft"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Snapshot stream format (docs/format.md): the magic "CAIRNFSM", a format
 // byte, the applied index and term (8 bytes each, big-endian); then every
 // state key and value in key order, each as uvarint length and bytes; then
-// a zero key length; then the BLAKE3-256 of everything before it.
+// a zero key length; then the BLAKE3-256 of everything before it. In
+// format 2 everything after the header is one zstd stream; the digest is
+// still that of the uncompressed bytes, header included.
 const (
-	snapMagic   = "CAIRNFSM"
-	snapVersion = 1
-	maxSnapKey  = 4 << 10
-	maxSnapVal  = 64 << 20
+	snapMagic  = "CAIRNFSM"
+	snapPlain  = 1
+	snapZstd   = 2
+	maxSnapKey = 4 << 10
+	maxSnapVal = 64 << 20
+	// snapWindow bounds the zstd window of a snapshot, and so the memory
+	// a restore may be made to spend on one; snapshots are written with a
+	// window of snapWriteWindow, which compresses the state as well (its
+	// repeats are the prefixes of neighbouring keys) in half the memory.
+	snapWindow      = 8 << 20
+	snapWriteWindow = 1 << 20
 )
+
+// FeatureZstdSnapshot is the feature that lets a node write its snapshots
+// (and backups) in format 2. Nodes of a release before it cannot read
+// them, so it waits until every member knows it.
+const FeatureZstdSnapshot = "zstd-snapshot"
 
 var errSnapshotCorrupt = errors.New("raftfsm: snapshot stream corrupt")
 
@@ -38,6 +53,7 @@ type snapshot struct {
 	t        *badger.Txn
 	index    uint64
 	term     uint64
+	version  byte // snapPlain or snapZstd
 	released bool
 }
 
@@ -69,7 +85,15 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 		f.mu.RUnlock()
 		return nil, err
 	}
-	return &snapshot{f: f, t: t, index: index, term: term}, nil
+	version := byte(snapPlain)
+	if _, found, err := (&txn{t: t}).getRaw(key(tFeature, FeatureZstdSnapshot)); err != nil {
+		t.Discard()
+		f.mu.RUnlock()
+		return nil, err
+	} else if found {
+		version = snapZstd
+	}
+	return &snapshot{f: f, t: t, index: index, term: term, version: version}, nil
 }
 
 func appliedIn(t *badger.Txn) (index, term uint64, err error) {
@@ -101,11 +125,32 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 
 func (s *snapshot) write(w io.Writer) error {
 	h := chunk.NewHasher()
-	bw := bufio.NewWriterSize(io.MultiWriter(w, h), 1<<20)
-	hdr := append([]byte(snapMagic), snapVersion)
+	hdr := append([]byte(snapMagic), s.version)
 	hdr = binary.BigEndian.AppendUint64(hdr, s.index)
 	hdr = binary.BigEndian.AppendUint64(hdr, s.term)
-	bw.Write(hdr)
+	if _, err := w.Write(hdr); err != nil {
+		return err
+	}
+	h.Write(hdr)
+	body := w
+	var zw *zstd.Encoder
+	if s.version == snapZstd {
+		var err error
+		// The fastest level: the state's keys repeat their prefixes, which
+		// it finds all the same (about 8x on MLflow's layout), at about
+		// 450 MB/s of one core. Two blocks at once, so that compressing
+		// one overlaps reading the state for the next.
+		zw, err = zstd.NewWriter(w,
+			zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithEncoderConcurrency(2),
+			zstd.WithWindowSize(snapWriteWindow))
+		if err != nil {
+			return err
+		}
+		defer zw.Close()
+		body = zw
+	}
+	bw := bufio.NewWriterSize(io.MultiWriter(body, h), 1<<20)
 	it := s.t.NewIterator(badger.DefaultIteratorOptions)
 	defer it.Close()
 	var lenBuf []byte
@@ -133,8 +178,13 @@ func (s *snapshot) write(w io.Writer) error {
 		return err
 	}
 	sum := h.Digest()
-	_, err := w.Write(sum[:])
-	return err
+	if _, err := body.Write(sum[:]); err != nil {
+		return err
+	}
+	if zw != nil {
+		return zw.Close()
+	}
+	return nil
 }
 
 // Release implements raft.FSMSnapshot.
@@ -218,12 +268,24 @@ func readSnapshot(r io.Reader, db *badger.DB) (index, term uint64, err error) {
 func parseSnapshot(r io.Reader, fn func(k, v []byte) error) (index, term uint64, err error) {
 	h := chunk.NewHasher()
 	br := bufio.NewReaderSize(r, 1<<20)
-	tr := io.TeeReader(br, h)
-	index, term, _, err = readSnapshotHeader(tr)
+	index, term, hdr, err := readSnapshotHeader(br)
 	if err != nil {
 		return 0, 0, err
 	}
-	byteReader := &teeByteReader{r: br, h: h}
+	h.Write(hdr)
+	body := br
+	if hdr[len(snapMagic)] == snapZstd {
+		zr, err := zstd.NewReader(br,
+			zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(snapWindow))
+		if err != nil {
+			return 0, 0, fmt.Errorf("%w: %v", errSnapshotCorrupt, err)
+		}
+		defer zr.Close()
+		body = bufio.NewReaderSize(zr, 1<<20)
+	}
+	tr := io.TeeReader(body, h)
+	byteReader := &teeByteReader{r: body, h: h}
 	for {
 		kl, err := binary.ReadUvarint(byteReader)
 		if err != nil {
@@ -250,11 +312,17 @@ func parseSnapshot(r io.Reader, fn func(k, v []byte) error) (index, term uint64,
 	}
 	want := h.Digest()
 	var got chunk.Digest
-	if _, err := io.ReadFull(br, got[:]); err != nil || got != want {
+	if _, err := io.ReadFull(body, got[:]); err != nil || got != want {
 		return 0, 0, fmt.Errorf("%w: digest does not match", errSnapshotCorrupt)
 	}
-	if _, err := br.ReadByte(); err != io.EOF {
+	// Past the digest: the end of the zstd stream, then of the stream.
+	if _, err := body.ReadByte(); err != io.EOF {
 		return 0, 0, fmt.Errorf("%w: data after the digest", errSnapshotCorrupt)
+	}
+	if body != br {
+		if _, err := br.ReadByte(); err != io.EOF {
+			return 0, 0, fmt.Errorf("%w: data after the compressed stream", errSnapshotCorrupt)
+		}
 	}
 	return index, term, nil
 }
@@ -266,8 +334,8 @@ func readSnapshotHeader(r io.Reader) (index, term uint64, hdr []byte, err error)
 	if _, err := io.ReadFull(r, hdr); err != nil {
 		return 0, 0, nil, fmt.Errorf("%w: header: %v", errSnapshotCorrupt, err)
 	}
-	if !bytes.Equal(hdr[:len(snapMagic)], []byte(snapMagic)) || hdr[len(snapMagic)] != snapVersion {
-		return 0, 0, nil, fmt.Errorf("%w: not a version %d cairn snapshot", errSnapshotCorrupt, snapVersion)
+	if v := hdr[len(snapMagic)]; !bytes.Equal(hdr[:len(snapMagic)], []byte(snapMagic)) || v != snapPlain && v != snapZstd {
+		return 0, 0, nil, fmt.Errorf("%w: not a cairn snapshot of format %d or %d", errSnapshotCorrupt, snapPlain, snapZstd)
 	}
 	index = binary.BigEndian.Uint64(hdr[len(snapMagic)+1:])
 	term = binary.BigEndian.Uint64(hdr[len(snapMagic)+9:])

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +27,7 @@ type ETags struct {
 	mu      sync.Mutex
 	known   map[chunk.Digest]string
 	next    *raftfsm.ObjectRef // where FillLate goes on from (nil: the first)
-	enabled time.Time          // when the leader last asked its peers for the feature
+	enabled time.Time          // when the leader last asked its peers for their features
 }
 
 // md5ETag is the S3 ETag of content whose MD5 is sum: quoted lowercase
@@ -191,8 +190,8 @@ func (e *ETags) fills(ctx context.Context, refs []raftfsm.ObjectRef) ([]raftfsm.
 // fillBatch is how many late ETags the leader fills per command.
 const fillBatch = 256
 
-// Run turns the feature on once every member of the cluster knows it,
-// and then, if fill, fills late ETags in the state while this node leads
+// Run turns the cluster's features on once every member knows them
+// (enableFeatures), and once late ETags are on, if fill, fills late ETags in the state while this node leads
 // and its store is quiet (or at least one batch every ten seconds). It
 // returns when ctx ends.
 func (e *ETags) Run(ctx context.Context, fill bool) {
@@ -208,8 +207,8 @@ func (e *ETags) Run(ctx context.Context, fill bool) {
 		if !e.n.raft.IsLeader() {
 			continue
 		}
+		enableFeatures(ctx, e.n, &e.enabled)
 		if !e.Late() {
-			e.enable(ctx)
 			continue
 		}
 		for fill && (e.n.store.Backlog().Quiet || time.Since(last) >= 10*time.Second) {
@@ -265,31 +264,4 @@ func (e *ETags) FillLate(ctx context.Context) (more bool, err error) {
 		return false, err
 	}
 	return len(refs) == fillBatch, firstErr
-}
-
-// enable proposes FeatureLateETag once every member says it knows it;
-// the leader asks at most every ten seconds.
-func (e *ETags) enable(ctx context.Context) {
-	if time.Since(e.enabled) < 10*time.Second {
-		return
-	}
-	e.enabled = time.Now()
-	voters, others, err := e.n.Others()
-	if err != nil {
-		return
-	}
-	for _, m := range append(voters, others...) {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		st, err := e.n.peers.Status(cctx, m.Addr)
-		cancel()
-		if err != nil || !slices.Contains(st.Features, raftfsm.FeatureLateETag) {
-			e.n.log.Info("late ETags wait for every member to know them", "member", m.ID, "err", err)
-			return
-		}
-	}
-	if _, err := e.n.Propose(ctx, &raftfsm.EnableFeature{Name: raftfsm.FeatureLateETag}); err != nil {
-		e.n.log.Warn("turn late ETags on", "err", err)
-		return
-	}
-	e.n.log.Info("cluster feature on", "feature", raftfsm.FeatureLateETag)
 }

@@ -1,0 +1,58 @@
+package core
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"cairn/raftfsm"
+)
+
+// enableFeatures proposes each feature of this release (raftfsm.Features)
+// that the cluster has not turned on yet, once every member, voter or
+// not, says it knows it: a node of an older release would stop at the
+// first entry, or snapshot, it cannot read. The leader asks at most every
+// ten seconds (asked is when it last did) and not at all once every
+// feature is on.
+func enableFeatures(ctx context.Context, n *Node, asked *time.Time) {
+	if time.Since(*asked) < 10*time.Second {
+		return
+	}
+	*asked = time.Now()
+	var off []string
+	for _, f := range raftfsm.Features {
+		if !n.State().Feature(f) {
+			off = append(off, f)
+		}
+	}
+	if len(off) == 0 {
+		return
+	}
+	voters, others, err := n.Others()
+	if err != nil {
+		return
+	}
+	for _, m := range append(voters, others...) {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err := n.peers.Status(cctx, m.Addr)
+		cancel()
+		if err != nil {
+			n.log.Info("cluster features wait for every member to answer", "member", m.ID, "err", err)
+			return
+		}
+		off = slices.DeleteFunc(off, func(f string) bool {
+			if !slices.Contains(st.Features, f) {
+				n.log.Info("cluster feature waits for every member to know it", "feature", f, "member", m.ID)
+				return true
+			}
+			return false
+		})
+	}
+	for _, f := range off {
+		if _, err := n.Propose(ctx, &raftfsm.EnableFeature{Name: f}); err != nil {
+			n.log.Warn("turn cluster feature on", "feature", f, "err", err)
+			return
+		}
+		n.log.Info("cluster feature on", "feature", f)
+	}
+}
