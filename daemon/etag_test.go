@@ -184,9 +184,9 @@ func TestLateETags_Filled(t *testing.T) {
 
 // TestLateETags_WaitForEveryMember covers a rolling upgrade: while one
 // member does not say it knows late ETags (a node of an older release,
-// which could not decode FillETags), the leader does not turn them on and
-// commits compute the MD5 before answering; once that member runs this
-// release, the leader turns them on.
+// which could not decode FillETags) or zstd snapshots, the leader turns
+// neither on and commits compute the MD5 before answering; once that
+// member runs this release, the leader turns both on.
 func TestLateETags_WaitForEveryMember(t *testing.T) {
 	c := newTestCluster(t, 3, func(cfg *Config) { cfg.olderRelease = cfg.NodeID == "node2" })
 	leader := c.nodes[c.leader()]
@@ -194,8 +194,10 @@ func TestLateETags_WaitForEveryMember(t *testing.T) {
 	// ten seconds.
 	time.Sleep(3 * time.Second)
 	for i, srv := range c.nodes {
-		if srv.core.State().Feature(raftfsm.FeatureLateETag) {
-			t.Fatalf("node %d has late ETags on while node2 does not know them", i)
+		for _, f := range raftfsm.Features {
+			if srv.core.State().Feature(f) {
+				t.Fatalf("node %d has %s on while node2 does not know it", i, f)
+			}
 		}
 	}
 	data := content("wait", 1<<20)
@@ -210,19 +212,19 @@ func TestLateETags_WaitForEveryMember(t *testing.T) {
 	c.cfgs[2].olderRelease = false
 	c.restart(2)
 	deadline := time.Now().Add(30 * time.Second)
-	for i := 0; i < len(c.nodes); {
-		if c.nodes[i].core.State().Feature(raftfsm.FeatureLateETag) {
-			i++
-			continue
+	for i := 0; i < len(c.nodes); i++ {
+		for _, f := range raftfsm.Features {
+			for !c.nodes[i].core.State().Feature(f) {
+				if time.Now().After(deadline) {
+					t.Fatalf("node %d: %s still off 30 s after every member knows it", i, f)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node %d: late ETags still off 30 s after every member knows them", i)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	st, err := cl.Admin().ClusterStatus(t.Context())
-	if err != nil || !slices.Contains(st.Features, raftfsm.FeatureLateETag) {
-		t.Fatalf("cluster status: features %v, %v; want %s on", st.Features, err, raftfsm.FeatureLateETag)
+	if err != nil || !slices.Equal(st.Features, raftfsm.Features) {
+		t.Fatalf("cluster status: features %v, %v; want %v on", st.Features, err, raftfsm.Features)
 	}
 }
 
