@@ -75,13 +75,15 @@ type fsm struct {
 	txnWrites, txnBytes int
 	// observeBatch, when set, is called with the size of every batch.
 	observeBatch func(entries int)
+	// pacing measures entries and snapshots to pace snapshots (pacing.go).
+	pacing pacing
 }
 
 func openFSM(dir string, log *slog.Logger) (*fsm, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	f := &fsm{dir: dir, log: log, notify: make(chan struct{})}
+	f := &fsm{dir: dir, log: log, notify: make(chan struct{}), pacing: pacing{done: make(chan struct{}, 1)}}
 	cur, err := os.ReadFile(filepath.Join(dir, "CURRENT"))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -210,6 +212,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	if f.observeBatch != nil {
 		f.observeBatch(len(logs))
 	}
+	f.pacing.applied(logs)
 	results := make([]any, len(logs))
 	f.wmu.Lock()
 	defer f.wmu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -88,6 +89,9 @@ type Node struct {
 	meta  *metadb.BoltMetaDB // the log's meta store, which WAL.Close leaves open
 	trans raft.Transport
 	log   *slog.Logger
+	// stopPacing ends paceSnapshots, which paced runs.
+	stopPacing chan struct{}
+	paced      sync.WaitGroup
 }
 
 // Open starts a node: it opens the state, the log and the snapshots,
@@ -134,6 +138,9 @@ func Open(cfg Config) (*Node, error) {
 	if err := n.catchUpFromSnapshot(snaps); err != nil {
 		return nil, err
 	}
+	if list, err := snaps.List(); err == nil && len(list) > 0 {
+		n.fsm.pacing.snapBytes.Store(list[0].Size)
+	}
 	n.trans = cfg.Transport
 	if n.trans == nil {
 		if n.trans, err = newTransport(cfg, hlog); err != nil {
@@ -160,6 +167,8 @@ func Open(cfg Config) (*Node, error) {
 	if n.raft, err = raft.NewRaft(rc, n.fsm, n.wal, n.wal, snaps, n.trans); err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
+	n.stopPacing = make(chan struct{})
+	n.paced.Go(func() { n.paceSnapshots(rc.SnapshotThreshold, n.stopPacing) })
 	ok = true
 	return n, nil
 }
@@ -384,6 +393,11 @@ func (n *Node) WaitLeader(ctx context.Context) error {
 // Close shuts Raft down and closes the log and the state.
 func (n *Node) Close() error {
 	var errs []error
+	if n.stopPacing != nil {
+		close(n.stopPacing)
+		n.paced.Wait()
+		n.stopPacing = nil
+	}
 	if n.raft != nil {
 		errs = append(errs, n.raft.Shutdown().Error())
 	}

@@ -116,11 +116,40 @@ func appliedIn(t *badger.Txn) (index, term uint64, err error) {
 
 // Persist streams the state to sink, cancelling the sink on error.
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	if err := s.write(sink); err != nil {
+	cw := &countingWriter{w: sink}
+	if err := s.write(cw); err != nil {
 		sink.Cancel()
 		return fmt.Errorf("persist snapshot at %d: %w", s.index, err)
 	}
-	return sink.Close()
+	if err := sink.Close(); err != nil {
+		return err
+	}
+	s.f.pacing.snapshotted(cw.n)
+	return nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func (s *snapshot) write(w io.Writer) error {
@@ -216,7 +245,8 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
-	index, term, err := readSnapshot(rc, db)
+	cr := &countingReader{r: rc}
+	index, term, err := readSnapshot(cr, db)
 	if err == nil {
 		err = db.Sync()
 	}
@@ -241,6 +271,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	os.RemoveAll(filepath.Join(f.dir, oldName))
 	f.settle(func() { f.applied, f.term, f.failed = index, term, nil })
+	f.pacing.snapshotted(cr.n)
 	f.log.Info("state restored from snapshot", "index", index, "term", term)
 	return nil
 }

@@ -1,0 +1,110 @@
+package raftfsm
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+func TestPacedThreshold(t *testing.T) {
+	for _, c := range []struct {
+		floor                         uint64
+		snap, logBytes, entries, want int64
+	}{
+		{8192, 0, 0, 0, 8192},                            // nothing measured yet
+		{8192, 100 << 20, 0, 0, 8192},                    // a snapshot found at start, no entry since
+		{8192, 1 << 20, 500 << 10, 1000, 8192},           // a small state: the floor
+		{8192, 96 << 20, 500 << 20, 1 << 20, 201326},     // 96 MB of snapshot, entries of 500 bytes
+		{8192, 1 << 30, 300 << 20, 1 << 20, 3579139},     // 1 GiB, entries of 300 bytes
+		{8192, 64 << 30, 500 << 20, 1 << 20, 1 << 22},    // bounded
+		{1 << 23, 64 << 30, 500 << 20, 1 << 20, 1 << 23}, // a floor over the bound stays
+		{16, 5000, 10, 100, 5000},                        // entries under a byte: one byte
+	} {
+		if got := pacedThreshold(c.floor, c.snap, c.logBytes, c.entries); got != uint64(c.want) {
+			t.Errorf("pacedThreshold(%d, %d, %d, %d) = %d, want %d", c.floor, c.snap, c.logBytes, c.entries, got, c.want)
+		}
+	}
+}
+
+// TestNode_PacesSnapshots runs a node whose Raft checks every few
+// milliseconds whether 16 entries went by since its last snapshot: once it
+// has written a snapshot, it raises the threshold to the entries whose
+// bytes make that snapshot's size, and Raft takes no snapshot before that
+// many went by (it took one after 16 before), and takes one after.
+func TestNode_PacesSnapshots(t *testing.T) {
+	const floor = 16
+	c := newTestClusterWith(t, 1, ClusterOptions{Configure: func(cfg *Config) {
+		cfg.SnapshotThreshold, cfg.SnapshotInterval = floor, 10*time.Millisecond
+	}})
+	n := c.Nodes[0]
+	var entries, entryBytes int64
+	apply := func(cmd Command) {
+		t.Helper()
+		b, err := Encode(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries++
+		entryBytes += int64(len(b))
+		mustApply(t, n, cmd)
+	}
+	apply(&CreateBucket{Bucket: "bkt"})
+	next := 0
+	put := func(k int) {
+		t.Helper()
+		for range k {
+			apply(&PutObject{Bucket: "bkt", Key: fmt.Sprintf("exp/%032d/artifacts/model/MLmodel", next), File: testFile(strconv.Itoa(next))})
+			next++
+		}
+	}
+	lastSnapshot := func() uint64 {
+		i, _ := strconv.ParseUint(n.raft.Stats()["last_snapshot_index"], 10, 64)
+		return i
+	}
+	put(300)
+	if err := n.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	// The threshold the node should pace to, from what this test applied
+	// and the newest snapshot on disk.
+	snaps, err := raft.NewFileSnapshotStore(n.cfg.Dir, 2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := snaps.List()
+	if err != nil || len(list) == 0 {
+		t.Fatalf("snapshots %v, %v", list, err)
+	}
+	want := uint64(list[0].Size / (entryBytes / entries))
+	if want < 4*floor {
+		t.Fatalf("a snapshot of %d bytes over entries of %d bytes: too small a state to see pacing", list[0].Size, entryBytes/entries)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for got := n.raft.ReloadableConfig().SnapshotThreshold; got != want; got = n.raft.ReloadableConfig().SnapshotThreshold {
+		if time.Now().After(deadline) {
+			t.Fatalf("snapshot threshold %d 5 s after a snapshot of %d bytes, want %d", got, list[0].Size, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	// Under the paced threshold, no snapshot, though Raft checks often.
+	at := lastSnapshot()
+	put(int(want) / 2)
+	time.Sleep(300 * time.Millisecond)
+	if got := lastSnapshot(); got != at {
+		t.Fatalf("a snapshot at %d, %d entries after the last (at %d) with the threshold paced to %d", got, got-at, at, want)
+	}
+	// Past it, one.
+	put(int(want)/2 + floor)
+	deadline = time.Now().Add(5 * time.Second)
+	for lastSnapshot() == at {
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot 5 s after %d entries past the last, with the threshold paced to %d", int(want)+floor, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
