@@ -655,3 +655,40 @@ func TestCompact_MovesNeedNoSync(t *testing.T) {
 		t.Fatalf("%d of %d moves left writes for SyncWrites to sync", unsynced, moves)
 	}
 }
+
+// TestBackground_LeavesStoreQuiet: reads made with a Background context
+// (the node's own work, such as filling ETags) leave the store quiet,
+// so that such work can yield to reads that are not; reads without it
+// make the store busy until CompactIdle has gone by.
+func TestBackground_LeavesStoreQuiet(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	s := testStore(t, t.TempDir(), Options{CompactIdle: idle, busyCPU: true})
+	files := testFiles()[:1]
+	results := putFiles(t, s, files)
+	waitFor(t, "the store to be quiet", func() bool { return s.Backlog().Quiet })
+	read := func(ctx context.Context) {
+		t.Helper()
+		var b bytes.Buffer
+		rd := s.Open(ctx, results[0].Recipe)
+		if _, err := io.Copy(&b, rd); err != nil {
+			t.Fatal(err)
+		}
+		rd.Close()
+		if !bytes.Equal(b.Bytes(), files[0]) {
+			t.Fatal("read back other bytes")
+		}
+		for _, ref := range results[0].Recipe {
+			if _, err := s.GetChunk(ctx, ref.Digest); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	read(Background(t.Context()))
+	if !s.Backlog().Quiet {
+		t.Fatal("background reads made the store busy")
+	}
+	read(t.Context())
+	if s.Backlog().Quiet {
+		t.Fatalf("the store was quiet right after a foreground read (quiet after %v)", idle)
+	}
+}

@@ -101,7 +101,7 @@ func (rd *reader) get(ctx context.Context, d Digest, dst []byte, how access) ([]
 		return nil, ErrClosed
 	default:
 	}
-	s.act.mark()
+	s.act.markRead(ctx)
 	if b, next, ok := s.rd.cache.getNext(d, dst[:0]); ok {
 		if chunk.Sum(b) == d {
 			if how == accessStream && next.pack != 0 {
@@ -368,7 +368,7 @@ func (s *Store) GetStored(ctx context.Context, d Digest) ([]byte, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	s.act.mark()
+	s.act.markRead(ctx)
 	for attempt := 0; ; attempt++ {
 		e, err := s.rd.lookup(d, nil)
 		if err != nil {

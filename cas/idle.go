@@ -1,6 +1,7 @@
 package cas
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 )
@@ -25,6 +26,23 @@ func (a *activity) begin() func() {
 
 // mark notes foreground work happening now (a chunk read).
 func (a *activity) mark() { a.last.Store(time.Now().UnixNano()) }
+
+// markRead notes a chunk read, unless ctx is a background one.
+func (a *activity) markRead(ctx context.Context) {
+	if ctx.Value(backgroundKey{}) == nil {
+		a.mark()
+	}
+}
+
+type backgroundKey struct{}
+
+// Background returns a context for reads that are the node's own
+// background work (filling ETags, say): the store does not count them as
+// foreground work, so they leave it quiet (Backlog.Quiet) and do not hold
+// the compactor back.
+func Background(ctx context.Context) context.Context {
+	return context.WithValue(ctx, backgroundKey{}, true)
+}
 
 // pace is how much the compactor yields.
 type pace int

@@ -237,7 +237,7 @@ func (s *Store) ReadBack(ctx context.Context, recipe Recipe, w io.Writer) error 
 	buf := s.bp.getBuf()
 	defer s.bp.putBuf(buf)
 	for _, ref := range recipe {
-		s.act.mark()
+		s.act.markRead(ctx)
 		b, fresh, ok := s.rd.cache.take(ref.Digest, (*buf)[:0])
 		if !ok {
 			var err error

@@ -279,6 +279,61 @@ func TestLateETags_Downloads(t *testing.T) {
 	}
 }
 
+// TestLateETags_FillYields checks the fill's way of yielding to
+// foreground work: a batch told to stop computes one ETag, proposes it
+// and reports more to do, and the next batch goes on after it rather than
+// from the first; a whole batch then fills the rest.
+func TestLateETags_FillYields(t *testing.T) {
+	srv := newTestServer(t, func(c *Config) { c.holdLateETags = true })
+	waitFeatures(t, srv)
+	cl := goClient(t, srv.URL(), "yield")
+	want := map[string]string{}
+	for _, key := range []string{"k1", "k2", "k3", "k4"} {
+		data := content("yield-"+key, 1<<20)
+		if _, err := cl.Put(t.Context(), "yield", key, bytes.NewReader(data), int64(len(data)), nil); err != nil {
+			t.Fatal(err)
+		}
+		want[key] = fmt.Sprintf(`"%x"`, md5.Sum(data))
+	}
+	st := srv.core.State()
+	late := func() []string {
+		t.Helper()
+		refs, err := st.LateETags(nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, r := range refs {
+			keys = append(keys, r.Key)
+		}
+		return keys
+	}
+	if got := late(); len(got) != 4 {
+		t.Fatalf("late before any fill: %v", got)
+	}
+	stop := func() bool { return true }
+	for i, wantLate := range [][]string{{"k2", "k3", "k4"}, {"k3", "k4"}} {
+		more, err := srv.core.ETags().FillLateUntil(t.Context(), stop)
+		if err != nil || !more {
+			t.Fatalf("batch %d told to stop: more %v, %v", i, more, err)
+		}
+		if got := late(); !slices.Equal(got, wantLate) {
+			t.Fatalf("late after batch %d told to stop: %v, want %v", i, got, wantLate)
+		}
+	}
+	if _, err := srv.core.ETags().FillLate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := late(); len(got) != 0 {
+		t.Fatalf("late after a whole batch: %v", got)
+	}
+	for key, etag := range want {
+		if o, _, err := st.Object("yield", key); err != nil || o.Meta.ETag != etag {
+			t.Errorf("%s: ETag %q, %v; want %s", key, o.Meta.ETag, err, etag)
+		}
+	}
+}
+
 // goClient returns a Go client of the node at url and makes bucket
 // through it.
 func goClient(t *testing.T, url, bucket string) *client.Client {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"cairn/cas"
 	"cairn/cas/chunk"
 	"cairn/raftfsm"
 )
@@ -211,9 +212,17 @@ func (e *ETags) Run(ctx context.Context, fill bool) {
 		if !e.Late() {
 			continue
 		}
-		for fill && (e.n.store.Backlog().Quiet || time.Since(last) >= 10*time.Second) {
+		for fill {
+			quiet := e.n.store.Backlog().Quiet
+			if !quiet && time.Since(last) < 10*time.Second {
+				break
+			}
 			last = time.Now()
-			more, err := e.FillLate(ctx)
+			// On a quiet store, stop as soon as foreground work comes
+			// (the fill's own reads do not count); the one batch every
+			// ten seconds goes whole.
+			yield := func() bool { return quiet && !e.n.store.Backlog().Quiet }
+			more, err := e.FillLateUntil(ctx, yield)
 			if err != nil && ctx.Err() == nil {
 				e.n.log.Warn("fill late ETags", "err", err)
 			}
@@ -228,6 +237,13 @@ func (e *ETags) Run(ctx context.Context, fill bool) {
 // An object whose content cannot be read now stays late and is tried
 // again on the next batch.
 func (e *ETags) FillLate(ctx context.Context) (more bool, err error) {
+	return e.FillLateUntil(ctx, func() bool { return false })
+}
+
+// FillLateUntil fills a batch of late ETags as FillLate does, but ends it
+// early, with what it has computed, once yield says so (it computes at
+// least one ETag first); the next batch goes on from there.
+func (e *ETags) FillLateUntil(ctx context.Context, yield func() bool) (more bool, err error) {
 	e.mu.Lock()
 	after := e.next
 	e.mu.Unlock()
@@ -235,33 +251,52 @@ func (e *ETags) FillLate(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	// Go on after this page next time, so that objects that cannot be
-	// read now do not hold up the rest; start again from the first once
-	// a page is short.
-	e.mu.Lock()
-	e.next = nil
-	if len(refs) == fillBatch {
-		e.next = &refs[len(refs)-1]
-	}
-	e.mu.Unlock()
 	if len(refs) == 0 {
+		e.setNext(nil)
 		return false, nil
 	}
+	// The fill's reads are background work: they must not make the store
+	// look busy to yield, or to the compactor.
+	bctx := cas.Background(ctx)
 	var fills []raftfsm.ETagFill
 	var firstErr error
+	done := 0
 	for _, r := range refs {
-		f, err := e.fills(ctx, []raftfsm.ObjectRef{r})
+		if done > 0 && yield() {
+			break
+		}
+		done++
+		f, err := e.fills(bctx, []raftfsm.ObjectRef{r})
 		if err != nil {
 			firstErr = cmp.Or(firstErr, err)
 			continue
 		}
 		fills = append(fills, f...)
 	}
-	if len(fills) == 0 {
+	// Go on after what this batch went through next time, so that objects
+	// that cannot be read now do not hold up the rest; start again from
+	// the first once a page is short and went through whole.
+	switch {
+	case done < len(refs):
+		e.setNext(&refs[done-1])
+	case len(refs) == fillBatch:
+		e.setNext(&refs[len(refs)-1])
+	default:
+		e.setNext(nil)
+	}
+	if len(fills) > 0 {
+		if err := e.propose(ctx, fills); err != nil {
+			return false, err
+		}
+	}
+	if len(fills) == 0 && firstErr != nil {
 		return false, firstErr
 	}
-	if err := e.propose(ctx, fills); err != nil {
-		return false, err
-	}
-	return len(refs) == fillBatch, firstErr
+	return done < len(refs) || len(refs) == fillBatch, firstErr
+}
+
+func (e *ETags) setNext(r *raftfsm.ObjectRef) {
+	e.mu.Lock()
+	e.next = r
+	e.mu.Unlock()
 }
