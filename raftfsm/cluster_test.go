@@ -214,8 +214,8 @@ func testSnapshotInstall(t *testing.T, format byte) {
 	ensureSame(t, c)
 }
 
-// newestSnapshotFormat reads the format byte of n's newest Raft snapshot.
-func newestSnapshotFormat(t *testing.T, n *Node) byte {
+// newestSnapshot opens n's newest Raft snapshot.
+func newestSnapshot(t *testing.T, n *Node) (*raft.SnapshotMeta, io.ReadCloser) {
 	t.Helper()
 	snaps, err := raft.NewFileSnapshotStore(n.cfg.Dir, 2, io.Discard)
 	if err != nil {
@@ -225,10 +225,17 @@ func newestSnapshotFormat(t *testing.T, n *Node) byte {
 	if err != nil || len(list) == 0 {
 		t.Fatalf("snapshots %v, %v", list, err)
 	}
-	_, rc, err := snaps.Open(list[0].ID)
+	meta, rc, err := snaps.Open(list[0].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return meta, rc
+}
+
+// newestSnapshotFormat reads the format byte of n's newest Raft snapshot.
+func newestSnapshotFormat(t *testing.T, n *Node) byte {
+	t.Helper()
+	_, rc := newestSnapshot(t, n)
 	defer rc.Close()
 	hdr := make([]byte, len(snapMagic)+1)
 	if _, err := io.ReadFull(rc, hdr); err != nil {
