@@ -21,8 +21,9 @@
 // # Node
 //
 // A Node runs hashicorp/raft over the state: the log (raft-wal),
-// snapshots streamed from a Badger read view, restore into a fresh folder,
-// membership and status. It is the only package that imports
+// snapshots streamed from a Badger read view (zstd-compressed once the
+// cluster has FeatureZstdSnapshot on) and paced by their size, restore
+// into a fresh folder, membership and status. It is the only package that imports
 // hashicorp/raft; the network under it is a StreamLayer the caller gives.
 //
 // It knows Raft and Badger; it must not know HTTP, YAML, the surfaces, or
