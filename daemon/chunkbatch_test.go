@@ -3,8 +3,10 @@ package daemon
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,5 +106,62 @@ func TestChunks_Batch(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 {
 		t.Fatalf("a 40 MiB batch: %d, want 400", resp.StatusCode)
+	}
+}
+
+// TestChunks_Fetch: POST /v1/chunks/fetch answers the chunks asked for, in
+// order and raw, in an answer whose Content-Length is its length; past
+// cluster.BatchBytes it stops and says where (Cairn-Truncated), and the
+// rest comes on the next request.
+func TestChunks_Fetch(t *testing.T) {
+	srv := newTestServer(t)
+	var ds []chunk.Digest
+	want := map[chunk.Digest][]byte{}
+	for i := range 24 { // 12 MiB of the largest chunks: an answer stops once past 8 MiB
+		c := content(fmt.Sprint("fetch-", i), chunk.DefaultMaxSize)
+		d := chunk.Sum(c)
+		ds, want[d] = append(ds, d), c
+		body := chunk.AppendBatch(nil, d, append([]byte{chunk.RawForm}, c...))
+		resp, err := http.Post(srv.URL()+"/v1/chunks", "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("put chunk %d: %d", i, resp.StatusCode)
+		}
+	}
+	fetch := func(ds []chunk.Digest) (got []chunk.Digest, truncated string) {
+		t.Helper()
+		b, _ := json.Marshal(client.MissingRequest{Digests: ds})
+		resp, err := http.Post(srv.URL()+"/v1/chunks/fetch", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != 200 || resp.ContentLength != int64(len(body)) {
+			t.Fatalf("fetch: %d, Content-Length %d of a %d-byte body, %v", resp.StatusCode, resp.ContentLength, len(body), err)
+		}
+		err = chunk.ReadBatch(bytes.NewReader(body), chunk.DefaultMaxSize+1, func(d chunk.Digest, v []byte) error {
+			if v[0] != chunk.RawForm || !bytes.Equal(v[1:], want[d]) {
+				return fmt.Errorf("chunk %s: form %d, %d bytes", d.Short(), v[0], len(v)-1)
+			}
+			got = append(got, d)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, resp.Header.Get(client.HeaderTruncated)
+	}
+	first, truncated := fetch(ds)
+	// 16 entries of 512 KiB and their headers are the first past 8 MiB.
+	if truncated != "16" || !slices.Equal(first, ds[:16]) {
+		t.Fatalf("first answer: %d chunks, truncated at %q; want 16, truncated at 16", len(first), truncated)
+	}
+	rest, truncated := fetch(ds[16:])
+	if truncated != "" || !slices.Equal(rest, ds[16:]) {
+		t.Fatalf("second answer: %d chunks, truncated at %q; want the 8 left", len(rest), truncated)
 	}
 }

@@ -113,9 +113,15 @@ func (a *API) fetchChunks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var body []byte
+	// The chunks are gathered first, then written one by one after their
+	// entry's header: the answer needs its length before it starts, and
+	// copying them into one body cost the node an eighth of its time in
+	// a client's download (the copies as it grew).
+	var chunks [][]byte
+	var hdr []byte
+	size := 0
 	for i, d := range ds {
-		if len(body) >= cluster.BatchBytes {
+		if size >= cluster.BatchBytes {
 			w.Header().Set(client.HeaderTruncated, strconv.Itoa(i))
 			break
 		}
@@ -123,12 +129,23 @@ func (a *API) fetchChunks(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		body = chunk.AppendForm(body, d, chunk.RawForm, b)
+		chunks = append(chunks, b)
+		hdr = chunk.AppendBatchHeader(hdr[:0], d, 1+len(b))
+		size += len(hdr) + 1 + len(b) // the header, the form byte, the chunk
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Content-Length", strconv.Itoa(size))
 	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	for i, b := range chunks {
+		hdr = chunk.AppendBatchHeader(hdr[:0], ds[i], 1+len(b))
+		hdr = append(hdr, chunk.RawForm)
+		if _, err := w.Write(hdr); err != nil {
+			return nil // the client went away; nothing to answer
+		}
+		if _, err := w.Write(b); err != nil {
+			return nil
+		}
+	}
 	return nil
 }
 
