@@ -198,7 +198,7 @@ func (s *Server) buildSurfaces(partKey []byte) {
 		GCInterval: cfg.GCInterval, GCFullInterval: cfg.GCFullInterval, GCGrace: cfg.GCGrace, UploadExpiry: cfg.UploadExpiry,
 		RepairInterval: cfg.RepairInterval, RepairRate: cfg.RepairRate,
 		Tier: s.tier, TierAfter: cfg.TierAfter, TierInterval: cfg.TierInterval, Logger: s.log,
-		HoldLateETags: cfg.holdLateETags, NoLateETags: cfg.olderRelease,
+		HoldLateETags: cfg.holdLateETags, OlderRelease: cfg.olderRelease,
 	})
 	s.s3 = s3api.New(s.core, s3api.Config{
 		Auth: s.keys, Region: cfg.S3Region, Domain: cfg.S3Domain, ConsistentReads: cfg.ConsistentReads, Now: cfg.Now, Logger: s.log,

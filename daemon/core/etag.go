@@ -23,12 +23,11 @@ import (
 // computed on the spot, remembered here by file digest. Either way every
 // surface gives the same ETag for the same content.
 type ETags struct {
-	n       *Node
-	on      atomic.Bool // the cluster turned raftfsm.FeatureLateETag on
-	mu      sync.Mutex
-	known   map[chunk.Digest]string
-	next    *raftfsm.ObjectRef // where FillLate goes on from (nil: the first)
-	enabled time.Time          // when the leader last asked its peers for their features
+	n     *Node
+	on    atomic.Bool // the cluster turned raftfsm.FeatureLateETag on
+	mu    sync.Mutex
+	known map[chunk.Digest]string
+	next  *raftfsm.ObjectRef // where FillLate goes on from (nil: the first)
 }
 
 // md5ETag is the S3 ETag of content whose MD5 is sum: quoted lowercase
@@ -191,11 +190,10 @@ func (e *ETags) fills(ctx context.Context, refs []raftfsm.ObjectRef) ([]raftfsm.
 // fillBatch is how many late ETags the leader fills per command.
 const fillBatch = 256
 
-// Run turns the cluster's features on once every member knows them
-// (enableFeatures), and once late ETags are on, if fill, fills late ETags in the state while this node leads
-// and its store is quiet (or at least one batch every ten seconds). It
-// returns when ctx ends.
-func (e *ETags) Run(ctx context.Context, fill bool) {
+// Run fills late ETags in the state, once the cluster has them on, while
+// this node leads and its store is quiet (or at least one batch every ten
+// seconds). It returns when ctx ends.
+func (e *ETags) Run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	last := time.Now()
@@ -205,14 +203,10 @@ func (e *ETags) Run(ctx context.Context, fill bool) {
 			return
 		case <-t.C:
 		}
-		if !e.n.raft.IsLeader() {
+		if !e.n.raft.IsLeader() || !e.Late() {
 			continue
 		}
-		enableFeatures(ctx, e.n, &e.enabled)
-		if !e.Late() {
-			continue
-		}
-		for fill {
+		for {
 			quiet := e.n.store.Backlog().Quiet
 			if !quiet && time.Since(last) < 10*time.Second {
 				break

@@ -8,17 +8,32 @@ import (
 	"cairn/raftfsm"
 )
 
-// enableFeatures proposes each feature of this release (raftfsm.Features)
-// that the cluster has not turned on yet, once every member, voter or
-// not, says it knows it: a node of an older release would stop at the
-// first entry, or snapshot, it cannot read. The leader asks at most every
-// ten seconds (asked is when it last did) and not at all once every
-// feature is on.
-func enableFeatures(ctx context.Context, n *Node, asked *time.Time) {
-	if time.Since(*asked) < 10*time.Second {
-		return
+// RunFeatures turns the cluster's features on while this node leads: each
+// feature of this release (raftfsm.Features) the cluster does not have on
+// yet, once every member, voter or not, says it knows it (a node of an
+// older release would stop at the first entry, or snapshot, it cannot
+// read). It asks at once on becoming leader, then every ten seconds while
+// a feature is off. It returns when ctx ends.
+func RunFeatures(ctx context.Context, n *Node) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var asked time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n.raft.IsLeader() && time.Since(asked) >= 10*time.Second {
+			asked = time.Now()
+			enableFeatures(ctx, n)
+		}
 	}
-	*asked = time.Now()
+}
+
+// enableFeatures proposes the features the cluster does not have on and
+// every member knows.
+func enableFeatures(ctx context.Context, n *Node) {
 	var off []string
 	for _, f := range raftfsm.Features {
 		if !n.State().Feature(f) {

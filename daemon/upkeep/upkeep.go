@@ -36,10 +36,10 @@ type Config struct {
 	TierAfter    time.Duration
 	TierInterval time.Duration
 	// HoldLateETags keeps the leader from filling late ETags, and
-	// NoLateETags from turning them on as well (tests: a node of an
-	// older release has neither).
-	HoldLateETags, NoLateETags bool
-	Logger                     *slog.Logger
+	// OlderRelease from filling them and turning the cluster's features on
+	// (tests: a node of an older release does neither).
+	HoldLateETags, OlderRelease bool
+	Logger                      *slog.Logger
 }
 
 // Upkeep runs a node's background work. Its methods are safe for
@@ -91,8 +91,11 @@ func (u *Upkeep) Run(ctx context.Context) {
 		})
 	}
 	wg.Go(func() { u.repairLoop(ctx) })
-	if !u.cfg.NoLateETags {
-		wg.Go(func() { u.node.ETags().Run(ctx, !u.cfg.HoldLateETags) })
+	if !u.cfg.OlderRelease {
+		wg.Go(func() { core.RunFeatures(ctx, u.node) })
+		if !u.cfg.HoldLateETags {
+			wg.Go(func() { u.node.ETags().Run(ctx) })
+		}
 	}
 	wg.Wait()
 }
