@@ -357,9 +357,27 @@ func TestStore_ReadsEveryForm(t *testing.T) {
 			t.Fatalf("%s: put stored: %v %v", name, added, err)
 		}
 	}
+	// sharedFrame reports whether chunk d is in a record with others.
+	sharedFrame := func(d Digest) bool {
+		e, err := s.rd.lookup(d, nil)
+		if err != nil || !e.packed {
+			return false
+		}
+		raw, err := s.packs.readAt(e.loc.pack, e.loc.off, e.loc.length, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := parseRecord(raw, s.params.MaxSize, s.opts.CompactFrame+s.params.MaxSize)
+		return err == nil && len(r.chunks) > 1
+	}
+	sharedSeen := 0
 	check := func(stage string) {
 		for name, f := range forms {
 			d := chunk.Sum(f.data)
+			shared := sharedFrame(d)
+			if shared {
+				sharedSeen++
+			}
 			s.rd.cache.drop(d)
 			if got, err := s.GetChunk(ctx, d); err != nil || !bytes.Equal(got, f.data) {
 				t.Fatalf("%s, %s: GetChunk: %v", stage, name, err)
@@ -369,16 +387,26 @@ func TestStore_ReadsEveryForm(t *testing.T) {
 			if got := readAll(t, s, r); !bytes.Equal(got, f.data) {
 				t.Fatalf("%s, %s: Reader reads wrong", stage, name)
 			}
-			v, err := s.GetStored(ctx, d)
-			if err != nil {
-				t.Fatalf("%s, %s: GetStored: %v", stage, name, err)
-			}
-			other.Delete(ctx, d)
-			if _, err := other.PutStored(ctx, d, v); err != nil {
-				t.Fatalf("%s, %s: PutStored of a %v form: %v", stage, name, Codec(v[0]), err)
-			}
-			if got, err := other.GetChunk(ctx, d); err != nil || !bytes.Equal(got, f.data) {
-				t.Fatalf("%s, %s: read from the other store: %v", stage, name, err)
+			for _, to := range []StoredFor{ForPeer, ForReader} {
+				v, err := s.GetStored(ctx, d, to)
+				if err != nil {
+					t.Fatalf("%s, %s: GetStored(%d): %v", stage, name, to, err)
+				}
+				switch {
+				case shared && to == ForReader && Codec(v[0]) != CodecRaw:
+					t.Fatalf("%s, %s: GetStored for a reader: a chunk of a shared frame in form %v, want raw", stage, name, Codec(v[0]))
+				case shared && to == ForPeer && Codec(v[0]) == CodecZstd:
+					t.Fatalf("%s, %s: GetStored for a peer: a chunk of a shared frame in zstd, want the fast codec", stage, name)
+				case stage == "as written" && !bytes.Equal(v, f.form):
+					t.Fatalf("%s, %s: GetStored(%d) is not the form stored (%v, want %v)", stage, name, to, Codec(v[0]), Codec(f.form[0]))
+				}
+				other.Delete(ctx, d)
+				if _, err := other.PutStored(ctx, d, v); err != nil {
+					t.Fatalf("%s, %s: PutStored of a %v form: %v", stage, name, Codec(v[0]), err)
+				}
+				if got, err := other.GetChunk(ctx, d); err != nil || !bytes.Equal(got, f.data) {
+					t.Fatalf("%s, %s: read from the other store: %v", stage, name, err)
+				}
 			}
 		}
 	}
@@ -386,7 +414,13 @@ func TestStore_ReadsEveryForm(t *testing.T) {
 	if _, err := s.Compact(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if sharedSeen != 0 {
+		t.Fatalf("%d chunks in shared frames before compaction", sharedSeen)
+	}
 	check("compacted")
+	if sharedSeen < 2 {
+		t.Fatalf("%d chunks in shared frames after compaction, want at least 2", sharedSeen)
+	}
 }
 
 // TestStore_CorruptPack flips a byte in a pack file: the chunks of that

@@ -357,11 +357,30 @@ type frameKey struct {
 	off  int64
 }
 
+// StoredFor says who a stored form GetStored returns is for, and so
+// what it does with a chunk that shares a frame with others.
+type StoredFor int
+
+const (
+	// ForPeer is a node that keeps the chunk (replication, the tier): a
+	// chunk of a shared frame comes decoded, verified and in the fast
+	// codec, and the read is not a use of the chunk.
+	ForPeer StoredFor = iota
+	// ForReader is a client that decodes and verifies what it gets: a
+	// chunk of a shared frame comes raw, decoded and verified here (a
+	// frame holds many chunks), and the read counts as a use of the chunk,
+	// as GetChunk's does.
+	ForReader
+)
+
 // GetStored returns chunk d in a stored form (codec byte and payload), as
 // PutStored takes it: peers pass chunks this way so that a chunk is
-// compressed once, by the node that took the write. A chunk that shares a
-// zstd frame with others is decoded, verified and given in the fast codec.
-func (s *Store) GetStored(ctx context.Context, d Digest) ([]byte, error) {
+// compressed once, by the node that took the write, and a client that
+// reads the codec decodes it itself. A chunk in a record of its own is
+// returned as stored, not decoded and not verified: whoever takes it
+// must (PutStored does). For a chunk that shares a zstd frame with
+// others, see StoredFor.
+func (s *Store) GetStored(ctx context.Context, d Digest, to StoredFor) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -375,6 +394,7 @@ func (s *Store) GetStored(ctx context.Context, d Digest) ([]byte, error) {
 			return nil, err
 		}
 		if !e.packed {
+			s.noteUse(d, to)
 			return e.inline, nil
 		}
 		raw, err := s.packs.readAt(e.loc.pack, e.loc.off, e.loc.length, nil)
@@ -392,12 +412,37 @@ func (s *Store) GetStored(ctx context.Context, d Digest) ([]byte, error) {
 			if r.chunks[0].d != d {
 				return nil, &CorruptError{Digest: d, Reason: "record holds chunk " + r.chunks[0].d.Short()}
 			}
+			s.noteUse(d, to)
 			return append([]byte{byte(r.codec)}, r.payload...), nil
+		}
+		if to == ForReader {
+			i, _, err := r.chunkIndex(d)
+			if err != nil {
+				return nil, &CorruptError{Digest: d, Reason: err.Error()}
+			}
+			// The chunk is decoded after the codec byte, in place.
+			v := make([]byte, 1, 1+r.chunks[i].size)
+			b, err := s.rd.getChunk(ctx, d, v[1:])
+			if err != nil {
+				return nil, err
+			}
+			if len(b) > 0 && cap(b) == cap(v)-1 && &b[:1][0] == &v[1:2][0] {
+				return v[:1+len(b)], nil
+			}
+			return append(v, b...), nil
 		}
 		b, err := s.rd.getChunk(ctx, d, nil)
 		if err != nil {
 			return nil, err
 		}
 		return s.codec.encode(nil, b), nil
+	}
+}
+
+// noteUse counts a read of chunk d for a reader as a use (the tier moves
+// chunks no reader used lately).
+func (s *Store) noteUse(d Digest, to StoredFor) {
+	if to == ForReader {
+		s.heat.note(d)
 	}
 }

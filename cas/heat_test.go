@@ -29,7 +29,7 @@ func TestCold_ChunksUnreadSinceFirstSeen(t *testing.T) {
 		}
 		return r
 	}
-	a, b, c := put(1), put(2), put(3)
+	a, b, c, e := put(1), put(2), put(3), put(4)
 	cold := func(before time.Time) []Digest {
 		t.Helper()
 		var all []Digest
@@ -54,9 +54,21 @@ func TestCold_ChunksUnreadSinceFirstSeen(t *testing.T) {
 		t.Fatalf("%d chunks cold on the first pass, want none", len(got))
 	}
 	clk.Add(2 * time.Hour)
-	// A read of a's chunks warms them; b and c stay as first seen.
+	// A read of a's chunks warms them, and so does a reader's read of e's
+	// stored forms; a peer's read of b's (replication) does not: b and c
+	// stay as first seen.
 	for _, r := range a.Recipe {
 		if _, err := s.GetChunk(ctx, r.Digest); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range e.Recipe {
+		if _, err := s.GetStored(ctx, r.Digest, ForReader); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range b.Recipe {
+		if _, err := s.GetStored(ctx, r.Digest, ForPeer); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,8 +94,9 @@ func TestCold_ChunksUnreadSinceFirstSeen(t *testing.T) {
 	s.Close()
 	s = testStore(t, dir, Options{Now: clk.Now})
 	clk.Add(2 * time.Hour)
-	if got := cold(clk.Now().Add(-time.Hour)); len(got) != len(a.Recipe)+len(b.Recipe)+len(c.Recipe) {
-		t.Fatalf("%d cold chunks after a restart and two hours, want all %d", len(got), len(a.Recipe)+len(b.Recipe)+len(c.Recipe))
+	all := len(a.Recipe) + len(b.Recipe) + len(c.Recipe) + len(e.Recipe)
+	if got := cold(clk.Now().Add(-time.Hour)); len(got) != all {
+		t.Fatalf("%d cold chunks after a restart and two hours, want all %d", len(got), all)
 	}
 }
 

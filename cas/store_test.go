@@ -255,7 +255,7 @@ func TestStore_Codec(t *testing.T) {
 		want Codec
 	}{{text, CodecS2}, {noise, CodecRaw}} {
 		res := mustPut(t, s, tc.data)
-		v, err := s.GetStored(t.Context(), res.Recipe[0].Digest)
+		v, err := s.GetStored(t.Context(), res.Recipe[0].Digest, ForPeer)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +286,7 @@ func TestStore_Corruption(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// The chunk's index entry is replaced by a damaged stored
 			// form, inline, then put back.
-			stored, err := s.GetStored(t.Context(), victim)
+			stored, err := s.GetStored(t.Context(), victim, ForPeer)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -440,7 +440,7 @@ func TestStore_PutStored(t *testing.T) {
 	data := compressible(4, 100<<10)
 	res := mustPut(t, a, data)
 	d := res.Recipe[0].Digest
-	v, err := a.GetStored(ctx, d)
+	v, err := a.GetStored(ctx, d, ForPeer)
 	if err != nil || Codec(v[0]) != CodecS2 {
 		t.Fatalf("GetStored: %v", err)
 	}

@@ -5,10 +5,14 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"cairn/cas/chunk"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // GetChunk fetches one chunk and verifies it: a chunk whose bytes do not
@@ -59,7 +63,10 @@ func groupRefs(refs []chunk.Ref) [][2]int {
 
 // getChunks fetches refs with as few POST /v1/chunks/fetch as the node's
 // answers allow, verifying each chunk as GetChunk does, and returns them
-// in order.
+// in order. It takes chunks the node stored in S2 as stored, and decodes
+// them itself; should one not decode or verify, it asks for the rest
+// raw, which the node decodes and verifies (and so finds a corrupt copy
+// of its own, where the client could only fail).
 func (c *Client) getChunks(ctx context.Context, refs []chunk.Ref) ([][]byte, error) {
 	out := make([][]byte, 0, len(refs))
 	// each fetches the rest one request a chunk, as a node of a release
@@ -77,6 +84,7 @@ func (c *Client) getChunks(ctx context.Context, refs []chunk.Ref) ([][]byte, err
 	if c.noBatches.Load() {
 		return each()
 	}
+	accept := strconv.Itoa(int(s2Form))
 	for len(out) < len(refs) {
 		rest := refs[len(out):]
 		ds := make([]chunk.Digest, len(rest))
@@ -91,7 +99,7 @@ func (c *Client) getChunks(ctx context.Context, refs []chunk.Ref) ([][]byte, err
 		for _, r := range rest {
 			limit += int64(r.Size) + chunk.DigestSize + binary.MaxVarintLen64 + 1
 		}
-		resp, err := c.conn.do(ctx, call{method: http.MethodPost, path: "/v1/chunks/fetch", body: body, contentType: "application/json", idempotent: true, maxBody: limit + 1})
+		resp, err := c.conn.do(ctx, call{method: http.MethodPost, path: "/v1/chunks/fetch", body: body, contentType: "application/json", accept: accept, idempotent: true, maxBody: limit + 1})
 		if olderNode(err) {
 			c.noBatches.Store(true)
 			return each()
@@ -105,16 +113,18 @@ func (c *Client) getChunks(ctx context.Context, refs []chunk.Ref) ([][]byte, err
 			if i >= len(refs) || d != refs[i].Digest {
 				return fmt.Errorf("get chunks: the node answered chunk %s out of order", d.Short())
 			}
-			if v[0] != chunk.RawForm {
-				return fmt.Errorf("get chunks: chunk %s in form %d, not raw", d.Short(), v[0])
-			}
-			b, err := verifyChunk(d, refs[i].Size, v[1:])
+			b, err := decodeForm(d, refs[i].Size, v, accept != "")
 			if err != nil {
 				return err
 			}
 			out = append(out, b)
 			return nil
 		})
+		var stored *storedFormError
+		if errors.As(err, &stored) && accept != "" {
+			accept = "" // the rest raw, checked by the node
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -124,3 +134,40 @@ func (c *Client) getChunks(ctx context.Context, refs []chunk.Ref) ([][]byte, err
 	}
 	return out, nil
 }
+
+// decodeForm returns chunk d (of size bytes) from its form v in a fetch
+// answer, verified: raw, or S2 when stored is set (the client asked for
+// stored forms). A stored form that does not decode to the chunk is a
+// *storedFormError.
+func decodeForm(d chunk.Digest, size uint32, v []byte, stored bool) ([]byte, error) {
+	switch {
+	case v[0] == chunk.RawForm:
+		return verifyChunk(d, size, v[1:])
+	case v[0] != s2Form || !stored:
+		return nil, fmt.Errorf("get chunks: chunk %s in form %d, which was not asked for", d.Short(), v[0])
+	}
+	if n, err := s2.DecodedLen(v[1:]); err != nil || n != int(size) {
+		return nil, &storedFormError{d, fmt.Errorf("s2 form of %d bytes (%v), want %d", n, err, size)}
+	}
+	b, err := s2.Decode(make([]byte, size), v[1:])
+	if err == nil {
+		b, err = verifyChunk(d, size, b)
+	}
+	if err != nil {
+		return nil, &storedFormError{d, err}
+	}
+	return b, nil
+}
+
+// storedFormError is a chunk sent as stored that did not decode to
+// itself.
+type storedFormError struct {
+	d   chunk.Digest
+	err error
+}
+
+func (e *storedFormError) Error() string {
+	return fmt.Sprintf("get chunks: chunk %s as stored: %v", e.d.Short(), e.err)
+}
+
+func (e *storedFormError) Unwrap() error { return e.err }

@@ -29,7 +29,9 @@ type call struct {
 	// others are retried only when they surely did not reach a server.
 	idempotent  bool
 	contentType string
-	maxBody     int64
+	// accept, when set, is the request's Cairn-Accept-Forms header.
+	accept  string
+	maxBody int64
 	// expectContinue sends the body only once the server asks for it, so
 	// that a node that refuses the call at once is not sent a large body.
 	expectContinue bool
@@ -183,6 +185,9 @@ func (c *conn) newRequest(ctx context.Context, ep int, cl call) (*http.Request, 
 	}
 	if c.cfg.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	}
+	if cl.accept != "" {
+		req.Header.Set(HeaderAcceptForms, cl.accept)
 	}
 	if cl.contentType != "" {
 		req.Header.Set("Content-Type", cl.contentType)

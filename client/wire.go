@@ -71,6 +71,13 @@ type ChunkPutResult struct {
 // MaxFetchBatch is the most digests one POST /v1/chunks/fetch may ask for.
 const MaxFetchBatch = 4096
 
+// HeaderAcceptForms, on POST /v1/chunks/fetch, lists the stored forms
+// (the chunk store's codec bytes, comma-separated) the client decodes
+// beside raw: the node sends a chunk stored in one of them as it is,
+// neither decoding nor verifying it, and the client does both. A node of
+// an earlier release ignores it and sends every chunk raw.
+const HeaderAcceptForms = "Cairn-Accept-Forms"
+
 // HeaderTruncated, on the answer of POST /v1/chunks/fetch (and of a
 // peer's POST /peer/fetch), says how many of the chunks asked for it
 // holds when it stopped short of them all.

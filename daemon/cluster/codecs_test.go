@@ -26,7 +26,7 @@ func TestServer_FormsForNodesBeforeS2(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := res.Recipe[0].Digest
-	if v, _ := st.GetStored(t.Context(), d); cas.Codec(v[0]) != cas.CodecS2 {
+	if v, _ := st.GetStored(t.Context(), d, cas.ForPeer); cas.Codec(v[0]) != cas.CodecS2 {
 		t.Fatalf("the chunk is stored as %v, not S2: the test would prove nothing", cas.Codec(v[0]))
 	}
 	want, _ := st.GetChunk(t.Context(), d)

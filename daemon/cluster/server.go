@@ -178,7 +178,7 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request) error {
 			w.Header().Set(headerTruncated, strconv.Itoa(i))
 			break
 		}
-		v, err := s.Store.GetStored(r.Context(), d)
+		v, err := s.Store.GetStored(r.Context(), d, cas.ForPeer)
 		if err == nil {
 			v, err = s.formFor(r, d, v)
 		}
@@ -219,7 +219,7 @@ func (s *Server) chunk(w http.ResponseWriter, r *http.Request, hex string) error
 		}
 		httpx.WriteJSON(w, http.StatusOK, client.ChunkPutResult{Digest: d, Added: added})
 	case http.MethodGet:
-		v, err := s.Store.GetStored(r.Context(), d)
+		v, err := s.Store.GetStored(r.Context(), d, cas.ForPeer)
 		if err == nil {
 			v, err = s.formFor(r, d, v)
 		}

@@ -56,7 +56,7 @@ func TestPush_NodeBeforeS2(t *testing.T) {
 	ds := res.Recipe.Distinct()
 	s2 := 0
 	for _, d := range ds {
-		if v, err := local.GetStored(t.Context(), d); err == nil && cas.Codec(v[0]) == cas.CodecS2 {
+		if v, err := local.GetStored(t.Context(), d, cas.ForPeer); err == nil && cas.Codec(v[0]) == cas.CodecS2 {
 			s2++
 		}
 	}

@@ -121,7 +121,7 @@ func (n *Node) pushBatches(ctx context.Context, addr string, missing []chunk.Dig
 		inflight--
 	}
 	for _, d := range missing {
-		v, err := n.store.GetStored(ctx, d)
+		v, err := n.store.GetStored(ctx, d, cas.ForPeer)
 		if err != nil {
 			firstErr = err
 			break

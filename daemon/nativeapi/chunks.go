@@ -1,11 +1,14 @@
 package nativeapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"cairn/cas"
 	"cairn/cas/chunk"
@@ -104,20 +107,28 @@ func (a *API) chunks(w http.ResponseWriter, r *http.Request, rest string) error 
 }
 
 // fetchChunks serves POST chunks/fetch: the chunks listed, in the order
-// asked, raw and verified, in chunk's batch format, fetched from a peer
-// where this node lacks one, up to about cluster.BatchBytes; an answer
-// that stops short names in its Cairn-Truncated header how many it
-// holds, and the client asks again for the rest.
+// asked, verified, in chunk's batch format, fetched from a peer where
+// this node lacks one, up to about cluster.BatchBytes; an answer that
+// stops short names in its Cairn-Truncated header how many it holds, and
+// the client asks again for the rest. A chunk comes raw, or as stored
+// when the client names the stored form's codec in its
+// Cairn-Accept-Forms header: then the node neither decodes nor verifies
+// it, and sends fewer bytes; the client does both.
 func (a *API) fetchChunks(w http.ResponseWriter, r *http.Request) error {
 	ds, err := postedDigests(r, client.MaxFetchBatch, "fetch")
 	if err != nil {
 		return err
 	}
+	accept := acceptedForms(r)
 	// The chunks are gathered first, then written one by one after their
 	// entry's header: the answer needs its length before it starts, and
 	// copying them into one body cost the node an eighth of its time in
 	// a client's download (the copies as it grew).
-	var chunks [][]byte
+	type entry struct {
+		form byte
+		b    []byte
+	}
+	var entries []entry
 	var hdr []byte
 	size := 0
 	for i, d := range ds {
@@ -125,28 +136,64 @@ func (a *API) fetchChunks(w http.ResponseWriter, r *http.Request) error {
 			w.Header().Set(client.HeaderTruncated, strconv.Itoa(i))
 			break
 		}
-		b, err := a.node.Chunk(r.Context(), d)
+		form, b, err := a.chunkForm(r.Context(), d, accept)
 		if err != nil {
 			return err
 		}
-		chunks = append(chunks, b)
+		entries = append(entries, entry{form, b})
 		hdr = chunk.AppendBatchHeader(hdr[:0], d, 1+len(b))
 		size += len(hdr) + 1 + len(b) // the header, the form byte, the chunk
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(size))
 	w.WriteHeader(http.StatusOK)
-	for i, b := range chunks {
-		hdr = chunk.AppendBatchHeader(hdr[:0], ds[i], 1+len(b))
-		hdr = append(hdr, chunk.RawForm)
+	for i, e := range entries {
+		hdr = chunk.AppendBatchHeader(hdr[:0], ds[i], 1+len(e.b))
+		hdr = append(hdr, e.form)
 		if _, err := w.Write(hdr); err != nil {
 			return nil // the client went away; nothing to answer
 		}
-		if _, err := w.Write(b); err != nil {
+		if _, err := w.Write(e.b); err != nil {
 			return nil
 		}
 	}
 	return nil
+}
+
+// acceptedForms returns the stored forms (codec bytes) beside raw that
+// the client of r decodes, from its Cairn-Accept-Forms header ("2", or
+// "0,2"); a codec this node does not store matches no chunk.
+func acceptedForms(r *http.Request) []byte {
+	var out []byte
+	for _, f := range strings.Split(r.Header.Get(client.HeaderAcceptForms), ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			continue
+		}
+		if n > 0 && n < 256 && !slices.Contains(out, byte(n)) {
+			out = append(out, byte(n))
+		}
+	}
+	return out
+}
+
+// chunkForm returns chunk d as a client that decodes the forms accept
+// (beside raw) takes it: as stored when its codec is one of them,
+// otherwise raw and verified, from a peer if this node lacks it.
+func (a *API) chunkForm(ctx context.Context, d chunk.Digest, accept []byte) (byte, []byte, error) {
+	if len(accept) > 0 {
+		v, err := a.node.Store().GetStored(ctx, d, cas.ForReader)
+		switch {
+		case err == nil && (v[0] == chunk.RawForm || slices.Contains(accept, v[0])):
+			return v[0], v[1:], nil
+		case err != nil && !errors.Is(err, cas.ErrNotFound) && !errors.Is(err, cas.ErrCorrupt):
+			return 0, nil, err
+		}
+		// Lacking, in a form the client does not read, or unreadable:
+		// the node's own read, which fetches or reports it.
+	}
+	b, err := a.node.Chunk(ctx, d)
+	return chunk.RawForm, b, err
 }
 
 // commit makes a key point to a file the client chunked and uploaded (see

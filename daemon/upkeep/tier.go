@@ -114,7 +114,7 @@ func (u *Upkeep) tierPage(ctx context.Context, cold []chunk.Digest, res *TierRes
 				}
 				continue // garbage: GC's to delete, not the tier's to keep
 			}
-			v, err := store.GetStored(ctx, d)
+			v, err := store.GetStored(ctx, d, cas.ForPeer)
 			if errors.Is(err, cas.ErrNotFound) {
 				continue // collected meanwhile
 			}
