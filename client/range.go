@@ -40,6 +40,11 @@ func (c *Client) CopyRange(ctx context.Context, w io.Writer, bucket, key string,
 	if n == 0 {
 		return 0, nil
 	}
+	// A writer that can make room for what it will take (bytes.Buffer)
+	// makes it once, not by doubling, and copying, as the chunks arrive.
+	if g, ok := w.(interface{ Grow(int) }); ok && n == int64(int(n)) {
+		g.Grow(int(n))
+	}
 	recipe := chunk.Recipe(st.Recipe)
 	offsets := recipe.Offsets()
 	first, last := chunk.Locate(offsets, off), chunk.Locate(offsets, off+n-1)
