@@ -19,10 +19,11 @@
 // # Get
 //
 // A Get reads the object's recipe, fetches its chunks in parallel, in
-// requests of about 1 MiB of chunks (POST /v1/chunks/fetch), verifies
-// each against its BLAKE3 digest before writing it at its offset into a
-// partial file, checks the whole file's digest, syncs it and renames it
-// into place. Nothing unverified reaches the destination. An
+// requests of about 1 MiB of chunks (POST /v1/chunks/fetch; chunks the
+// node stores in S2 come as stored, and the client decodes them),
+// verifies each against its BLAKE3 digest before writing it at its
+// offset into a partial file, checks the whole file's digest, syncs it
+// and renames it into place. Nothing unverified reaches the destination. An
 // interrupted Get leaves the partial file, and the next Get to the same
 // destination verifies the chunks it holds and fetches only the rest.
 // GetRange fetches only the chunks a byte range covers.
