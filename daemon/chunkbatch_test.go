@@ -139,17 +139,8 @@ func TestChunks_Fetch(t *testing.T) {
 	}
 	fetch := func(ds []chunk.Digest) (got []chunk.Digest, truncated string) {
 		t.Helper()
-		b, _ := json.Marshal(client.MissingRequest{Digests: ds})
-		resp, err := http.Post(srv.URL()+"/v1/chunks/fetch", "application/json", bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil || resp.StatusCode != 200 || resp.ContentLength != int64(len(body)) {
-			t.Fatalf("fetch: %d, Content-Length %d of a %d-byte body, %v", resp.StatusCode, resp.ContentLength, len(body), err)
-		}
-		err = chunk.ReadBatch(bytes.NewReader(body), chunk.DefaultMaxSize+1, func(d chunk.Digest, v []byte) error {
+		body, header := postFetch(t, srv.URL(), ds, "")
+		err := chunk.ReadBatch(bytes.NewReader(body), chunk.DefaultMaxSize+1, func(d chunk.Digest, v []byte) error {
 			if v[0] != chunk.RawForm || !bytes.Equal(v[1:], want[d]) {
 				return fmt.Errorf("chunk %s: form %d, %d bytes", d.Short(), v[0], len(v)-1)
 			}
@@ -159,7 +150,7 @@ func TestChunks_Fetch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return got, resp.Header.Get(client.HeaderTruncated)
+		return got, header.Get(client.HeaderTruncated)
 	}
 	first, truncated := fetch(ds)
 	// 16 entries of 512 KiB and their headers are the first past 8 MiB.
@@ -170,6 +161,28 @@ func TestChunks_Fetch(t *testing.T) {
 	if truncated != "" || !slices.Equal(rest, ds[16:]) {
 		t.Fatalf("second answer: %d chunks, truncated at %q; want the 8 left", len(rest), truncated)
 	}
+}
+
+// postFetch asks base's POST /v1/chunks/fetch for ds, with accept as its
+// Cairn-Accept-Forms header when not empty, and returns the answer,
+// which must be a 200 whose Content-Length is its length.
+func postFetch(t *testing.T, base string, ds []chunk.Digest, accept string) ([]byte, http.Header) {
+	t.Helper()
+	b, _ := json.Marshal(client.MissingRequest{Digests: ds})
+	req, _ := http.NewRequest("POST", base+"/v1/chunks/fetch", bytes.NewReader(b))
+	if accept != "" {
+		req.Header.Set(client.HeaderAcceptForms, accept)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 || resp.ContentLength != int64(len(body)) {
+		t.Fatalf("fetch: %d, Content-Length %d of a %d-byte body, %v", resp.StatusCode, resp.ContentLength, len(body), err)
+	}
+	return body, resp.Header
 }
 
 // TestChunks_FetchStoredForms: a client that names S2 in
@@ -208,22 +221,9 @@ func TestChunks_FetchStoredForms(t *testing.T) {
 	// fetch returns the form of each chunk, checking that it decodes to it.
 	fetch := func(accept string) (forms []byte, size int) {
 		t.Helper()
-		b, _ := json.Marshal(client.MissingRequest{Digests: ds})
-		req, _ := http.NewRequest("POST", srv.URL()+"/v1/chunks/fetch", bytes.NewReader(b))
-		if accept != "" {
-			req.Header.Set(client.HeaderAcceptForms, accept)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil || resp.StatusCode != 200 || resp.ContentLength != int64(len(body)) {
-			t.Fatalf("fetch: %d, Content-Length %d of a %d-byte body, %v", resp.StatusCode, resp.ContentLength, len(body), err)
-		}
+		body, _ := postFetch(t, srv.URL(), ds, accept)
 		var got []chunk.Digest
-		err = chunk.ReadBatch(bytes.NewReader(body), chunk.DefaultMaxSize+1, func(d chunk.Digest, v []byte) error {
+		err := chunk.ReadBatch(bytes.NewReader(body), chunk.DefaultMaxSize+1, func(d chunk.Digest, v []byte) error {
 			p := v[1:]
 			switch v[0] {
 			case chunk.RawForm:
