@@ -413,7 +413,12 @@ func (s *Store) GetStored(ctx context.Context, d Digest, to StoredFor) ([]byte, 
 				return nil, &CorruptError{Digest: d, Reason: "record holds chunk " + r.chunks[0].d.Short()}
 			}
 			s.noteUse(d, to)
-			return append([]byte{byte(r.codec)}, r.payload...), nil
+			// The payload is raw's tail, after a header of more than
+			// one byte: the byte before it takes the codec, and the
+			// form is a slice of raw, not a copy.
+			off := len(raw) - len(r.payload)
+			raw[off-1] = byte(r.codec)
+			return raw[off-1:], nil
 		}
 		if to == ForReader {
 			i, _, err := r.chunkIndex(d)
