@@ -146,7 +146,9 @@ func decodeForm(d chunk.Digest, size uint32, v []byte, stored bool) ([]byte, err
 	case v[0] != s2Form || !stored:
 		return nil, fmt.Errorf("get chunks: chunk %s in form %d, which was not asked for", d.Short(), v[0])
 	}
-	if n, err := s2.DecodedLen(v[1:]); err != nil || n != int(size) {
+	// The block says how long it decodes; it must be the chunk's length,
+	// which is at most a chunk's (as a raw one is), before any is made.
+	if n, err := s2.DecodedLen(v[1:]); err != nil || n != int(size) || n > chunk.DefaultMaxSize {
 		return nil, &storedFormError{d, fmt.Errorf("s2 form of %d bytes (%v), want %d", n, err, size)}
 	}
 	b, err := s2.Decode(make([]byte, size), v[1:])

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"testing"
 
 	"cairn/cas/chunk"
@@ -24,10 +25,12 @@ func FuzzDecodeForm(f *testing.F) {
 	f.Add([]byte{s2Form, 0xff, 0xff, 0xff, 0xff, 0x0f}, uint32(len(text)), true)
 	f.Add([]byte{1, 2, 3}, uint32(3), true)
 	f.Add([]byte{chunk.RawForm}, uint32(0), true)
+	// A tiny block claiming 2 GiB, from a node whose recipe says so too.
+	f.Add(append([]byte{s2Form}, 0x80, 0x80, 0x80, 0x80, 0x08), uint32(1<<31), true)
 	want := chunk.Sum(text)
 	f.Fuzz(func(t *testing.T, v []byte, size uint32, stored bool) {
-		if len(v) == 0 || size > chunk.DefaultMaxSize {
-			return // ReadBatch gives no empty value; the recipe bounds the size
+		if len(v) == 0 {
+			return // ReadBatch gives no empty value
 		}
 		b, err := decodeForm(want, size, v, stored)
 		if err == nil {
@@ -46,4 +49,22 @@ func FuzzDecodeForm(f *testing.F) {
 			t.Fatalf("form %d not asked for: %v, want a plain error", v[0], err)
 		}
 	})
+}
+
+// TestDecodeForm_Bounded: an S2 block that claims gigabytes, from a node
+// whose recipe claims them too, is refused before anything that size is
+// made.
+func TestDecodeForm_Bounded(t *testing.T) {
+	claim := append([]byte{s2Form}, 0x80, 0x80, 0x80, 0x80, 0x08) // 2 GiB
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := decodeForm(chunk.Digest{1}, 1<<31, claim, true)
+	runtime.ReadMemStats(&after)
+	var sf *storedFormError
+	if !errors.As(err, &sf) {
+		t.Fatalf("a block claiming 2 GiB: %v, want a storedFormError", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Fatalf("refusing it allocated %d bytes", grew)
+	}
 }
