@@ -726,3 +726,43 @@ func TestBackground_LeavesStoreQuiet(t *testing.T) {
 		t.Fatalf("the store was quiet right after a foreground read (quiet after %v)", idle)
 	}
 }
+
+// TestStore_GetStoredVerifiesRaw: a chunk stored alone and raw goes to a
+// reader verified, as everything raw does, so a copy gone bad on disk is
+// found here; a peer takes it as stored and verifies it itself.
+func TestStore_GetStoredVerifiesRaw(t *testing.T) {
+	dir := t.TempDir()
+	s := testStore(t, dir, Options{NoCompactor: true, CacheSize: -1})
+	ctx := t.Context()
+	noise := randomBytes(51, 200<<10)
+	d := chunk.Sum(noise)
+	if _, err := s.PutStored(ctx, d, append([]byte{byte(CodecRaw)}, noise...)); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.GetStored(ctx, d, ForReader); err != nil || Codec(v[0]) != CodecRaw || !bytes.Equal(v[1:], noise) {
+		t.Fatalf("GetStored for a reader, intact: %v", err)
+	}
+	ents, _ := os.ReadDir(filepath.Join(dir, "packs"))
+	if len(ents) != 1 {
+		t.Fatalf("%d packs, want 1", len(ents))
+	}
+	path := filepath.Join(dir, "packs", ents[0].Name())
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, noise[100<<10:(100<<10)+64])
+	if i < 0 {
+		t.Fatal("the chunk's bytes are not in the pack as they are")
+	}
+	b[i] ^= 0x10
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetStored(ctx, d, ForReader); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("GetStored for a reader of a corrupt raw chunk: %v, want ErrCorrupt", err)
+	}
+	if v, err := s.GetStored(ctx, d, ForPeer); err != nil || bytes.Equal(v[1:], noise) {
+		t.Fatalf("GetStored for a peer: %v, want the stored bytes as they are", err)
+	}
+}

@@ -368,8 +368,10 @@ const (
 	ForPeer StoredFor = iota
 	// ForReader is a client that decodes and verifies what it gets: a
 	// chunk of a shared frame comes raw, decoded and verified here (a
-	// frame holds many chunks), and the read counts as a use of the chunk,
-	// as GetChunk's does.
+	// frame holds many chunks), a chunk stored alone raw is verified too
+	// (what comes raw is always verified, as a client that asked for
+	// nothing gets it), and the read counts as a use of the chunk, as
+	// GetChunk's does.
 	ForReader
 )
 
@@ -394,8 +396,7 @@ func (s *Store) GetStored(ctx context.Context, d Digest, to StoredFor) ([]byte, 
 			return nil, err
 		}
 		if !e.packed {
-			s.noteUse(d, to)
-			return e.inline, nil
+			return s.storedFor(d, e.inline, to)
 		}
 		raw, err := s.packs.readAt(e.loc.pack, e.loc.off, e.loc.length, nil)
 		if errors.Is(err, errPackGone) && attempt < 3 {
@@ -412,13 +413,12 @@ func (s *Store) GetStored(ctx context.Context, d Digest, to StoredFor) ([]byte, 
 			if r.chunks[0].d != d {
 				return nil, &CorruptError{Digest: d, Reason: "record holds chunk " + r.chunks[0].d.Short()}
 			}
-			s.noteUse(d, to)
 			// The payload is raw's tail, after a header of more than
 			// one byte: the byte before it takes the codec, and the
 			// form is a slice of raw, not a copy.
 			off := len(raw) - len(r.payload)
 			raw[off-1] = byte(r.codec)
-			return raw[off-1:], nil
+			return s.storedFor(d, raw[off-1:], to)
 		}
 		if to == ForReader {
 			i, _, err := r.chunkIndex(d)
@@ -444,10 +444,18 @@ func (s *Store) GetStored(ctx context.Context, d Digest, to StoredFor) ([]byte, 
 	}
 }
 
-// noteUse counts a read of chunk d for a reader as a use (the tier moves
-// chunks no reader used lately).
-func (s *Store) noteUse(d Digest, to StoredFor) {
-	if to == ForReader {
-		s.heat.note(d)
+// storedFor returns the stored form v of chunk d, a record of its own, as
+// to takes it: for a reader, a raw form is verified and the read counts
+// as a use (the tier moves chunks no reader used lately).
+func (s *Store) storedFor(d Digest, v []byte, to StoredFor) ([]byte, error) {
+	if to != ForReader {
+		return v, nil
 	}
+	if len(v) > 0 && Codec(v[0]) == CodecRaw {
+		if got := chunk.Sum(v[1:]); got != d {
+			return nil, &CorruptError{Digest: d, Reason: "content hashes to " + got.String()}
+		}
+	}
+	s.heat.note(d)
+	return v, nil
 }

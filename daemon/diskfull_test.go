@@ -194,7 +194,7 @@ func TestServer_MetadataKeepsReserve(t *testing.T) {
 // it must say that its disk is full (507), not that the object does not
 // exist, and the other nodes serve it.
 func TestCluster_FullNodeSaysSo(t *testing.T) {
-	c := newTestCluster(t, 3, func(cfg *Config) {
+	c := newTestCluster(t, 3, steadyLeader, func(cfg *Config) {
 		cfg.RepairInterval = time.Hour
 		if cfg.NodeID == "node2" {
 			cfg.MinFreeSpace = 1 << 62 // as good as full
