@@ -435,21 +435,13 @@ func TestStore_CorruptPack(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	ents, _ := os.ReadDir(filepath.Join(dir, "packs"))
-	if len(ents) != 1 {
-		t.Fatalf("%d packs after compaction, want 1", len(ents))
-	}
-	path := filepath.Join(dir, "packs", ents[0].Name())
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, b := onlyPack(t, dir)
 	b[len(b)/2] ^= 0x10
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s = testStore(t, dir, Options{NoCompactor: true, CacheSize: -1})
-	_, err = io.ReadAll(s.Open(t.Context(), res.Recipe))
+	_, err := io.ReadAll(s.Open(t.Context(), res.Recipe))
 	if !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("read of a damaged frame: %v, want ErrCorrupt", err)
 	}
@@ -460,7 +452,7 @@ func TestStore_CorruptPack(t *testing.T) {
 	}
 	// Rewriting the pack moves the good chunks and leaves the damaged
 	// ones, and the pack with them.
-	id, _ := strconv.ParseUint(ents[0].Name()[:16], 16, 64)
+	id, _ := strconv.ParseUint(filepath.Base(path)[:16], 16, 64)
 	s.cmp.mu.Lock()
 	err = s.cmp.rewritePack(t.Context(), s.openPack(id), &CompactResult{}, paceNow)
 	s.cmp.mu.Unlock()
@@ -742,15 +734,7 @@ func TestStore_GetStoredVerifiesRaw(t *testing.T) {
 	if v, err := s.GetStored(ctx, d, ForReader); err != nil || Codec(v[0]) != CodecRaw || !bytes.Equal(v[1:], noise) {
 		t.Fatalf("GetStored for a reader, intact: %v", err)
 	}
-	ents, _ := os.ReadDir(filepath.Join(dir, "packs"))
-	if len(ents) != 1 {
-		t.Fatalf("%d packs, want 1", len(ents))
-	}
-	path := filepath.Join(dir, "packs", ents[0].Name())
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, b := onlyPack(t, dir)
 	i := bytes.Index(b, noise[100<<10:(100<<10)+64])
 	if i < 0 {
 		t.Fatal("the chunk's bytes are not in the pack as they are")
@@ -765,4 +749,20 @@ func TestStore_GetStoredVerifiesRaw(t *testing.T) {
 	if v, err := s.GetStored(ctx, d, ForPeer); err != nil || bytes.Equal(v[1:], noise) {
 		t.Fatalf("GetStored for a peer: %v, want the stored bytes as they are", err)
 	}
+}
+
+// onlyPack returns the path and the bytes of the store's one pack file in
+// dir, failing the test if there is not exactly one.
+func onlyPack(t *testing.T, dir string) (string, []byte) {
+	t.Helper()
+	ents, _ := os.ReadDir(filepath.Join(dir, "packs"))
+	if len(ents) != 1 {
+		t.Fatalf("%d packs, want 1", len(ents))
+	}
+	path := filepath.Join(dir, "packs", ents[0].Name())
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, b
 }
