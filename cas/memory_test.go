@@ -82,7 +82,11 @@ func TestStore_PutMemory(t *testing.T) {
 
 // TestCompact_Memory compacts 512 MiB (half compressible, half not) and
 // samples the live heap: the compactor holds one frame's chunks, the
-// frame and its encoder, never more, so the peak stays under 32 MiB.
+// frame and its encoder, never more, so the peak stays under 32 MiB, and
+// one memtable (16 MiB) more when the index's writes fill the current
+// one during the pass: Badger holds the full one until it is flushed,
+// and whether that happens inside the sampled window is chance (peaks
+// of 15-27 MiB without it, 34-42 with it, on this machine).
 func TestCompact_Memory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 512 MiB")
@@ -101,8 +105,9 @@ func TestCompact_Memory(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("peak live heap while compacting %d MiB: %d MiB above the open store", res.Logical>>20, grew>>20)
-	if bl := s.Backlog(); bl.Chunks != 0 || res.Logical < 500<<20 || grew > 32<<20 {
-		t.Fatalf("compacted %d bytes (backlog left %+v) holding %d MiB of heap, want 512 MiB under 32", res.Logical, bl, grew>>20)
+	const bound = 32<<20 + memTableSize
+	if bl := s.Backlog(); bl.Chunks != 0 || res.Logical < 500<<20 || grew > bound {
+		t.Fatalf("compacted %d bytes (backlog left %+v) holding %d MiB of heap, want 512 MiB under %d", res.Logical, bl, grew>>20, bound>>20)
 	}
 }
 

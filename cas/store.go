@@ -299,6 +299,10 @@ func (o *Options) fill() error {
 	return nil
 }
 
+// memTableSize is the size of the index's Badger memtables; up to three
+// are held while full ones wait to be flushed.
+const memTableSize = 16 << 20
+
 // badgerOptions tunes Badger as the index: values up to InlineMax (small
 // chunks, and the locations of chunks in packs) stay in the LSM tree, so
 // nothing new goes to the value log, which only format 1 stores used;
@@ -312,7 +316,7 @@ func badgerOptions(dir string, opts Options, log *slog.Logger) badger.Options {
 		WithValueLogFileSize(opts.ValueLogFileSize).
 		WithCompression(options.None).
 		WithBlockCacheSize(0).
-		WithMemTableSize(16 << 20).
+		WithMemTableSize(memTableSize).
 		WithNumMemtables(3).
 		WithNumCompactors(2).
 		WithNumGoroutines(2).
