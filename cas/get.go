@@ -431,7 +431,7 @@ func (s *Store) GetStored(ctx context.Context, d Digest, to StoredFor) ([]byte, 
 			if err != nil {
 				return nil, err
 			}
-			if len(b) > 0 && cap(b) == cap(v)-1 && &b[:1][0] == &v[1:2][0] {
+			if len(b) > 0 && cap(v) > 1 && &b[0] == &v[:2][1] { // decoded in place
 				return v[:1+len(b)], nil
 			}
 			return append(v, b...), nil
