@@ -33,6 +33,7 @@ type Result struct {
 	Index   uint64
 	Err     error
 	Object  *Object
+	Objects []*Object // of a PutObjects, in its order
 	Bucket  *Bucket
 	Ref     *Ref
 	Upload  *Upload
@@ -96,6 +97,8 @@ func (x *txn) apply(c Command) (Result, error) {
 		r, err = x.enableFeature(c)
 	case *FillETags:
 		r, err = x.fillETags(c)
+	case *PutObjects:
+		r, err = x.putObjects(c)
 	default:
 		return Result{Err: rejectf(ErrInvalidCommand, "unknown command %v", c.Op())}, nil
 	}

@@ -35,6 +35,7 @@ const (
 	OpForgetTiered           Op = 19
 	OpEnableFeature          Op = 20
 	OpFillETags              Op = 21
+	OpPutObjects             Op = 22
 )
 
 var opNames = map[Op]string{
@@ -46,7 +47,7 @@ var opNames = map[Op]string{
 	OpDeleteBucketAndUploads: "delete-bucket-and-uploads",
 	OpPutKey:                 "put-key", OpDeleteKey: "delete-key", OpPruneZero: "prune-zero",
 	OpTierChunks: "tier-chunks", OpDoomTiered: "doom-tiered", OpForgetTiered: "forget-tiered",
-	OpEnableFeature: "enable-feature", OpFillETags: "fill-etags",
+	OpEnableFeature: "enable-feature", OpFillETags: "fill-etags", OpPutObjects: "put-objects",
 }
 
 func (o Op) String() string {
@@ -274,6 +275,8 @@ func Decode(b []byte) (Command, error) {
 		c = &EnableFeature{}
 	case OpFillETags:
 		c = &FillETags{}
+	case OpPutObjects:
+		c = &PutObjects{}
 	default:
 		return nil, fmt.Errorf("%w: unknown op %d", ErrInvalidCommand, b[0])
 	}

@@ -11,7 +11,8 @@ import "strings"
 //
 //   - FeatureLateETag: commits may leave their ETag to FillETags.
 //   - FeatureZstdSnapshot: snapshots and backups are written in format 2.
-var Features = []string{FeatureLateETag, FeatureZstdSnapshot}
+//   - FeaturePutObjects: nodes may propose PutObjects.
+var Features = []string{FeatureLateETag, FeatureZstdSnapshot, FeaturePutObjects}
 
 // EnableFeature turns a feature on for the whole cluster, for good. The
 // leader proposes it only once every member has the feature.

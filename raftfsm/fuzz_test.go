@@ -52,6 +52,11 @@ func sampleCommands() []Command {
 		&TierChunks{Chunks: []TieredChunk{{Digest: chunk.Sum([]byte("cold")), Stored: 4}}},
 		&DoomTiered{Digests: []cas.Digest{chunk.Sum([]byte("cold"))}, Time: 9},
 		&ForgetTiered{Digests: []cas.Digest{chunk.Sum([]byte("cold"))}, DoomedBefore: 10},
+		&EnableFeature{Name: FeaturePutObjects},
+		&PutObjects{Bucket: "bkt", Objects: []PutObject{
+			{Bucket: "bkt", Key: "1/" + runA + "/artifacts/model/MLmodel", File: f, Meta: meta, Time: 11, Model: model},
+			{Bucket: "bkt", Key: "1/" + runA + "/artifacts/model/model.xgb", File: fileOf(), Time: 11, Conditions: Conditions{IfNoneMatch: "*"}},
+		}},
 	}
 }
 
@@ -93,7 +98,7 @@ func TestCodec_RoundTrip(t *testing.T) {
 			t.Errorf("%s: decode gave %v", name, err)
 		}
 	}
-	for op := Op(1); op <= OpForgetTiered; op++ {
+	for op := Op(1); op <= OpPutObjects; op++ {
 		if strings.HasPrefix(op.String(), "op(") {
 			t.Errorf("op %d has no name", op)
 		}

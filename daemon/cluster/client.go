@@ -89,6 +89,7 @@ type applyResult struct {
 	Code    string             `json:"code,omitempty"`
 	Message string             `json:"message,omitempty"`
 	Object  *raftfsm.Object    `json:"object,omitempty"`
+	Objects []*raftfsm.Object  `json:"objects,omitempty"`
 	Bucket  *raftfsm.Bucket    `json:"bucket,omitempty"`
 	Ref     *raftfsm.Ref       `json:"ref,omitempty"`
 	Upload  *raftfsm.Upload    `json:"upload,omitempty"`
@@ -105,7 +106,7 @@ func (c *Client) Apply(ctx context.Context, addr string, cmd []byte) (raftfsm.Re
 	if err := c.Do(ctx, http.MethodPost, addr, "/peer/apply", bytes.NewReader(cmd), &out); err != nil {
 		return raftfsm.Result{}, err
 	}
-	res := raftfsm.Result{Index: out.Index, Object: out.Object, Bucket: out.Bucket, Ref: out.Ref, Upload: out.Upload, Key: out.Key, Deleted: out.Deleted, More: out.More}
+	res := raftfsm.Result{Index: out.Index, Object: out.Object, Objects: out.Objects, Bucket: out.Bucket, Ref: out.Ref, Upload: out.Upload, Key: out.Key, Deleted: out.Deleted, More: out.More}
 	if out.Code != "" {
 		res.Err = raftfsm.FromCode(out.Code, out.Message)
 	}

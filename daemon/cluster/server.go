@@ -105,7 +105,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := applyResult{Index: res.Index, Object: res.Object, Bucket: res.Bucket, Ref: res.Ref, Upload: res.Upload, Key: res.Key, Deleted: res.Deleted, More: res.More}
+	out := applyResult{Index: res.Index, Object: res.Object, Objects: res.Objects, Bucket: res.Bucket, Ref: res.Ref, Upload: res.Upload, Key: res.Key, Deleted: res.Deleted, More: res.More}
 	if res.Err != nil {
 		out.Code, out.Message = raftfsm.Code(res.Err), res.Err.Error()
 	}
