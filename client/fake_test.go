@@ -255,33 +255,77 @@ func (f *fakeServer) chunk(w http.ResponseWriter, r *http.Request, hex string) {
 
 func (f *fakeServer) commit(w http.ResponseWriter, r *http.Request, path string) {
 	f.commits.Add(1)
+	bucket, key, _ := strings.Cut(path, "/")
+	if key == "" {
+		f.commitMany(w, r, bucket)
+		return
+	}
 	var req CommitRequest
 	json.NewDecoder(r.Body).Decode(&req)
-	bucket, key, _ := strings.Cut(path, "/")
-	h := chunk.NewHasher()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if code := f.checkCommit(req); code != "" {
+		fakeError(w, 400, code)
+		return
+	}
+	json.NewEncoder(w).Encode(f.putObject(bucket, key, req))
+}
+
+// commitMany commits several files, all or none; a fake of a release
+// before it answers as that release's commit of one file did.
+func (f *fakeServer) commitMany(w http.ResponseWriter, r *http.Request, bucket string) {
+	if f.old.Load() {
+		f.olderAnswers.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(400)
+		json.NewEncoder(w).Encode(Error{Code: "MalformedJSON", Message: `malformed JSON body: unknown field "objects"`})
+		return
+	}
+	var req CommitManyRequest
+	json.NewDecoder(r.Body).Decode(&req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, o := range req.Objects {
+		if code := f.checkCommit(o.CommitRequest); code != "" {
+			fakeError(w, 400, code)
+			return
+		}
+	}
+	var out CommitManyResult
+	for _, o := range req.Objects {
+		out.Objects = append(out.Objects, f.putObject(bucket, o.Key, o.CommitRequest))
+	}
+	json.NewEncoder(w).Encode(out)
+}
+
+// checkCommit returns the error code of a commit of req, or "". f.mu is
+// held.
+func (f *fakeServer) checkCommit(req CommitRequest) string {
 	if len(req.Chunks) > 0 && f.loseOnce.CompareAndSwap(true, false) {
 		delete(f.chunks, req.Chunks[0].Digest)
 	}
+	h := chunk.NewHasher()
 	for _, c := range req.Chunks {
 		b, ok := f.chunks[c.Digest]
 		if f.haveAll.Load() {
 			continue
 		}
 		if !ok {
-			fakeError(w, 400, "MissingChunks")
-			return
+			return "MissingChunks"
 		}
 		h.Write(b)
 	}
 	if h.Digest() != req.Digest && !f.haveAll.Load() {
-		fakeError(w, 400, "BadDigest")
-		return
+		return "BadDigest"
 	}
+	return ""
+}
+
+// putObject stores a checked commit; f.mu is held.
+func (f *fakeServer) putObject(bucket, key string, req CommitRequest) PutResult {
 	o := Object{Bucket: bucket, Key: key, Digest: req.Digest, Size: req.Size, Version: uint64(len(f.objects) + 1)}
-	f.objects[path] = Stat{Object: o, Recipe: req.Chunks}
-	json.NewEncoder(w).Encode(PutResult{Object: o, Chunks: len(req.Chunks)})
+	f.objects[bucket+"/"+key] = Stat{Object: o, Recipe: req.Chunks}
+	return PutResult{Object: o, Chunks: len(req.Chunks)}
 }
 
 func (f *fakeServer) list(w http.ResponseWriter, r *http.Request, bucket string) {

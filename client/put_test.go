@@ -293,6 +293,65 @@ func TestPutDir(t *testing.T) {
 	if res.SentBytes != res.Bytes-int64(len(files["MLmodel"])) {
 		t.Fatalf("sent %d of %d bytes; want all but the linked copy", res.SentBytes, res.Bytes)
 	}
+	if n := f.commits.Load(); n != 1 {
+		t.Fatalf("%d commits, want the folder in one", n)
+	}
+}
+
+// putDirFixture is a folder of three files and the keys PutDir logs them
+// under, with prefix "m".
+func putDirFixture(t *testing.T) (string, []string) {
+	dir := t.TempDir()
+	for i, name := range []string{"a", "b", "c"} {
+		if err := os.WriteFile(filepath.Join(dir, name), randomBytes(uint64(10+i), 300<<10), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, []string{"m/a", "m/b", "m/c"}
+}
+
+// TestPutDir_OlderServer logs a folder to a server of a release before
+// commits of several files: the client commits them one by one.
+func TestPutDir_OlderServer(t *testing.T) {
+	f := newFakeServer(t)
+	f.old.Store(true)
+	c := f.client(t)
+	dir, keys := putDirFixture(t)
+	res, err := c.PutDir(t.Context(), "b", "m", dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := f.commits.Load(); n != 1+int64(len(keys)) {
+		t.Fatalf("%d commits, want the refused one and one a file", n)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, u := range res.Uploads {
+		if _, ok := f.objects["b/"+keys[i]]; !ok || u.Object.Key != keys[i] || u.Object.Version == 0 {
+			t.Fatalf("upload %d: %+v, stored %v; want %s", i, u.Object, ok, keys[i])
+		}
+	}
+}
+
+// TestPutDir_ChunkLost has the server lose a chunk between its upload and
+// the folder's commit: the client sends it again and commits once more.
+func TestPutDir_ChunkLost(t *testing.T) {
+	f := newFakeServer(t)
+	f.loseOnce.Store(true)
+	c := f.client(t)
+	dir, keys := putDirFixture(t)
+	res, err := c.PutDir(t.Context(), "b", "m", dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := f.commits.Load(); n != 2 {
+		t.Fatalf("%d commits, want 2: refused for the lost chunk, then done", n)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.objects) != len(keys) || res.SentChunks <= res.Chunks {
+		t.Fatalf("%d objects stored, %d of %d chunks sent; want %d, and the lost one twice", len(f.objects), res.SentChunks, res.Chunks, len(keys))
+	}
 }
 
 func TestPut_Canceled(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 )
 
 // DirUpload is what PutDir logged: each file, sorted by key, and the
@@ -21,55 +20,26 @@ type DirUpload struct {
 // PutDir logs every regular file under dir (symbolic links to files
 // included, links to folders not followed) as prefix + its path relative to
 // dir, with slashes. A non-empty prefix gets a trailing "/". Files go up in
-// parallel, each committed on its own: an error stops the rest, and the
-// files committed before it stay. Each file is asked about with one
-// missing-chunks question.
+// parallel and are committed together, as PutMany commits: a folder of up
+// to MaxCommitMany files appears whole or not at all. opts gives the
+// metadata of every file and the Progress.
 func (c *Client) PutDir(ctx context.Context, bucket, prefix, dir string, opts *PutOptions) (DirUpload, error) {
-	var out DirUpload
 	if opts == nil {
 		opts = &PutOptions{}
 	}
-	fopts := &PutOptions{Meta: opts.Meta, Progress: opts.Progress}
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
 	files, err := listFiles(dir)
 	if err != nil {
-		return out, fmt.Errorf("put %s: %w", dir, err)
+		return DirUpload{}, fmt.Errorf("put %s: %w", dir, err)
 	}
-	tr := newTransfer(c)
-	work := make(chan string)
-	var mu sync.Mutex
-	g, gctx := newGroup(ctx)
-	for range min(c.cfg.Parallelism, len(files)) {
-		g.Go(func() error {
-			for rel := range work {
-				u, err := tr.putFile(gctx, bucket, prefix+rel, filepath.Join(dir, filepath.FromSlash(rel)), fopts)
-				if err != nil {
-					return err
-				}
-				mu.Lock()
-				out.Uploads = append(out.Uploads, u)
-				out.add(u.PutStats)
-				mu.Unlock()
-			}
-			return nil
-		})
+	srcs := make([]source, len(files))
+	for i, rel := range files {
+		srcs[i] = source{key: prefix + rel, path: filepath.Join(dir, filepath.FromSlash(rel)), meta: opts.Meta}
 	}
-feed:
-	for _, rel := range files {
-		select {
-		case work <- rel:
-		case <-gctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	err = g.Wait()
+	out, err := newTransfer(c).putMany(ctx, bucket, srcs, opts)
 	slices.SortFunc(out.Uploads, func(a, b Upload) int { return strings.Compare(a.Object.Key, b.Object.Key) })
-	if err == nil {
-		err = ctx.Err()
-	}
 	return out, err
 }
 

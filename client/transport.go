@@ -144,6 +144,8 @@ func outcomeOf(status int, apiErr error) outcome {
 		return refused
 	case status == http.StatusBadGateway, status == http.StatusGatewayTimeout:
 		return uncertain
+	case status == http.StatusNotImplemented:
+		return done // the same answer every time: a feature the node lacks
 	case status >= 500:
 		return failed
 	}

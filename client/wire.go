@@ -101,6 +101,30 @@ type CommitRequest struct {
 	IfNoneMatch string            `json:"if_none_match,omitempty"`
 }
 
+// CommitManyRequest commits several files to keys of one bucket in one
+// Raft entry (POST /v1/commit/<bucket>): all of them or none.
+type CommitManyRequest struct {
+	Objects []CommitObject `json:"objects"`
+}
+
+// CommitObject is one file of a CommitManyRequest: its key and the
+// fields of a CommitRequest.
+type CommitObject struct {
+	Key string `json:"key"`
+	CommitRequest
+}
+
+// CommitManyResult is the answer to a CommitManyRequest: the objects, in
+// the request's order.
+type CommitManyResult struct {
+	Objects []PutResult `json:"objects"`
+}
+
+// MaxCommitMany is the most files one CommitManyRequest may hold
+// (raftfsm.MaxPutObjects); together they may hold at most MaxMissingBatch
+// chunks.
+const MaxCommitMany = 1000
+
 // Bucket describes a bucket.
 type Bucket struct {
 	Name    string    `json:"name"`

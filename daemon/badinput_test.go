@@ -31,11 +31,24 @@ func TestServer_BadInput(t *testing.T) {
 	srv := newTestServer(t)
 	mkBucket(t, srv, "bucket")
 	putBytes(t, srv, "bucket", "keep/me", []byte("precious"))
+	waitFeatures(t, srv) // commits of several files
 	before := snapshotState(t, srv)
 	good := chunk.Sum([]byte("x"))
 	commit := func(req any) string {
 		b, _ := json.Marshal(req)
 		return string(b)
+	}
+	one := client.CommitRequest{Digest: good, Size: 1, Chunks: []chunk.Ref{{Digest: good, Size: 1}}}
+	many := func(keys ...string) string {
+		var req client.CommitManyRequest
+		for _, k := range keys {
+			req.Objects = append(req.Objects, client.CommitObject{Key: k, CommitRequest: one})
+		}
+		return commit(req)
+	}
+	tooMany := make([]string, client.MaxCommitMany+1)
+	for i := range tooMany {
+		tooMany[i] = fmt.Sprintf("k%d", i)
 	}
 	cases := []struct {
 		name, method, path, body string
@@ -65,6 +78,15 @@ func TestServer_BadInput(t *testing.T) {
 		{"ListForObject", "POST", "/v1/commit/bucket/k", `[1]`, 400, "MalformedJSON"},
 		{"EmptyJSON", "POST", "/v1/commit/bucket/k", ``, 400, "MalformedJSON"},
 		{"InvalidBucketName", "PUT", "/v1/buckets/A_B", "", 400, "InvalidRequest"},
+		{"ManyMalformedJSON", "POST", "/v1/commit/bucket/", `{"objects": [`, 400, "MalformedJSON"},
+		{"ManyUnknownField", "POST", "/v1/commit/bucket/", `{"objects": [{"bogus": 1}]}`, 400, "MalformedJSON"},
+		{"ManyNone", "POST", "/v1/commit/bucket/", `{"objects": []}`, 400, "InvalidRequest"},
+		{"ManyTooMany", "POST", "/v1/commit/bucket/", many(tooMany...), 400, "InvalidRequest"},
+		{"ManyKeyTwice", "POST", "/v1/commit/bucket/", many("a", "b", "a"), 400, "InvalidRequest"},
+		{"ManyDotDot", "POST", "/v1/commit/bucket/", many("a", "x/../y"), 400, "InvalidArgument"},
+		{"ManyMissingChunks", "POST", "/v1/commit/bucket/", many("a", "b"), 400, "MissingChunks"},
+		{"ManyNoSuchBucket", "POST", "/v1/commit/nobucket/", many("a"), 404, "NoSuchBucket"},
+		{"ManyNoBucket", "POST", "/v1/commit/", many("a"), 400, "InvalidRequest"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

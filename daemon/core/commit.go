@@ -31,36 +31,70 @@ type CommitRequest struct {
 // committed. The MD5 ETag is computed in the same read, or, once the
 // cluster has FeatureLateETag, after the acknowledgement (ETags).
 func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error) {
-	if err := CheckKey(req.Key); err != nil {
+	if err := n.checkCommit(req); err != nil {
 		return PutResult{}, err
-	}
-	recipe := req.Recipe
-	if len(recipe) > raftfsm.MaxChunksPerFile {
-		return PutResult{}, fmt.Errorf("%w: %d chunks", ErrTooLarge, len(recipe))
-	}
-	for _, c := range recipe {
-		if c.Size == 0 || int(c.Size) > n.store.Params().MaxSize {
-			return PutResult{}, apierr.BadRequest("InvalidRequest", "chunk %s has size %d", c.Digest.Short(), c.Size)
-		}
-	}
-	if recipe.Size() != req.Size {
-		return PutResult{}, apierr.BadRequest("InvalidRequest", "chunks add up to %d bytes, size is %d", recipe.Size(), req.Size)
 	}
 	if err := n.checkBucket(ctx, req.Bucket); err != nil {
 		return PutResult{}, err
 	}
-	missing, err := n.Lacks(ctx, recipe.Distinct())
+	if err := n.checkChunks(ctx, req.Recipe.Distinct()); err != nil {
+		return PutResult{}, err
+	}
+	cmd, err := n.commitCommand(ctx, req)
 	if err != nil {
 		return PutResult{}, err
 	}
-	if len(missing) > 0 {
-		return PutResult{}, apierr.New(http.StatusBadRequest, "MissingChunks", "%d chunks are not uploaded, the first %s", len(missing), missing[0])
-	}
-	// The chunks are all here; those that a concurrent writer stored may
-	// still wait for its sync, and this node counts as a copy of them.
-	if err := n.store.SyncWrites(); err != nil {
+	if err := n.replicate(ctx, req.Digest, req.Recipe, nil); err != nil {
 		return PutResult{}, err
 	}
+	res, err := n.Propose(ctx, cmd)
+	if err != nil {
+		return PutResult{}, err
+	}
+	return PutResult{Object: *res.Object, Chunks: len(req.Recipe)}, nil
+}
+
+// checkCommit checks what a commit says of itself: its key, and a recipe
+// of chunks of sizes this store cuts that add up to the file's size.
+func (n *Node) checkCommit(req CommitRequest) error {
+	if err := CheckKey(req.Key); err != nil {
+		return err
+	}
+	recipe := req.Recipe
+	if len(recipe) > raftfsm.MaxChunksPerFile {
+		return fmt.Errorf("%w: %d chunks", ErrTooLarge, len(recipe))
+	}
+	for _, c := range recipe {
+		if c.Size == 0 || int(c.Size) > n.store.Params().MaxSize {
+			return apierr.BadRequest("InvalidRequest", "chunk %s has size %d", c.Digest.Short(), c.Size)
+		}
+	}
+	if recipe.Size() != req.Size {
+		return apierr.BadRequest("InvalidRequest", "chunks add up to %d bytes, size is %d", recipe.Size(), req.Size)
+	}
+	return nil
+}
+
+// checkChunks fails with MissingChunks unless every chunk of ds is here,
+// and waits for the sync of those a concurrent writer stored: this node
+// counts as a copy of them.
+func (n *Node) checkChunks(ctx context.Context, ds []chunk.Digest) error {
+	missing, err := n.Lacks(ctx, ds)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return apierr.New(http.StatusBadRequest, "MissingChunks", "%d chunks are not uploaded, the first %s", len(missing), missing[0])
+	}
+	return n.store.SyncWrites()
+}
+
+// commitCommand is the PutObject of a checked commit whose chunks are all
+// here. Unless the state already holds this exact file, it reads the
+// content back to check the file digest, compute the MD5 ETag (unless
+// that is left for later) and parse an MLmodel.
+func (n *Node) commitCommand(ctx context.Context, req CommitRequest) (*raftfsm.PutObject, error) {
+	recipe := req.Recipe
 	// Once the whole cluster can fill an ETag in later, the MD5 is left
 	// for after the acknowledgement (ETags), except for an MLmodel, which
 	// is read back here anyway, to be parsed.
@@ -76,7 +110,7 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 		// digest, to compute the MD5 ETag, and to parse an MLmodel
 		// (chunks only the cold tier holds come back for it).
 		if err := n.EnsureLocal(ctx, recipe); err != nil {
-			return PutResult{}, err
+			return nil, err
 		}
 		h, sum := chunk.NewHasher(), md5.New()
 		ws := []io.Writer{h, &cappedWriter{w: (*byteSink)(&head), n: mlmodel.MaxSize + 1}}
@@ -84,7 +118,7 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 			ws = append(ws, sum)
 		}
 		if err := n.store.ReadBack(ctx, recipe, io.MultiWriter(ws...)); err != nil {
-			return PutResult{}, err
+			return nil, err
 		}
 		if h.Digest() != req.Digest {
 			// Each chunk was verified when it was stored; read them
@@ -94,9 +128,9 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 			_, err := io.Copy(io.Discard, rd)
 			rd.Close()
 			if err != nil {
-				return PutResult{}, err
+				return nil, err
 			}
-			return PutResult{}, apierr.BadRequest("BadDigest", "the chunks hash to %s, not %s", h.Digest(), req.Digest)
+			return nil, apierr.BadRequest("BadDigest", "the chunks hash to %s, not %s", h.Digest(), req.Digest)
 		}
 		etag = ""
 		if !late {
@@ -113,14 +147,7 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 	if isModel {
 		cmd.Model = mlmodel.Index(head)
 	}
-	if err := n.replicate(ctx, req.Digest, recipe, nil); err != nil {
-		return PutResult{}, err
-	}
-	res, err := n.Propose(ctx, cmd)
-	if err != nil {
-		return PutResult{}, err
-	}
-	return PutResult{Object: *res.Object, Chunks: len(recipe)}, nil
+	return cmd, nil
 }
 
 // knownFile reports whether the state already holds this exact file:

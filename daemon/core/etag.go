@@ -130,6 +130,12 @@ func (e *ETags) settle(ctx context.Context, c raftfsm.Command) error {
 		if compares(c.Conditions) {
 			refs = append(refs, raftfsm.ObjectRef{Bucket: c.Bucket, Key: c.Key})
 		}
+	case *raftfsm.PutObjects:
+		for _, p := range c.Objects {
+			if compares(p.Conditions) {
+				refs = append(refs, raftfsm.ObjectRef{Bucket: p.Bucket, Key: p.Key})
+			}
+		}
 	case *raftfsm.DeleteObject:
 		if compares(c.Conditions) {
 			refs = append(refs, raftfsm.ObjectRef{Bucket: c.Bucket, Key: c.Key})

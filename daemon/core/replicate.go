@@ -25,6 +25,12 @@ func (n *Node) replicate(ctx context.Context, d chunk.Digest, recipe cas.Recipe,
 	if heldFile(n.State(), d, recipe) {
 		return nil
 	}
+	return n.replicateChunks(ctx, recipe, pp)
+}
+
+// replicateChunks is replicate for chunks of any files: the quorum holds
+// every chunk of recipe once it returns.
+func (n *Node) replicateChunks(ctx context.Context, recipe cas.Recipe, pp *prePush) error {
 	voters, others, err := n.Others()
 	if err != nil {
 		return err

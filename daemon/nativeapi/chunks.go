@@ -202,6 +202,12 @@ func (a *API) commit(w http.ResponseWriter, r *http.Request, bucket, key string)
 	if r.Method != http.MethodPost {
 		return apierr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST")
 	}
+	if bucket == "" {
+		return apierr.BadRequest("InvalidRequest", "missing bucket")
+	}
+	if key == "" {
+		return a.commitMany(w, r, bucket)
+	}
 	var req client.CommitRequest
 	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
@@ -215,6 +221,33 @@ func (a *API) commit(w http.ResponseWriter, r *http.Request, bucket, key string)
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, client.PutResult{Object: wireObject(res.Object), Chunks: res.Chunks})
+	return nil
+}
+
+// commitMany commits several files to keys of bucket at once, all or
+// none (core.CommitMany).
+func (a *API) commitMany(w http.ResponseWriter, r *http.Request, bucket string) error {
+	var req client.CommitManyRequest
+	if err := httpx.DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	reqs := make([]core.CommitRequest, len(req.Objects))
+	for i, o := range req.Objects {
+		reqs[i] = core.CommitRequest{
+			Key: o.Key, Digest: o.Digest, Size: o.Size, Recipe: chunk.Recipe(o.Chunks),
+			Meta:       raftfsm.ObjectMeta{ContentType: o.ContentType, User: o.Meta},
+			Conditions: raftfsm.Conditions{IfMatch: o.IfMatch, IfNoneMatch: o.IfNoneMatch},
+		}
+	}
+	res, err := a.node.CommitMany(r.Context(), bucket, reqs)
+	if err != nil {
+		return err
+	}
+	out := client.CommitManyResult{Objects: make([]client.PutResult, len(res))}
+	for i, p := range res {
+		out.Objects[i] = client.PutResult{Object: wireObject(p.Object), Chunks: p.Chunks}
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
