@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -282,8 +284,8 @@ func TestPutDir(t *testing.T) {
 		keys = append(keys, u.Object.Key)
 	}
 	want := []string{"run/artifacts/model/MLmodel", "run/artifacts/model/link", "run/artifacts/model/model.xgb", "run/artifacts/model/sub/data.bin"}
-	if len(keys) != len(want) || res.Files != 4 || f.missingCalls.Load() != 4 {
-		t.Fatalf("keys %v (%+v, %d missing calls), want %v with one question each", keys, res.PutStats, f.missingCalls.Load(), want)
+	if len(keys) != len(want) || res.Files != 4 || f.missingCalls.Load() != 1 {
+		t.Fatalf("keys %v (%+v, %d missing calls), want %v with one question for the folder", keys, res.PutStats, f.missingCalls.Load(), want)
 	}
 	for i := range want {
 		if keys[i] != want[i] {
@@ -445,5 +447,45 @@ func TestPut_BoundedMemory(t *testing.T) {
 	t.Logf("put %d MiB in %d chunks; heap grew by at most %.1f MiB", size>>20, u.Chunks, float64(grew)/(1<<20))
 	if grew > 48<<20 {
 		t.Fatalf("heap grew by %d MiB logging %d MiB; want it bounded", grew>>20, size>>20)
+	}
+}
+
+// TestPutDir_Mixed logs a folder of small files, packed into shared
+// batches, beside one past packMax, streamed on its own: one question for
+// the small ones, one a batch for the large one, one commit; each file's
+// upload counts the bytes sent for it, a copy of another file none.
+func TestPutDir_Mixed(t *testing.T) {
+	f := newFakeServer(t)
+	c := f.client(t)
+	dir := t.TempDir()
+	small := randomBytes(21, 200<<10)
+	files := map[string][]byte{"a": small, "b": small, "c": randomBytes(22, 50<<10), "big": randomBytes(23, packMax+(2<<20))}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := c.PutDir(t.Context(), "b", "m", dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q, n := f.missingCalls.Load(), f.commits.Load(); q != 3 || n != 1 {
+		t.Fatalf("%d missing questions and %d commits, want 3 (the small files, the large one's two batches) and 1", q, n)
+	}
+	sent := map[string]int64{}
+	for _, u := range res.Uploads {
+		sent[u.Object.Key] = u.SentBytes
+		if u.Object.Size != int64(len(files[strings.TrimPrefix(u.Object.Key, "m/")])) {
+			t.Errorf("%s: size %d", u.Object.Key, u.Object.Size)
+		}
+	}
+	want := map[string]int64{"m/a": int64(len(small)), "m/b": 0, "m/c": 50 << 10, "m/big": packMax + (2 << 20)}
+	if !maps.Equal(sent, want) {
+		t.Fatalf("bytes sent by file %v, want %v", sent, want)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.objects) != 4 {
+		t.Fatalf("%d objects stored, want 4", len(f.objects))
 	}
 }

@@ -36,7 +36,12 @@ func (c *Client) PutDir(ctx context.Context, bucket, prefix, dir string, opts *P
 	}
 	srcs := make([]source, len(files))
 	for i, rel := range files {
-		srcs[i] = source{key: prefix + rel, path: filepath.Join(dir, filepath.FromSlash(rel)), meta: opts.Meta}
+		path := filepath.Join(dir, filepath.FromSlash(rel))
+		fi, err := os.Stat(path)
+		if err != nil {
+			return DirUpload{}, fmt.Errorf("put %s: %w", path, err)
+		}
+		srcs[i] = source{key: prefix + rel, path: path, size: fi.Size(), meta: opts.Meta}
 	}
 	out, err := newTransfer(c).putMany(ctx, bucket, srcs, opts)
 	slices.SortFunc(out.Uploads, func(a, b Upload) int { return strings.Compare(a.Object.Key, b.Object.Key) })

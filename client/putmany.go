@@ -94,40 +94,83 @@ func (tr *transfer) putMany(ctx context.Context, bucket string, srcs []source, o
 	return out, nil
 }
 
-// putGroup streams each file of srcs (chunked, hashed, missing chunks
-// sent), Parallelism files at once, then commits them.
+// putGroup sends the chunks of srcs, then commits them. Files of up to
+// packMax bytes are packed: read whole, one after the other, their chunks
+// gathered into shared batches that each ask the server one question and
+// go up in one request, so that a folder of small files (MLflow's
+// MLmodel and environment files) costs a request a few MiB, not one a
+// file. Larger files stream as Put streams them, Parallelism at once,
+// beside the packing.
 func (tr *transfer) putGroup(ctx context.Context, bucket string, srcs []source, p Progress) ([]Upload, error) {
 	ups := make([]Upload, len(srcs))
 	reqs := make([]CommitObject, len(srcs))
+	var small, large []int
+	for i, s := range srcs {
+		ups[i] = Upload{Path: s.path, Object: Object{Bucket: bucket, Key: s.key}}
+		if s.size <= packMax {
+			small = append(small, i)
+		} else {
+			large = append(large, i)
+		}
+	}
+	commitObject := func(i int, fh FileHash) {
+		recipe := fh.Recipe
+		if recipe == nil {
+			recipe = chunk.Recipe{}
+		}
+		reqs[i] = CommitObject{Key: srcs[i].key, CommitRequest: CommitRequest{Digest: fh.Digest, Size: fh.Size, Chunks: recipe,
+			ContentType: srcs[i].contentType, Meta: srcs[i].meta}}
+	}
+	// streamOne sends file i as Put does.
+	streamOne := func(gctx context.Context, i int) error {
+		s := srcs[i]
+		r, size, done, err := s.open()
+		if err != nil {
+			return fmt.Errorf("put %s/%s: %w", bucket, s.key, err)
+		}
+		st, err := tr.stream(gctx, r, size, p)
+		done()
+		ups[i].PutStats = PutStats{Files: 1, Bytes: size, Chunks: len(st.fh.Recipe), SentChunks: st.sentChunks, SentBytes: st.sentBytes}
+		if err != nil {
+			return fmt.Errorf("put %s/%s: %w", bucket, s.key, err)
+		}
+		commitObject(i, st.fh)
+		return nil
+	}
 	work := make(chan int)
 	g, gctx := newGroup(ctx)
-	for range min(tr.c.cfg.Parallelism, len(srcs)) {
+	if len(small) > 0 {
+		g.Go(func() error {
+			k := &packer{tr: tr, p: p, ups: ups, seen: map[chunk.Digest]bool{}}
+			defer k.release()
+			for _, i := range small {
+				fh, ok, err := k.add(gctx, i, srcs[i])
+				if err != nil {
+					return fmt.Errorf("put %s/%s: %w", bucket, srcs[i].key, err)
+				}
+				if !ok { // grown past packMax since it was listed
+					if err := streamOne(gctx, i); err != nil {
+						return err
+					}
+					continue
+				}
+				commitObject(i, fh)
+			}
+			return k.flush(gctx)
+		})
+	}
+	for range min(tr.c.cfg.Parallelism, len(large)) {
 		g.Go(func() error {
 			for i := range work {
-				s := srcs[i]
-				ups[i] = Upload{Path: s.path, Object: Object{Bucket: bucket, Key: s.key}}
-				r, size, done, err := s.open()
-				if err != nil {
-					return fmt.Errorf("put %s/%s: %w", bucket, s.key, err)
+				if err := streamOne(gctx, i); err != nil {
+					return err
 				}
-				st, err := tr.stream(gctx, r, size, p)
-				done()
-				ups[i].PutStats = PutStats{Files: 1, Bytes: size, Chunks: len(st.fh.Recipe), SentChunks: st.sentChunks, SentBytes: st.sentBytes}
-				if err != nil {
-					return fmt.Errorf("put %s/%s: %w", bucket, s.key, err)
-				}
-				recipe := st.fh.Recipe
-				if recipe == nil {
-					recipe = chunk.Recipe{}
-				}
-				reqs[i] = CommitObject{Key: s.key, CommitRequest: CommitRequest{Digest: st.fh.Digest, Size: size, Chunks: recipe,
-					ContentType: s.contentType, Meta: s.meta}}
 			}
 			return nil
 		})
 	}
 feed:
-	for i := range srcs {
+	for _, i := range large {
 		select {
 		case work <- i:
 		case <-gctx.Done():
@@ -209,6 +252,103 @@ func (tr *transfer) commitEach(ctx context.Context, bucket string, srcs []source
 		ups[i].Object = res.Object
 	}
 	return nil
+}
+
+// packMax is the largest file putGroup packs with others.
+const packMax = batchBytes
+
+// packer gathers the chunks of small files into shared batches and sends
+// each full batch (sendBatch: one question, one upload).
+type packer struct {
+	tr   *transfer
+	p    Progress
+	ups  []Upload
+	b    *batch
+	from []int                 // the file of each of b's entries
+	seen map[chunk.Digest]bool // chunks already in a batch of the group
+}
+
+// add reads file i whole, chunks and hashes it into the open batch, and
+// sends the batch once it is full. ok is false, and nothing read, when
+// the file holds more than packMax bytes.
+func (k *packer) add(ctx context.Context, i int, s source) (fh FileHash, ok bool, err error) {
+	r, size, done, err := s.open()
+	if err != nil {
+		return fh, false, err
+	}
+	defer done()
+	if size > packMax {
+		return fh, false, nil
+	}
+	if k.b == nil {
+		k.b = batchPool.Get().(*batch)
+	}
+	k.p.Grow(size)
+	ck, err := chunk.NewChunker(io.NewSectionReader(r, 0, size), chunk.DefaultParams())
+	if err != nil {
+		return fh, false, err
+	}
+	h := chunk.NewHasher()
+	var recipe chunk.Recipe
+	for {
+		c, err := ck.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fh, false, fmt.Errorf("chunk: %w", err)
+		}
+		h.Write(c)
+		d := chunk.Sum(c)
+		recipe = append(recipe, chunk.Ref{Digest: d, Size: uint32(len(c))})
+		k.b.add(d, c, k.seen[d])
+		k.from = append(k.from, i)
+		k.seen[d] = true
+		k.p.Advance(int64(len(c)))
+	}
+	if got := recipe.Size(); got != size {
+		return fh, false, fmt.Errorf("read %d bytes, want %d: the file changed", got, size)
+	}
+	k.ups[i].PutStats = PutStats{Files: 1, Bytes: size, Chunks: len(recipe)}
+	if len(k.b.plain) >= batchBytes {
+		if err := k.flush(ctx); err != nil {
+			return fh, false, err
+		}
+	}
+	return FileHash{Size: size, Digest: h.Digest(), Recipe: recipe}, true, nil
+}
+
+// flush sends the open batch's chunks that the server lacks, counting
+// each in the upload of the file it came from.
+func (k *packer) flush(ctx context.Context) error {
+	if k.b == nil || len(k.b.ents) == 0 {
+		return nil
+	}
+	if err := k.tr.lim.acquire(ctx); err != nil {
+		return err
+	}
+	_, err := k.tr.sendBatch(ctx, k.b, true, k.p)
+	k.tr.lim.release()
+	if err != nil {
+		return err
+	}
+	for _, j := range k.b.sent {
+		u := &k.ups[k.from[j]]
+		u.SentChunks++
+		u.SentBytes += int64(k.b.ents[j].ref.Size)
+	}
+	k.b.reset()
+	k.from = k.from[:0]
+	return nil
+}
+
+// release gives the batch back to the pool.
+func (k *packer) release() {
+	if k.b != nil {
+		k.b.reset()
+		batchPool.Put(k.b)
+		k.b = nil
+	}
 }
 
 // resend sends the chunks of recipe that the server lacks, read again

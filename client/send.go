@@ -37,6 +37,10 @@ type batch struct {
 	ents  []batchEntry
 	wire  []byte
 	tmp   []byte
+	// sent lists the entries (indexes in ents) that sendBatch sent this
+	// time: not those the server had, repeats, or those another file of
+	// the transfer sent.
+	sent []int
 }
 
 type batchEntry struct {
@@ -52,7 +56,7 @@ func (b *batch) add(d chunk.Digest, p []byte, repeat bool) {
 
 func (b *batch) bytes(e batchEntry) []byte { return b.plain[e.off : e.off+int(e.ref.Size)] }
 
-func (b *batch) reset() { b.plain, b.ents, b.wire = b.plain[:0], b.ents[:0], b.wire[:0] }
+func (b *batch) reset() { b.plain, b.ents, b.wire, b.sent = b.plain[:0], b.ents[:0], b.wire[:0], b.sent[:0] }
 
 // encode returns the upload of entries es in chunk's batch format, each
 // chunk in S2's block format where that saves at least minSaving of it
@@ -231,7 +235,8 @@ func (tr *transfer) sendBatch(ctx context.Context, b *batch, ask bool, p Progres
 	var mine []batchEntry
 	var claims []*sending
 	var others []*sending
-	for _, e := range b.ents {
+	b.sent = b.sent[:0]
+	for i, e := range b.ents {
 		if e.repeat || !want[e.ref.Digest] {
 			continue
 		}
@@ -243,6 +248,7 @@ func (tr *transfer) sendBatch(ctx context.Context, b *batch, ask bool, p Progres
 		}
 		mine = append(mine, e)
 		claims = append(claims, s)
+		b.sent = append(b.sent, i)
 	}
 	for d := range want {
 		err := fmt.Errorf("server asked for chunk %s, which the batch does not hold", d)

@@ -21,6 +21,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	conc := fs.Int("c", 64, "concurrent clients of the fill and of the timed PUTs")
 	probe := fs.Int("probe", 5000, "objects PUT at -c, timed, at the end of each fill")
 	probe1 := fs.Int("probe1", 500, "objects PUT by one client, timed, after them")
+	fillBatch := fs.Int("fill-batch", 1, "objects the fill commits a request, in one Raft entry (1: a PUT each); the timed PUTs are one a request")
 	runsPerExp := fs.Int("runs-per-experiment", 2000, "runs of one experiment (5 objects each)")
 	sample := fs.Int("sample", 200, "run folders listed and runs:/ URIs resolved at each size")
 	batching := fs.Int("batching", 20000, "objects each run of the batching comparison PUTs at -c (0 skips it)")
@@ -35,7 +36,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o := Options{Conc: *conc, Probe: *probe, Probe1: *probe1, RunsPerExp: *runsPerExp, Sample: *sample,
-		Batching: *batching, BatchingRound: *rounds, MaxLoad: *maxLoad, Bin: *bin, WorkDir: *work, Keep: *keep, HeapDir: *heapDir,
+		FillBatch: *fillBatch, Batching: *batching, BatchingRound: *rounds, MaxLoad: *maxLoad, Bin: *bin, WorkDir: *work, Keep: *keep, HeapDir: *heapDir,
 		Progress: stderr, Command: "cairn-bench scale " + strings.Join(args, " ")}
 	for _, s := range strings.Split(*sizes, ",") {
 		if s = strings.TrimSpace(s); s == "" {

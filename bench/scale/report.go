@@ -78,7 +78,11 @@ func (r *Report) Markdown(w io.Writer) {
 		}))
 	}
 	c := r.Options.Conc
-	row("fill rate, c="+fmt.Sprint(c)+" (objects/s)", func(s Step) string { return fmt.Sprintf("%.0f", s.Fill.PerSec) })
+	fill := fmt.Sprintf("fill rate, c=%d (objects/s)", c)
+	if r.Options.FillBatch > 1 {
+		fill = fmt.Sprintf("fill rate, c=%d, %d objects a commit (objects/s)", r.Options.fillConc(), r.Options.FillBatch)
+	}
+	row(fill, func(s Step) string { return fmt.Sprintf("%.0f", s.Fill.PerSec) })
 	row(fmt.Sprintf("PUT c=%d: p50 / p99 ms (objects/s)", c), func(s Step) string {
 		return fmt.Sprintf("%.1f / %.1f (%.0f)", s.Put64.P50, s.Put64.P99, s.Put64.PerSec)
 	})

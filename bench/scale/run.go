@@ -13,12 +13,16 @@ import (
 
 // Options configure a scale run.
 type Options struct {
-	Sizes      []int // namespace sizes, ascending, in objects
-	Conc       int   // clients of the fill and the concurrent probe
-	Probe      int   // objects PUT at Conc, timed, at the end of each fill
-	Probe1     int   // objects PUT by one client, timed, after them
-	RunsPerExp int   // runs of one experiment
-	Sample     int   // run folders listed and runs:/ URIs resolved a size
+	Sizes  []int // namespace sizes, ascending, in objects
+	Conc   int   // clients of the fill and the concurrent probe
+	Probe  int   // objects PUT at Conc, timed, at the end of each fill
+	Probe1 int   // objects PUT by one client, timed, after them
+	// FillBatch is how many objects the fill commits a request (one Raft
+	// entry, POST /v1/commit/<bucket>/); 1 PUTs each on its own. The
+	// timed PUTs are always one object a request.
+	FillBatch  int
+	RunsPerExp int // runs of one experiment
+	Sample     int // run folders listed and runs:/ URIs resolved a size
 	// Batching is how many objects each batching run PUTs at Conc, on a
 	// fresh cluster with raft_max_batch 1 and with the default, Rounds
 	// times each, alternating (0 skips it).
@@ -111,8 +115,17 @@ func batchRun(ctx context.Context, o Options, ns *namespace, maxBatch, round int
 	defer os.RemoveAll(dir)
 	defer c.stop()
 	p := newPutter(ns, bucket)
-	st, err := p.put(ctx, c.nodes, 0, o.Batching, o.Conc, true)
+	st, err := p.put(ctx, c.nodes, 0, o.Batching, o.Conc, 1, true)
 	return BatchRun{Mode: mode, Round: round + 1, Put: st}, err
+}
+
+// fillConc is how many clients fill: Conc, or with batched commits a few
+// a node (each holds a whole batch of requests' worth of work).
+func (o Options) fillConc() int {
+	if o.FillBatch > 1 {
+		return min(o.Conc, 6)
+	}
+	return o.Conc
 }
 
 // grow fills one cluster through the sizes and measures each.
@@ -136,17 +149,17 @@ func (o Options) grow(ctx context.Context, ns *namespace, rep *Report, say func(
 				continue
 			}
 		}
-		say("size %d: filling %d..%d at c=%d", size, have, fill, o.Conc)
+		say("size %d: filling %d..%d at c=%d, %d objects a request", size, have, fill, o.fillConc(), max(o.FillBatch, 1))
 		p.progress = func(done, total int, r float64) { say("  %d/%d, %.0f objects/s", done, total, r) }
-		if step.Fill, err = p.put(ctx, c.nodes, have, fill, o.Conc, false); err != nil {
+		if step.Fill, err = p.put(ctx, c.nodes, have, fill, o.fillConc(), o.FillBatch, false); err != nil {
 			return fmt.Errorf("fill to %d: %w", size, err)
 		}
 		p.progress = nil
 		rate = step.Fill.PerSec
-		if step.Put64, err = p.put(ctx, c.nodes, fill, fill+o.Probe, o.Conc, true); err != nil {
+		if step.Put64, err = p.put(ctx, c.nodes, fill, fill+o.Probe, o.Conc, 1, true); err != nil {
 			return err
 		}
-		if step.Put1, err = p.put(ctx, c.nodes, fill+o.Probe, size, 1, true); err != nil {
+		if step.Put1, err = p.put(ctx, c.nodes, fill+o.Probe, size, 1, 1, true); err != nil {
 			return err
 		}
 		have = size

@@ -16,6 +16,7 @@ import (
 
 	"cairn/bench/boosters"
 	"cairn/bench/load"
+	"cairn/client"
 )
 
 // filesPerRun is how many objects each run logs, in this order.
@@ -124,8 +125,11 @@ func newPutter(ns *namespace, bucket string) *putter {
 }
 
 // put fills objects [from, to) with conc clients, each on node
-// (client % len(nodes)); with record it keeps every latency.
-func (p *putter) put(ctx context.Context, nodes []*node, from, to, conc int, record bool) (putStats, error) {
+// (client % len(nodes)), batch objects a request (1: a PUT each; more: one
+// commit of many files, putMany); with record it keeps every request's
+// latency.
+func (p *putter) put(ctx context.Context, nodes []*node, from, to, conc, batch int, record bool) (putStats, error) {
+	batch = max(batch, 1)
 	var next atomic.Int64
 	next.Store(int64(from))
 	var done, errs atomic.Int64
@@ -153,12 +157,17 @@ func (p *putter) put(ctx context.Context, nodes []*node, from, to, conc int, rec
 		n := nodes[w%len(nodes)]
 		wg.Go(func() {
 			for {
-				i := int(next.Add(1) - 1)
+				i := int(next.Add(int64(batch)) - int64(batch))
 				if i >= to || ctx.Err() != nil {
 					return
 				}
+				hi := min(i+batch, to)
 				t0 := time.Now()
-				if err := p.putOne(ctx, n, i); err != nil {
+				put := func() error { return p.putOne(ctx, n, i) }
+				if batch > 1 {
+					put = func() error { return p.putMany(ctx, n, i, hi) }
+				}
+				if err := put(); err != nil {
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, &err)
 					if errs.Load() > 100 {
@@ -169,7 +178,7 @@ func (p *putter) put(ctx context.Context, nodes []*node, from, to, conc int, rec
 				if record {
 					lats[w] = append(lats[w], time.Since(t0))
 				}
-				done.Add(1)
+				done.Add(int64(hi - i))
 			}
 		})
 	}
@@ -215,6 +224,27 @@ func (p *putter) putOne(ctx context.Context, n *node, i int) error {
 		}
 		last = fmt.Errorf("PUT %s: %s: %s", key, resp.Status, msg)
 		if resp.StatusCode != http.StatusServiceUnavailable {
+			return last
+		}
+	}
+	return last
+}
+
+// putMany logs objects [lo, hi) through the Go client in one commit of
+// many files (POST /v1/commit/<bucket>/: one Raft entry), again after an
+// error, at most 5 times.
+func (p *putter) putMany(ctx context.Context, n *node, lo, hi int) error {
+	items := make([]client.PutItem, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		key, body := p.ns.object(i)
+		items = append(items, client.PutItem{Key: key, R: bytes.NewReader(body), Size: int64(len(body))})
+	}
+	var last error
+	for attempt := range 5 {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+		}
+		if _, last = n.c.PutMany(ctx, p.bucket, items, nil); last == nil || ctx.Err() != nil {
 			return last
 		}
 	}
