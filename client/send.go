@@ -56,7 +56,9 @@ func (b *batch) add(d chunk.Digest, p []byte, repeat bool) {
 
 func (b *batch) bytes(e batchEntry) []byte { return b.plain[e.off : e.off+int(e.ref.Size)] }
 
-func (b *batch) reset() { b.plain, b.ents, b.wire, b.sent = b.plain[:0], b.ents[:0], b.wire[:0], b.sent[:0] }
+func (b *batch) reset() {
+	b.plain, b.ents, b.wire, b.sent = b.plain[:0], b.ents[:0], b.wire[:0], b.sent[:0]
+}
 
 // encode returns the upload of entries es in chunk's batch format, each
 // chunk in S2's block format where that saves at least minSaving of it
