@@ -67,14 +67,30 @@ func (x *txn) putObjects(c *PutObjects) (Result, error) {
 			return reject(fmt.Errorf("%s: %w", p.Key, rej))
 		}
 	}
+	// MLmodels go last: each reads the environment files of its folder
+	// once, where an environment file written after its MLmodel would
+	// read, change and write the model's whole entry again. The state is
+	// the same in either order.
 	out := make([]*Object, len(c.Objects))
-	for i := range c.Objects {
-		p := &c.Objects[i]
-		o := &Object{Bucket: p.Bucket, Key: p.Key, Digest: p.File.Digest, Size: p.File.Size, Meta: p.Meta, MTime: p.Time}
-		if err := x.writeObject(b, curs[i], o, p.File, p.Model); err != nil {
-			return Result{}, err
+	write := func(models bool) error {
+		for i := range c.Objects {
+			p := &c.Objects[i]
+			if _, base := splitDir(p.Key); (base == "MLmodel") != models {
+				continue
+			}
+			o := &Object{Bucket: p.Bucket, Key: p.Key, Digest: p.File.Digest, Size: p.File.Size, Meta: p.Meta, MTime: p.Time}
+			if err := x.writeObject(b, curs[i], o, p.File, p.Model); err != nil {
+				return err
+			}
+			out[i] = o
 		}
-		out[i] = o
+		return nil
+	}
+	if err := write(false); err != nil {
+		return Result{}, err
+	}
+	if err := write(true); err != nil {
+		return Result{}, err
 	}
 	return Result{Objects: out}, nil
 }

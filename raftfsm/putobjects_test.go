@@ -45,8 +45,10 @@ func TestPutObjects_SameAsOneByOne(t *testing.T) {
 		for _, p := range modelFolder(runA, booster, 2) {
 			h.ok(t, &p)
 		}
-		// runB's conda.yaml exists already, with other bytes.
+		// runB's conda.yaml and MLmodel exist already, with other bytes.
 		h.ok(t, &PutObject{Bucket: "bkt", Key: "1/" + runB + "/artifacts/model/conda.yaml", File: smallFile("old conda"), Time: 2})
+		h.ok(t, &PutObject{Bucket: "bkt", Key: "1/" + runB + "/artifacts/model/MLmodel", File: smallFile("old mlmodel"), Time: 2,
+			Model: &Model{RunID: runB, ModelUUID: "old", Flavors: map[string]map[string]any{"sklearn": {}}}})
 		return h
 	}
 	puts := modelFolder(runB, booster, 3)
@@ -77,6 +79,9 @@ func TestPutObjects_SameAsOneByOne(t *testing.T) {
 	}
 	if st := mustStats(t, batch.s); st.Objects != 10 {
 		t.Errorf("%d objects, want 10", st.Objects)
+	}
+	if m := mustModel(t, batch.s, "bkt", puts[0].Key); m.Model.ModelUUID != "u-"+runB || len(m.Model.EnvFiles) != 3 {
+		t.Errorf("model entry %+v, want the new MLmodel's with its three environment files", m.Model)
 	}
 	runs, err := batch.s.Run(runB)
 	if err != nil || len(runs) != 1 {
@@ -133,4 +138,19 @@ func TestPutObjects_AllOrNone(t *testing.T) {
 	if len(r.Objects) != 5 || mustStats(t, h.s).Objects != 6 {
 		t.Fatalf("%d objects in the result, %d in the state; want 5 and 6", len(r.Objects), mustStats(t, h.s).Objects)
 	}
+}
+
+func mustModel(tb testing.TB, s *State, bucket, key string) ModelEntry {
+	tb.Helper()
+	ms, err := s.Models(ModelFilter{Bucket: bucket})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Key == key {
+			return m
+		}
+	}
+	tb.Fatalf("no model entry for %s/%s among %d", bucket, key, len(ms))
+	return ModelEntry{}
 }

@@ -100,7 +100,7 @@ func (n *Node) commitCommand(ctx context.Context, req CommitRequest) (*raftfsm.P
 	// is read back here anyway, to be parsed.
 	isModel := IsMLmodel(req.Key)
 	late := !isModel && n.etags.Late()
-	etag, known := knownFile(n.State(), req.Digest, recipe)
+	etag, known := n.knownFile(req.Digest, recipe)
 	if known && etag == "" && !late {
 		known = false
 	}
@@ -153,12 +153,17 @@ func (n *Node) commitCommand(ctx context.Context, req CommitRequest) (*raftfsm.P
 // knownFile reports whether the state already holds this exact file:
 // the same digest with the same recipe. Its digest was verified when it
 // was first committed, so a commit of it needs only the chunks present;
-// the MD5 ETag comes from a single-part object of the same content, and
-// is empty if those objects all wait for theirs.
-func knownFile(st *raftfsm.State, d chunk.Digest, recipe chunk.Recipe) (string, bool) {
+// the MD5 ETag is the one remembered for the file (ETags), or that of a
+// single-part object of the same content, and is empty if those objects
+// all wait for theirs.
+func (n *Node) knownFile(d chunk.Digest, recipe chunk.Recipe) (string, bool) {
+	st := n.State()
 	rec, err := st.File(d)
 	if err != nil || !slices.Equal(rec.Recipe, recipe) {
 		return "", false
+	}
+	if etag, ok := n.etags.remembered(d); ok {
+		return etag, true
 	}
 	uses, err := st.FileUses(d, 16)
 	if err != nil {
@@ -168,6 +173,7 @@ func knownFile(st *raftfsm.State, d chunk.Digest, recipe chunk.Recipe) (string, 
 	for _, u := range uses {
 		if o, _, err := st.Object(u.Bucket, u.Key); err == nil && o.Meta.Parts == 0 && o.Digest == d {
 			if o.Meta.ETag != "" {
+				n.etags.remember(d, o.Meta.ETag)
 				return o.Meta.ETag, true
 			}
 			known = true

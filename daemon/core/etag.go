@@ -81,10 +81,7 @@ func (e *ETags) OfAll(ctx context.Context, objs []raftfsm.Object) error {
 // compute returns the MD5 ETag of the file d, reading it verified (from
 // peers or the cold tier if need be) unless it is remembered.
 func (e *ETags) compute(ctx context.Context, d chunk.Digest) (string, error) {
-	e.mu.Lock()
-	etag, ok := e.known[d]
-	e.mu.Unlock()
-	if ok {
+	if etag, ok := e.remembered(d); ok {
 		return etag, nil
 	}
 	rec, err := e.n.State().File(d)
@@ -103,18 +100,32 @@ func (e *ETags) compute(ctx context.Context, d chunk.Digest) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	etag = md5ETag(sum.Sum(nil))
+	etag := md5ETag(sum.Sum(nil))
 	e.n.metrics.ETagsComputed.Add(1)
+	e.remember(d, etag)
+	return etag, nil
+}
+
+// remembered returns the MD5 ETag of file d if it is remembered.
+func (e *ETags) remembered(d chunk.Digest) (string, bool) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	etag, ok := e.known[d]
+	return etag, ok
+}
+
+// remember keeps the MD5 ETag of file d, forgetting one at random when
+// it holds etagsKnown.
+func (e *ETags) remember(d chunk.Digest, etag string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if len(e.known) >= etagsKnown {
-		for k := range e.known { // forget one at random
+		for k := range e.known {
 			delete(e.known, k)
 			break
 		}
 	}
 	e.known[d] = etag
-	e.mu.Unlock()
-	return etag, nil
 }
 
 // settle fills in, before c is proposed, the late ETags of the objects
