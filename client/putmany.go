@@ -264,6 +264,7 @@ type packer struct {
 	p    Progress
 	ups  []Upload
 	b    *batch
+	ck   *chunk.Chunker        // reused from file to file
 	from []int                 // the file of each of b's entries
 	seen map[chunk.Digest]bool // chunks already in a batch of the group
 }
@@ -284,10 +285,13 @@ func (k *packer) add(ctx context.Context, i int, s source) (fh FileHash, ok bool
 		k.b = batchPool.Get().(*batch)
 	}
 	k.p.Grow(size)
-	ck, err := chunk.NewChunker(io.NewSectionReader(r, 0, size), chunk.DefaultParams())
-	if err != nil {
-		return fh, false, err
+	if k.ck == nil {
+		if k.ck, err = chunk.NewChunker(nil, chunk.DefaultParams()); err != nil {
+			return fh, false, err
+		}
 	}
+	ck := k.ck
+	ck.Reset(io.NewSectionReader(r, 0, size))
 	h := chunk.NewHasher()
 	var recipe chunk.Recipe
 	for {

@@ -341,3 +341,36 @@ func FuzzCut(f *testing.F) {
 		}
 	})
 }
+
+// TestChunker_Reset cuts a stream halfway, resets the chunker to another
+// stream, and checks it cuts that one as a fresh chunker does: nothing of
+// the first stream's buffer or state is left.
+func TestChunker_Reset(t *testing.T) {
+	a, b := randomBytes(1, 3<<20), randomBytes(2, 2<<20+777)
+	c, err := NewChunker(bytes.NewReader(a), Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := c.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Reset(bytes.NewReader(b))
+	want := cutAll(t, bytes.NewReader(b))
+	for i := 0; ; i++ {
+		got, err := c.Next()
+		if errors.Is(err, io.EOF) {
+			if i != len(want) {
+				t.Fatalf("%d chunks after Reset, want %d", i, len(want))
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i >= len(want) || !bytes.Equal(got, want[i]) {
+			t.Fatalf("chunk %d after Reset differs from a fresh chunker's", i)
+		}
+	}
+}

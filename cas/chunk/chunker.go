@@ -159,6 +159,13 @@ func NewChunker(r io.Reader, p Params) (*Chunker, error) {
 	}, nil
 }
 
+// Reset makes c split r from its start, keeping its parameters and its
+// buffer: a caller chunking many small files saves allocating the buffer
+// (twice the largest chunk) for each.
+func (c *Chunker) Reset(r io.Reader) {
+	c.r, c.start, c.end, c.eof = r, 0, 0, false
+}
+
 // Next returns the next chunk. The slice is valid only until the following
 // call to Next; callers that keep it must copy it. At the end of the stream
 // Next returns nil, io.EOF. An empty stream has no chunks.
