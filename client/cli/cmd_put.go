@@ -51,9 +51,10 @@ func putCommand() *command {
 		summary:  "log a file or a folder: send only the chunks the cluster lacks",
 		detail: `A file goes to the key given, or, when the destination ends in "/" or
 names only a bucket, to that prefix plus the file's name. A folder goes under
-the prefix given, each file at its path below the folder. Each file is chunked
-and hashed here; only the chunks the cluster lacks are sent. The output counts
-the bytes logged and the bytes sent.`,
+the prefix given, each file at its path below the folder, and its files are
+committed together: up to 1,000 of them appear at once or not at all. Each
+file is chunked and hashed here; only the chunks the cluster lacks are sent.
+The output counts the bytes logged and the bytes sent.`,
 		example: `cairn put model.xgb mlflow/1/0123456789abcdef0123456789abcdef/artifacts/model/model.xgb
 cairn put ./plots/ reports/2026-11/`,
 		flags: func(fs *flag.FlagSet) action {
@@ -145,7 +146,9 @@ func logModelCommand() *command {
 		detail: `Uploads the folder under <experiment>/<run_id>/artifacts/<path>/ in the
 bucket (creating the bucket if needed): the layout of MLflow's artifact
 repositories, so that runs:/<run_id>/<path> resolves and the MLmodel is
-indexed. Run ids are 32 lowercase hex characters, as MLflow makes them.`,
+indexed. The folder's files are committed together: a reader never sees the
+MLmodel without the files beside it. Run ids are 32 lowercase hex characters,
+as MLflow makes them.`,
 		example: `cairn log-model ./model --experiment 1 --run 0123456789abcdef0123456789abcdef
 cairn get runs:/0123456789abcdef0123456789abcdef/models_mlflow ./copy`,
 		flags: func(fs *flag.FlagSet) action {
