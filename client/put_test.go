@@ -489,3 +489,36 @@ func TestPutDir_Mixed(t *testing.T) {
 		t.Fatalf("%d objects stored, want 4", len(f.objects))
 	}
 }
+
+// TestPutMany_Groups logs more files than one commit holds: they go in
+// two commits, each all or none, and the result lists every file in the
+// order given.
+func TestPutMany_Groups(t *testing.T) {
+	f := newFakeServer(t)
+	c := f.client(t)
+	items := make([]PutItem, MaxCommitMany+3)
+	for i := range items {
+		b := []byte(fmt.Sprintf("file %d", i))
+		items[i] = PutItem{Key: fmt.Sprintf("k/%05d", len(items)-i), R: bytes.NewReader(b), Size: int64(len(b))}
+	}
+	res, err := c.PutMany(t.Context(), "b", items, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := f.commits.Load(); n != 2 {
+		t.Fatalf("%d commits, want 2", n)
+	}
+	if len(res.Uploads) != len(items) || res.Files != len(items) {
+		t.Fatalf("%d uploads, %d files counted, want %d", len(res.Uploads), res.Files, len(items))
+	}
+	for i, u := range res.Uploads {
+		if u.Object.Key != items[i].Key || u.Object.Size != items[i].Size || u.Object.Version == 0 {
+			t.Fatalf("upload %d: %+v, want %s", i, u.Object, items[i].Key)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.objects) != len(items) {
+		t.Fatalf("%d objects stored, want %d", len(f.objects), len(items))
+	}
+}
