@@ -22,9 +22,11 @@ type PutItem struct {
 	Meta        map[string]string
 }
 
-// PutMany logs items under bucket: their chunks go up as Put sends them,
-// and the files are then committed together, all or none, in one entry of
-// the cluster's log, so a reader sees all of them or none of them. Items
+// PutMany logs items under bucket: only the chunks the cluster lacks go
+// up (those of files of up to 4 MiB packed together, a question and an
+// upload a few MiB; larger files as Put sends them), and the files are then
+// committed together, all or none, in one entry of the cluster's log, so a
+// reader sees all of them or none of them. Items
 // past MaxCommitMany files, or past MaxMissingBatch chunks, go in further
 // commits, each all or none. A cluster with a member of a release that
 // cannot commit several files at once gets them committed one by one. The
