@@ -83,6 +83,7 @@ func (r *Report) Markdown(w io.Writer) {
 		fill = fmt.Sprintf("fill rate, c=%d, %d objects a commit (objects/s)", r.Options.fillConc(), r.Options.FillBatch)
 	}
 	row(fill, func(s Step) string { return fmt.Sprintf("%.0f", s.Fill.PerSec) })
+	row("fill: p50 / p99 ms a request", func(s Step) string { return fmt.Sprintf("%.1f / %.1f", s.Fill.P50, s.Fill.P99) })
 	row(fmt.Sprintf("PUT c=%d: p50 / p99 ms (objects/s)", c), func(s Step) string {
 		return fmt.Sprintf("%.1f / %.1f (%.0f)", s.Put64.P50, s.Put64.P99, s.Put64.PerSec)
 	})

@@ -151,7 +151,7 @@ func (o Options) grow(ctx context.Context, ns *namespace, rep *Report, say func(
 		}
 		say("size %d: filling %d..%d at c=%d, %d objects a request", size, have, fill, o.fillConc(), max(o.FillBatch, 1))
 		p.progress = func(done, total int, r float64) { say("  %d/%d, %.0f objects/s", done, total, r) }
-		if step.Fill, err = p.put(ctx, c.nodes, have, fill, o.fillConc(), o.FillBatch, false); err != nil {
+		if step.Fill, err = p.put(ctx, c.nodes, have, fill, o.fillConc(), o.FillBatch, true); err != nil {
 			return fmt.Errorf("fill to %d: %w", size, err)
 		}
 		p.progress = nil
