@@ -12,7 +12,7 @@ type Step struct {
 	Objects     int    `json:"objects"`
 	NotMeasured string `json:"not_measured,omitempty"` // why, when it was not
 
-	Fill    putStats    `json:"fill"`        // the PUTs that grew the namespace to this size, untimed each
+	Fill    putStats    `json:"fill"`        // the requests that grew the namespace to this size
 	Put64   putStats    `json:"put_c64"`     // the last Probe objects at Conc
 	Put1    putStats    `json:"put_c1"`      // then Probe1 objects by one client
 	ListRun latency     `json:"list_run"`    // one run's model folder (5 keys)
