@@ -168,7 +168,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	n.stopPacing = make(chan struct{})
-	n.paced.Go(func() { n.paceSnapshots(rc.SnapshotThreshold, n.stopPacing) })
+	n.paced.Go(func() { n.paceSnapshots(rc.SnapshotThreshold, rc.TrailingLogs, n.stopPacing) })
 	ok = true
 	return n, nil
 }
