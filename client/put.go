@@ -2,11 +2,9 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 
 	"cairn/cas/chunk"
 )
@@ -103,57 +101,33 @@ func (c *Client) PutFile(ctx context.Context, bucket, key, path string, opts *Pu
 }
 
 func (tr *transfer) putFile(ctx context.Context, bucket, key, path string, opts *PutOptions) (Upload, error) {
-	f, err := os.Open(path)
+	r, size, done, err := source{path: path}.open()
 	if err != nil {
 		return Upload{}, fmt.Errorf("put %s: %w", path, err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return Upload{}, fmt.Errorf("put %s: %w", path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return Upload{}, fmt.Errorf("put %s: %w: not a regular file", path, ErrInvalidRequest)
-	}
-	u, err := tr.put(ctx, bucket, key, f, fi.Size(), opts)
+	defer done()
+	u, err := tr.put(ctx, bucket, key, r, size, opts)
 	u.Path = path
 	return u, err
 }
 
 func (tr *transfer) put(ctx context.Context, bucket, key string, r io.ReaderAt, size int64, opts *PutOptions) (Upload, error) {
 	p := orNoProgress(opts.Progress)
-	fail := func(st PutStats, err error) (Upload, error) {
-		return Upload{Object: Object{Bucket: bucket, Key: key}, PutStats: st}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
-	}
 	s, err := tr.stream(ctx, r, size, p)
-	st := PutStats{Files: 1, Bytes: size, Chunks: len(s.fh.Recipe), SentChunks: s.sentChunks, SentBytes: s.sentBytes}
+	u := Upload{Object: Object{Bucket: bucket, Key: key},
+		PutStats: PutStats{Files: 1, Bytes: size, Chunks: len(s.fh.Recipe), SentChunks: s.sentChunks, SentBytes: s.sentBytes}}
 	if err != nil {
-		return fail(st, err)
+		return u, fmt.Errorf("put %s/%s: %w", bucket, key, err)
 	}
-	req := CommitRequest{Digest: s.fh.Digest, Size: size, Chunks: s.fh.Recipe, ContentType: opts.ContentType,
-		Meta: opts.Meta, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch}
-	if req.Chunks == nil {
-		req.Chunks = chunk.Recipe{}
+	recipe := s.fh.Recipe
+	if recipe == nil {
+		recipe = chunk.Recipe{}
 	}
-	res, err := tr.c.commit(ctx, bucket, key, req)
-	var ae *APIError
-	if errors.As(err, &ae) && ae.Code == "MissingChunks" {
-		// A chunk that the server had when asked was collected before
-		// the commit: send what went missing, reading it again, and
-		// commit once more.
-		tr = &transfer{c: tr.c, lim: tr.lim, sent: map[chunk.Digest]*sending{}}
-		n, b, serr := tr.sendMissing(ctx, r, s.fh.Recipe, p)
-		st.SentChunks += n
-		st.SentBytes += b
-		if serr != nil {
-			return fail(st, serr)
-		}
-		res, err = tr.c.commit(ctx, bucket, key, req)
-	}
-	if err != nil {
-		return fail(st, err)
-	}
-	return Upload{Object: res.Object, PutStats: st}, nil
+	req := CommitObject{Key: key, CommitRequest: CommitRequest{Digest: s.fh.Digest, Size: size, Chunks: recipe, ContentType: opts.ContentType,
+		Meta: opts.Meta, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch}}
+	ups := []Upload{u}
+	err = tr.commitEach(ctx, bucket, []source{{key: key, r: r, size: size}}, []CommitObject{req}, ups, p)
+	return ups[0], err
 }
 
 // commit makes bucket/key point to content whose chunks the server holds.

@@ -212,16 +212,21 @@ func (a *API) commit(w http.ResponseWriter, r *http.Request, bucket, key string)
 	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	res, err := a.node.Commit(r.Context(), core.CommitRequest{
-		Bucket: bucket, Key: key, Digest: req.Digest, Size: req.Size, Recipe: chunk.Recipe(req.Chunks),
-		Meta:       raftfsm.ObjectMeta{ContentType: req.ContentType, User: req.Meta},
-		Conditions: raftfsm.Conditions{IfMatch: req.IfMatch, IfNoneMatch: req.IfNoneMatch},
-	})
+	res, err := a.node.Commit(r.Context(), coreCommit(bucket, key, req))
 	if err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, client.PutResult{Object: wireObject(res.Object), Chunks: res.Chunks})
 	return nil
+}
+
+// coreCommit is the commit of bucket/key that req asks for.
+func coreCommit(bucket, key string, req client.CommitRequest) core.CommitRequest {
+	return core.CommitRequest{
+		Bucket: bucket, Key: key, Digest: req.Digest, Size: req.Size, Recipe: chunk.Recipe(req.Chunks),
+		Meta:       raftfsm.ObjectMeta{ContentType: req.ContentType, User: req.Meta},
+		Conditions: raftfsm.Conditions{IfMatch: req.IfMatch, IfNoneMatch: req.IfNoneMatch},
+	}
 }
 
 // commitMany commits several files to keys of bucket at once, all or
@@ -233,11 +238,7 @@ func (a *API) commitMany(w http.ResponseWriter, r *http.Request, bucket string) 
 	}
 	reqs := make([]core.CommitRequest, len(req.Objects))
 	for i, o := range req.Objects {
-		reqs[i] = core.CommitRequest{
-			Key: o.Key, Digest: o.Digest, Size: o.Size, Recipe: chunk.Recipe(o.Chunks),
-			Meta:       raftfsm.ObjectMeta{ContentType: o.ContentType, User: o.Meta},
-			Conditions: raftfsm.Conditions{IfMatch: o.IfMatch, IfNoneMatch: o.IfNoneMatch},
-		}
+		reqs[i] = coreCommit(bucket, o.Key, o.CommitRequest)
 	}
 	res, err := a.node.CommitMany(r.Context(), bucket, reqs)
 	if err != nil {
