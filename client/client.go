@@ -80,6 +80,9 @@ type Client struct {
 	// noBatches is set once a node answered the batched chunk routes as
 	// a release before them does: chunks then go one request each.
 	noBatches atomic.Bool
+	// noStored is set once a node answered a commit of a stored file as
+	// a release before them does: Put then always sends the content.
+	noStored atomic.Bool
 }
 
 // conn sends the native API's calls: it picks the endpoint, fails over

@@ -40,6 +40,7 @@ type fakeServer struct {
 	loseOnce atomic.Bool
 
 	missingCalls, chunkPuts, chunkGets, commits atomic.Int64
+	storedCommits                               atomic.Int64 // commits of a stored file, counted in commits too
 	batches                                     atomic.Int64
 	fetchLimit                                  atomic.Int64 // chunks a fetch answers at most (0: all)
 	fetches                                     atomic.Int64
@@ -264,6 +265,20 @@ func (f *fakeServer) commit(w http.ResponseWriter, r *http.Request, path string)
 	json.NewDecoder(r.Body).Decode(&req)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if req.Stored {
+		f.storedCommits.Add(1)
+		if f.old.Load() {
+			f.olderAnswers.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(400)
+			json.NewEncoder(w).Encode(Error{Code: "MalformedJSON", Message: `malformed JSON body: unknown field "stored"`})
+			return
+		}
+		if req.Chunks = f.recipeOf(req.Digest, req.Size); req.Chunks == nil {
+			fakeError(w, 404, "NoSuchFile")
+			return
+		}
+	}
 	if code := f.checkCommit(req); code != "" {
 		fakeError(w, 400, code)
 		return
@@ -321,6 +336,17 @@ func (f *fakeServer) checkCommit(req CommitRequest) string {
 	return ""
 }
 
+// recipeOf returns the recipe of a stored file of digest d and size
+// size, or nil; f.mu is held.
+func (f *fakeServer) recipeOf(d chunk.Digest, size int64) chunk.Recipe {
+	for _, st := range f.objects {
+		if st.Digest == d && st.Size == size && len(st.Recipe) > 0 {
+			return st.Recipe
+		}
+	}
+	return nil
+}
+
 // putObject stores a checked commit; f.mu is held.
 func (f *fakeServer) putObject(bucket, key string, req CommitRequest) PutResult {
 	o := Object{Bucket: bucket, Key: key, Digest: req.Digest, Size: req.Size, Version: uint64(len(f.objects) + 1)}
@@ -374,5 +400,6 @@ func (f *fakeServer) resetCounts() {
 	f.chunkPuts.Store(0)
 	f.chunkGets.Store(0)
 	f.commits.Store(0)
+	f.storedCommits.Store(0)
 	f.putBytes.Store(0)
 }

@@ -2,9 +2,11 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"cairn/cas/chunk"
 )
@@ -113,21 +115,92 @@ func (tr *transfer) putFile(ctx context.Context, bucket, key, path string, opts 
 
 func (tr *transfer) put(ctx context.Context, bucket, key string, r io.ReaderAt, size int64, opts *PutOptions) (Upload, error) {
 	p := orNoProgress(opts.Progress)
-	s, err := tr.stream(ctx, r, size, p)
-	u := Upload{Object: Object{Bucket: bucket, Key: key},
-		PutStats: PutStats{Files: 1, Bytes: size, Chunks: len(s.fh.Recipe), SentChunks: s.sentChunks, SentBytes: s.sentBytes}}
-	if err != nil {
-		return u, fmt.Errorf("put %s/%s: %w", bucket, key, err)
-	}
-	recipe := s.fh.Recipe
-	if recipe == nil {
-		recipe = chunk.Recipe{}
-	}
-	req := CommitObject{Key: key, CommitRequest: CommitRequest{Digest: s.fh.Digest, Size: size, Chunks: recipe, ContentType: opts.ContentType,
+	u := Upload{Object: Object{Bucket: bucket, Key: key}, PutStats: PutStats{Files: 1, Bytes: size}}
+	req := CommitObject{Key: key, CommitRequest: CommitRequest{Size: size, ContentType: opts.ContentType,
 		Meta: opts.Meta, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch}}
+	if size > 0 && !tr.c.noStored.Load() {
+		res, ok, err := tr.commitStored(ctx, bucket, key, r, &req.CommitRequest, p)
+		if err != nil {
+			return u, fmt.Errorf("put %s/%s: %w", bucket, key, err)
+		}
+		if ok {
+			u.Object, u.Chunks = res.Object, res.Chunks
+			return u, nil
+		}
+	}
+	u, err := tr.putStreamed(ctx, bucket, r, u, req, p)
+	var ae *APIError
+	if !req.Digest.IsZero() && errors.As(err, &ae) && ae.Code == "BadDigest" {
+		// The content changed after the pass that hashed it whole: log
+		// it as one read gives it, chunks and digest alike, as a Put that
+		// did not ask first does.
+		sent := u.PutStats
+		req.Digest = chunk.Digest{}
+		u, err = tr.putStreamed(ctx, bucket, r, u, req, p)
+		u.SentChunks += sent.SentChunks
+		u.SentBytes += sent.SentBytes
+	}
+	return u, err
+}
+
+// putStreamed cuts, hashes and uploads the content of req (stream), then
+// commits it. req.Digest, unless zero, is the whole file's digest,
+// computed beforehand.
+func (tr *transfer) putStreamed(ctx context.Context, bucket string, r io.ReaderAt, u Upload, req CommitObject, p Progress) (Upload, error) {
+	s, err := tr.stream(ctx, r, req.Size, req.Digest, p)
+	u.Chunks, u.SentChunks, u.SentBytes = len(s.fh.Recipe), s.sentChunks, s.sentBytes
+	if err != nil {
+		return u, fmt.Errorf("put %s/%s: %w", bucket, req.Key, err)
+	}
+	req.Digest, req.Chunks = s.fh.Digest, s.fh.Recipe
+	if req.Chunks == nil {
+		req.Chunks = chunk.Recipe{}
+	}
 	ups := []Upload{u}
-	err = tr.commitEach(ctx, bucket, []source{{key: key, r: r, size: size}}, []CommitObject{req}, ups, p)
+	err = tr.commitEach(ctx, bucket, []source{{key: req.Key, r: r, size: req.Size}}, []CommitObject{req}, ups, p)
 	return ups[0], err
+}
+
+// commitStored hashes the content of req (req.Size bytes of r) and
+// commits it as a file the cluster already holds (CommitRequest.Stored):
+// logging content again takes one pass over it and one request, with no
+// chunking, no chunk list and no question about chunks. ok is false when
+// the node holds no such file (or is of a release before stored
+// commits); req.Digest is then set, and the caller sends the content.
+func (tr *transfer) commitStored(ctx context.Context, bucket, key string, r io.ReaderAt, req *CommitRequest, p Progress) (res PutResult, ok bool, err error) {
+	p.Grow(req.Size)
+	h := chunk.NewHasher()
+	rb := readPool.Get().(*[readBuffer]byte)
+	defer readPool.Put(rb)
+	buf := rb[:]
+	for off := int64(0); off < req.Size; {
+		n, err := r.ReadAt(buf[:min(int64(len(buf)), req.Size-off)], off)
+		h.Write(buf[:n])
+		off += int64(n)
+		p.Advance(int64(n))
+		if err != nil && (err != io.EOF || off < req.Size) {
+			return res, false, fmt.Errorf("hash: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return res, false, err
+		}
+	}
+	req.Digest = h.Digest()
+	stored := *req
+	stored.Stored, stored.Chunks = true, chunk.Recipe{}
+	res, err = tr.c.commit(ctx, bucket, key, stored)
+	var ae *APIError
+	switch {
+	case err == nil:
+		return res, true, nil
+	case errors.As(err, &ae) && (ae.Code == "NoSuchFile" || ae.Code == "MissingChunks"):
+		return res, false, nil
+	case errors.As(err, &ae) && ae.Status == http.StatusBadRequest && ae.Code == "MalformedJSON" &&
+		strings.Contains(ae.Message, `unknown field "stored"`):
+		tr.c.noStored.Store(true)
+		return res, false, nil
+	}
+	return res, false, err
 }
 
 // commit makes bucket/key point to content whose chunks the server holds.

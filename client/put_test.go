@@ -69,8 +69,12 @@ func TestPut_SendsOnlyMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.SentBytes != int64(len(data)) || u.SentChunks != u.Chunks || f.missingCalls.Load() != 1 || f.commits.Load() != 1 {
-		t.Fatalf("first put: %+v, %d missing calls, %d commits", u.PutStats, f.missingCalls.Load(), f.commits.Load())
+	// New content: the commit of a stored file fails, then the chunks go
+	// up after one question, and one commit names them.
+	if u.SentBytes != int64(len(data)) || u.SentChunks != u.Chunks || f.missingCalls.Load() != 1 ||
+		f.storedCommits.Load() != 1 || f.commits.Load() != 2 {
+		t.Fatalf("first put: %+v, %d missing calls, %d commits of a stored file, %d in all", u.PutStats, f.missingCalls.Load(),
+			f.storedCommits.Load(), f.commits.Load())
 	}
 	if u.Object.Digest != chunk.Sum(data) {
 		t.Fatalf("committed %s, want %s", u.Object.Digest, chunk.Sum(data))
@@ -79,8 +83,19 @@ func TestPut_SendsOnlyMissing(t *testing.T) {
 	t.Run("Again", func(t *testing.T) {
 		f.resetCounts()
 		u, err := c.Put(t.Context(), "b", "k2", bytes.NewReader(data), int64(len(data)), nil)
-		if err != nil || u.SentBytes != 0 || f.chunkPuts.Load() != 0 || f.missingCalls.Load() != 1 {
-			t.Fatalf("second put: %+v, %v, %d chunk PUTs", u.PutStats, err, f.chunkPuts.Load())
+		// Content the server holds: one commit naming it by digest, no
+		// question, no chunk list, nothing sent.
+		if err != nil || u.SentBytes != 0 || f.chunkPuts.Load() != 0 || f.missingCalls.Load() != 0 ||
+			f.commits.Load() != 1 || f.storedCommits.Load() != 1 {
+			t.Fatalf("second put: %+v, %v, %d chunk PUTs, %d questions, %d commits (%d of a stored file)", u.PutStats, err,
+				f.chunkPuts.Load(), f.missingCalls.Load(), f.commits.Load(), f.storedCommits.Load())
+		}
+		if u.Object.Digest != chunk.Sum(data) || u.Chunks != len(f.objects["b/k1"].Recipe) {
+			t.Fatalf("second put committed %s in %d chunks, want %s in %d", u.Object.Digest, u.Chunks, chunk.Sum(data), len(f.objects["b/k1"].Recipe))
+		}
+		got, err := c.GetRange(t.Context(), "b", "k2", 0, -1)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("read back: %d bytes, %v", len(got), err)
 		}
 	})
 	t.Run("Edited", func(t *testing.T) {
@@ -189,8 +204,9 @@ func TestPut_OlderNode(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data[:len(data)-2]) {
 		t.Fatalf("get from an older node: %d bytes, %v", len(got), err)
 	}
-	if n := f.olderAnswers.Load(); n != 1 {
-		t.Fatalf("the client asked the older node for batches %d times, want once", n)
+	// Once for the batches, once for a commit of a stored file.
+	if n := f.olderAnswers.Load(); n != 2 || f.storedCommits.Load() != 1 {
+		t.Fatalf("the older node answered as one %d times, to %d commits of a stored file; want 2 and 1", n, f.storedCommits.Load())
 	}
 }
 
@@ -217,11 +233,13 @@ func (c *changing) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// TestPut_FileChangedMeanwhile: a Put reads its content once, so a file
-// rewritten halfway through is logged as the bytes read, whose chunks hash
-// to the digest committed (the fake server checks it). A file that changes
-// before the chunks of a second round are read again fails with
-// ErrDigestMismatch and commits nothing more.
+// TestPut_FileChangedMeanwhile: what a Put logs is one read of its
+// content, chunks and digest alike (the fake server checks that they
+// agree). A file rewritten between the pass that hashes it whole (for a
+// commit of a stored file) and the pass that chunks it is read again; a
+// file that changes before its chunks are read a third time (to send a
+// chunk the server lost meanwhile) fails with ErrDigestMismatch and
+// commits nothing more.
 func TestPut_FileChangedMeanwhile(t *testing.T) {
 	f := newFakeServer(t)
 	c := f.client(t)
@@ -230,19 +248,20 @@ func TestPut_FileChangedMeanwhile(t *testing.T) {
 	for i := range b {
 		b[i] ^= 0xff
 	}
+	// Rewritten halfway through the whole-file pass.
 	u, err := c.Put(t.Context(), "b", "torn", &changing{a: a, b: b, after: 2 << 20}, int64(len(a)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Object.Digest == chunk.Sum(a) || u.Object.Digest == chunk.Sum(b) {
-		t.Fatal("the change halfway through was not read: the test proves nothing")
+	if u.Object.Digest != chunk.Sum(b) || f.commits.Load() != 3 {
+		t.Fatalf("logged %s after %d commits, want the new content after 3 (stored, BadDigest, again)", u.Object.Digest, f.commits.Load())
 	}
 
 	f.resetCounts()
 	f.loseOnce.Store(true)
-	_, err = c.Put(t.Context(), "b", "k", &changing{a: a, b: b, after: int64(len(a))}, int64(len(a)), nil)
-	if !errors.Is(err, ErrDigestMismatch) || f.commits.Load() != 1 {
-		t.Fatalf("got %v with %d commits, want ErrDigestMismatch after the first commit", err, f.commits.Load())
+	_, err = c.Put(t.Context(), "b", "k", &changing{a: a, b: b, after: 2 * int64(len(a))}, int64(len(a)), nil)
+	if !errors.Is(err, ErrDigestMismatch) || f.commits.Load()-f.storedCommits.Load() != 1 {
+		t.Fatalf("got %v with %d commits, want ErrDigestMismatch after the first commit", err, f.commits.Load()-f.storedCommits.Load())
 	}
 }
 
@@ -374,14 +393,23 @@ func TestPut_ChunkCollectedBeforeCommit(t *testing.T) {
 	if _, err := c.Put(t.Context(), "b", "k", bytes.NewReader(data), int64(len(data)), nil); err != nil {
 		t.Fatal(err)
 	}
+	// The same content with its last byte changed: only its last chunk
+	// is new, and the first goes between the question and the commit.
+	edited := bytes.Clone(data)
+	edited[len(edited)-1] ^= 1
 	f.resetCounts()
 	f.loseOnce.Store(true)
-	u, err := c.Put(t.Context(), "b", "k2", bytes.NewReader(data), int64(len(data)), nil)
+	u, err := c.Put(t.Context(), "b", "k2", bytes.NewReader(edited), int64(len(edited)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.commits.Load() != 2 || f.missingCalls.Load() != 2 || u.SentChunks != 1 {
-		t.Fatalf("%d commits, %d missing questions, %d chunks sent; want 2, 2 and the lost chunk", f.commits.Load(), f.missingCalls.Load(), u.SentChunks)
+	if f.commits.Load()-f.storedCommits.Load() != 2 || f.missingCalls.Load() != 2 || u.SentChunks != 2 {
+		t.Fatalf("%d commits, %d missing questions, %d chunks sent; want 2, 2 and the new and the lost chunk",
+			f.commits.Load()-f.storedCommits.Load(), f.missingCalls.Load(), u.SentChunks)
+	}
+	got, err := c.GetRange(t.Context(), "b", "k2", 0, -1)
+	if err != nil || !bytes.Equal(got, edited) {
+		t.Fatalf("read back: %d bytes, %v", len(got), err)
 	}
 }
 

@@ -130,7 +130,7 @@ func (tr *transfer) putGroup(ctx context.Context, bucket string, srcs []source, 
 		if err != nil {
 			return fmt.Errorf("put %s/%s: %w", bucket, s.key, err)
 		}
-		st, err := tr.stream(gctx, r, size, p)
+		st, err := tr.stream(gctx, r, size, chunk.Digest{}, p)
 		done()
 		ups[i].PutStats = PutStats{Files: 1, Bytes: size, Chunks: len(st.fh.Recipe), SentChunks: st.sentChunks, SentBytes: st.sentBytes}
 		if err != nil {

@@ -93,6 +93,23 @@ const (
 // batchPool keeps batches, and their buffers, from one Put to the next.
 var batchPool = sync.Pool{New: func() any { return &batch{} }}
 
+// chunkerPool keeps chunkers, and their buffers (twice the largest chunk),
+// from one Put to the next: a fresh buffer costs a page fault and a
+// zeroed page every 4 KiB, as much as copying the content into it.
+var chunkerPool = sync.Pool{New: func() any {
+	ck, err := chunk.NewChunker(nil, chunk.DefaultParams())
+	if err != nil {
+		panic(err) // the default parameters are valid
+	}
+	return ck
+}}
+
+// readPool keeps the buffers that whole-file hash passes read through:
+// small enough to stay in the core's cache between the read and the hash.
+var readPool = sync.Pool{New: func() any { return new([readBuffer]byte) }}
+
+const readBuffer = 256 << 10
+
 // streamed is what one pass over a Put's content found and sent.
 type streamed struct {
 	fh         FileHash
@@ -101,7 +118,9 @@ type streamed struct {
 }
 
 // stream cuts, hashes and uploads size bytes of r in one pass (see above).
-func (tr *transfer) stream(ctx context.Context, r io.ReaderAt, size int64, p Progress) (streamed, error) {
+// digest, unless zero, is the whole file's, which the caller computed:
+// stream then does not hash the file again.
+func (tr *transfer) stream(ctx context.Context, r io.ReaderAt, size int64, digest chunk.Digest, p Progress) (streamed, error) {
 	p.Grow(size)
 	g, gctx := newGroup(ctx)
 	free := make(chan *batch, putBatches)
@@ -129,7 +148,9 @@ func (tr *transfer) stream(ctx context.Context, r io.ReaderAt, size int64, p Pro
 		// Hash in order, then send: a batch is hashed before the chunker
 		// may reuse it, since only a sent batch goes back to free.
 		for b := range toHash {
-			h.Write(b.plain)
+			if digest.IsZero() {
+				h.Write(b.plain)
+			}
 			if err := tr.lim.acquire(gctx); err != nil {
 				return err
 			}
@@ -150,10 +171,12 @@ func (tr *transfer) stream(ctx context.Context, r io.ReaderAt, size int64, p Pro
 	var recipe chunk.Recipe
 	err := func() error {
 		defer close(toHash)
-		ck, err := chunk.NewChunker(io.NewSectionReader(r, 0, size), chunk.DefaultParams())
-		if err != nil {
-			return err
-		}
+		ck := chunkerPool.Get().(*chunk.Chunker)
+		ck.Reset(io.NewSectionReader(r, 0, size))
+		defer func() {
+			ck.Reset(nil)
+			chunkerPool.Put(ck)
+		}()
 		seen := map[chunk.Digest]bool{}
 		var cur *batch
 		for {
@@ -205,7 +228,10 @@ func (tr *transfer) stream(ctx context.Context, r io.ReaderAt, size int64, p Pro
 	if got := recipe.Size(); got != size {
 		return out, fmt.Errorf("read %d bytes, want %d: the file changed", got, size)
 	}
-	out.fh = FileHash{Size: size, Digest: h.Digest(), Recipe: recipe}
+	if digest.IsZero() {
+		digest = h.Digest()
+	}
+	out.fh = FileHash{Size: size, Digest: digest, Recipe: recipe}
 	return out, nil
 }
 

@@ -91,10 +91,14 @@ type ChunkBatchResult struct {
 
 // CommitRequest makes a key point to a file whose chunks the cluster
 // holds: the client chunked and hashed it and uploaded what was missing.
+// With Stored set it names, by digest and size alone, a file the cluster
+// already holds, and Chunks is empty; the node answers 404 NoSuchFile if
+// it holds no such file.
 type CommitRequest struct {
 	Digest      chunk.Digest      `json:"digest"`
 	Size        int64             `json:"size"`
 	Chunks      []chunk.Ref       `json:"chunks"`
+	Stored      bool              `json:"stored,omitempty"`
 	ContentType string            `json:"content_type,omitempty"`
 	Meta        map[string]string `json:"meta,omitempty"`
 	IfMatch     string            `json:"if_match,omitempty"`

@@ -34,6 +34,7 @@ func TestServer_BadInput(t *testing.T) {
 	waitFeatures(t, srv) // commits of several files
 	before := snapshotState(t, srv)
 	good := chunk.Sum([]byte("x"))
+	kept := chunk.Sum([]byte("precious")) // stored, as keep/me
 	commit := func(req any) string {
 		b, _ := json.Marshal(req)
 		return string(b)
@@ -71,6 +72,12 @@ func TestServer_BadInput(t *testing.T) {
 		{"SizeMismatch", "POST", "/v1/commit/bucket/k", commit(client.CommitRequest{Digest: good, Size: 5, Chunks: []chunk.Ref{{Digest: good, Size: 1}}}), 400, "InvalidRequest"},
 		{"ZeroChunk", "POST", "/v1/commit/bucket/k", commit(client.CommitRequest{Digest: good, Size: 0, Chunks: []chunk.Ref{{Digest: good, Size: 0}}}), 400, "InvalidRequest"},
 		{"CommitDotDot", "POST", "/v1/commit/bucket/x/../y", commit(client.CommitRequest{}), 400, "InvalidArgument"},
+		{"StoredUnknown", "POST", "/v1/commit/bucket/k", commit(client.CommitRequest{Digest: good, Size: 1, Stored: true}), 404, "NoSuchFile"},
+		{"StoredWrongSize", "POST", "/v1/commit/bucket/k", commit(client.CommitRequest{Digest: kept, Size: 9, Stored: true}), 404, "NoSuchFile"},
+		{"StoredWithChunks", "POST", "/v1/commit/bucket/k", commit(client.CommitRequest{Digest: kept, Size: 8, Stored: true, Chunks: []chunk.Ref{{Digest: kept, Size: 8}}}), 400, "InvalidRequest"},
+		{"StoredDotDot", "POST", "/v1/commit/bucket/x/../y", commit(client.CommitRequest{Digest: kept, Size: 8, Stored: true}), 400, "InvalidArgument"},
+		{"StoredNoSuchBucket", "POST", "/v1/commit/nobucket/k", commit(client.CommitRequest{Digest: kept, Size: 8, Stored: true}), 404, "NoSuchBucket"},
+		{"ManyStoredUnknown", "POST", "/v1/commit/bucket/", commit(client.CommitManyRequest{Objects: []client.CommitObject{{Key: "a", CommitRequest: one}, {Key: "b", CommitRequest: client.CommitRequest{Digest: good, Size: 1, Stored: true}}}}), 404, "NoSuchFile"},
 		{"RefBadJSON", "PUT", "/v1/refs/prod", `{"target": 5}`, 400, "MalformedJSON"},
 		{"ListForString", "POST", "/v1/chunks/missing", `{"digests": "abc"}`, 400, "MalformedJSON"},
 		{"NumberForDigest", "POST", "/v1/chunks/missing", `{"digests": [5]}`, 400, "MalformedJSON"},

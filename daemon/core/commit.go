@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"crypto/md5"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,8 +22,13 @@ type CommitRequest struct {
 	Digest      chunk.Digest // of the whole file
 	Size        int64
 	Recipe      chunk.Recipe
-	Meta        raftfsm.ObjectMeta
-	Conditions  raftfsm.Conditions
+	// Stored names a file the state already holds, by Digest and Size,
+	// with no Recipe: the commit takes the state's recipe of that file,
+	// so a client that logs content again hashes it once and sends no
+	// chunk list. NoSuchFile if the state holds no such file.
+	Stored     bool
+	Meta       raftfsm.ObjectMeta
+	Conditions raftfsm.Conditions
 }
 
 // Commit commits a file the client chunked and uploaded. Every chunk must
@@ -31,7 +37,7 @@ type CommitRequest struct {
 // committed. The MD5 ETag is computed in the same read, or, once the
 // cluster has FeatureLateETag, after the acknowledgement (ETags).
 func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error) {
-	if err := n.checkCommit(req); err != nil {
+	if err := n.checkCommit(&req); err != nil {
 		return PutResult{}, err
 	}
 	if err := n.checkBucket(ctx, req.Bucket); err != nil {
@@ -55,10 +61,24 @@ func (n *Node) Commit(ctx context.Context, req CommitRequest) (PutResult, error)
 }
 
 // checkCommit checks what a commit says of itself: its key, and a recipe
-// of chunks of sizes this store cuts that add up to the file's size.
-func (n *Node) checkCommit(req CommitRequest) error {
+// of chunks of sizes this store cuts that add up to the file's size. It
+// fills in the recipe of a commit of a stored file.
+func (n *Node) checkCommit(req *CommitRequest) error {
 	if err := CheckKey(req.Key); err != nil {
 		return err
+	}
+	if req.Stored {
+		if len(req.Recipe) > 0 {
+			return apierr.BadRequest("InvalidRequest", "a commit of a stored file lists no chunks")
+		}
+		rec, err := n.State().File(req.Digest)
+		if err != nil && !errors.Is(err, raftfsm.ErrNotFound) {
+			return err
+		}
+		if err != nil || rec.Size != req.Size || len(rec.Recipe) == 0 {
+			return apierr.New(http.StatusNotFound, "NoSuchFile", "no file %s of %d bytes is stored", req.Digest, req.Size)
+		}
+		req.Recipe = rec.Recipe
 	}
 	recipe := req.Recipe
 	if len(recipe) > raftfsm.MaxChunksPerFile {

@@ -29,7 +29,7 @@ func (n *Node) CommitMany(ctx context.Context, bucket string, reqs []CommitReque
 	seen := make(map[string]bool, len(reqs))
 	for i := range reqs {
 		reqs[i].Bucket = bucket
-		if err := n.checkCommit(reqs[i]); err != nil {
+		if err := n.checkCommit(&reqs[i]); err != nil {
 			return nil, err
 		}
 		if seen[reqs[i].Key] {

@@ -223,7 +223,7 @@ func (a *API) commit(w http.ResponseWriter, r *http.Request, bucket, key string)
 // coreCommit is the commit of bucket/key that req asks for.
 func coreCommit(bucket, key string, req client.CommitRequest) core.CommitRequest {
 	return core.CommitRequest{
-		Bucket: bucket, Key: key, Digest: req.Digest, Size: req.Size, Recipe: chunk.Recipe(req.Chunks),
+		Bucket: bucket, Key: key, Digest: req.Digest, Size: req.Size, Recipe: chunk.Recipe(req.Chunks), Stored: req.Stored,
 		Meta:       raftfsm.ObjectMeta{ContentType: req.ContentType, User: req.Meta},
 		Conditions: raftfsm.Conditions{IfMatch: req.IfMatch, IfNoneMatch: req.IfNoneMatch},
 	}
