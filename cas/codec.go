@@ -81,6 +81,18 @@ func (c *codec) encode(dst, chunk []byte) []byte {
 	return dst[:1+n]
 }
 
+// encodeNew returns the stored form a Put writes a new chunk in: what
+// the codec encodes (S2, or raw where S2 does not pay), or raw while
+// every core is busy and the store has RawWhenBusy. dst is reused when it
+// has room.
+func (s *Store) encodeNew(dst, chunk []byte) []byte {
+	if s.opts.RawWhenBusy && (s.opts.fullCPU || s.cpu.saturated()) {
+		dst = append(dst[:0], byte(CodecRaw))
+		return append(dst, chunk...)
+	}
+	return s.codec.encode(dst, chunk)
+}
+
 // pays reports whether a compressed form of n bytes saves enough over
 // the raw length to be worth decoding.
 func (c *codec) pays(n, raw int) bool { return float64(n) <= float64(raw)*(1-c.minSaving) }

@@ -766,3 +766,42 @@ func onlyPack(t *testing.T, dir string) (string, []byte) {
 	}
 	return path, b
 }
+
+// TestPut_RawWhenBusy: while every core is busy, a store with RawWhenBusy
+// writes new chunks raw (no CPU spent on S2), reads them back, counts
+// them as backlog, and the compactor then encodes them into zstd frames
+// as it does S2 ones. Without the option the same Put writes S2.
+func TestPut_RawWhenBusy(t *testing.T) {
+	files := testFiles()
+	var logical int64
+	for _, f := range files {
+		logical += int64(len(f))
+	}
+	s2Store := testStore(t, t.TempDir(), Options{NoCompactor: true, fullCPU: true})
+	putFiles(t, s2Store, files)
+	viaS2, _ := s2Store.Stats(t.Context())
+
+	s := testStore(t, t.TempDir(), Options{NoCompactor: true, RawWhenBusy: true, fullCPU: true})
+	results := putFiles(t, s, files)
+	raw, _ := s.Stats(t.Context())
+	// Raw: one codec byte and a record header a chunk over the content.
+	if raw.LogicalBytes != logical || raw.StoredBytes < logical || raw.StoredBytes > logical+64*raw.Chunks {
+		t.Fatalf("busy store kept %d bytes of %d logical; want them raw", raw.StoredBytes, logical)
+	}
+	if viaS2.StoredBytes >= logical*9/10 {
+		t.Fatalf("the store without RawWhenBusy kept %d bytes of %d: the files do not compress, the test proves nothing", viaS2.StoredBytes, logical)
+	}
+	// Every chunk, the small file's too (raw, it is past the inline size).
+	if bl := s.Backlog(); bl.Chunks != raw.Chunks {
+		t.Fatalf("backlog %+v, want every chunk (%d)", bl, raw.Chunks)
+	}
+	checkFiles(t, s, files, results)
+	if _, err := s.Compact(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := s.Stats(t.Context())
+	if after.StoredBytes >= viaS2.StoredBytes {
+		t.Fatalf("compacted raw chunks take %d bytes, more than S2's %d", after.StoredBytes, viaS2.StoredBytes)
+	}
+	checkFiles(t, s, files, results)
+}

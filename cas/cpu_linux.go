@@ -10,14 +10,15 @@ import (
 )
 
 // cpuMeter tells whether other processes leave a core free, from the
-// machine's CPU time (/proc/stat) minus this process's own, sampled at
-// most every cpuSample.
+// machine's CPU time (/proc/stat) minus this process's own, and whether
+// every core is busy, sampled at most every cpuSample.
 type cpuMeter struct {
 	mu         sync.Mutex
 	at         time.Time
 	busy, all  uint64        // jiffies, from /proc/stat
 	self       time.Duration // this process's CPU time
 	free       bool
+	full       bool
 	unreadable bool
 }
 
@@ -27,20 +28,35 @@ const cpuSample = 100 * time.Millisecond
 // that matters).
 const userHZ = 100
 
+// spare reports whether other processes left at least three quarters of
+// a core free in the last sample.
 func (m *cpuMeter) spare() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.unreadable {
-		return true
-	}
+	m.sample()
+	return m.free || m.unreadable
+}
+
+// saturated reports whether the machine, this process included, left
+// less than a quarter of a core idle in the last sample.
+func (m *cpuMeter) saturated() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sample()
+	return m.full && !m.unreadable
+}
+
+// sample reads the machine's and the process's CPU time, unless it did
+// less than cpuSample ago. m.mu is held.
+func (m *cpuMeter) sample() {
 	now := time.Now()
-	if now.Sub(m.at) < cpuSample {
-		return m.free
+	if m.unreadable || now.Sub(m.at) < cpuSample {
+		return
 	}
 	busy, all, err := readProcStat()
 	if err != nil {
 		m.unreadable = true
-		return true
+		return
 	}
 	self := processCPU()
 	if !m.at.IsZero() && all > m.all {
@@ -49,9 +65,9 @@ func (m *cpuMeter) spare() bool {
 		selfCores := (self - m.self).Seconds() / wall
 		others := busyCores - selfCores
 		m.free = float64(runtime.NumCPU())-others >= 0.75
+		m.full = float64(runtime.NumCPU())-busyCores < 0.25
 	}
 	m.at, m.busy, m.all, m.self = now, busy, all, self
-	return m.free
 }
 
 // readProcStat returns the machine's busy and total CPU jiffies.

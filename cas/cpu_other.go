@@ -7,3 +7,5 @@ package cas
 type cpuMeter struct{}
 
 func (cpuMeter) spare() bool { return true }
+
+func (cpuMeter) saturated() bool { return false }

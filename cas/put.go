@@ -197,7 +197,7 @@ func (wr *writer) putSmall(ctx context.Context, b []byte, opts PutOptions) (PutR
 		return PutResult{}, fmt.Errorf("put: %w", err)
 	}
 	if !ok {
-		c := pendingChunk{d: d, value: s.codec.encode(nil, b), size: len(b)}
+		c := pendingChunk{d: d, value: s.encodeNew(nil, b), size: len(b)}
 		w, err := wr.write(ctx, []pendingChunk{c})
 		if err != nil {
 			return PutResult{}, fmt.Errorf("put: %w", err)
@@ -306,7 +306,7 @@ func (wr *writer) prepare(ctx context.Context, j *putJob, v *view) {
 	// stored bytes (a pooled buffer per chunk in flight would pin ten
 	// times more memory).
 	scratch := s.bp.vals.Get().(*[]byte)
-	*scratch = s.codec.encode((*scratch)[:0], j.buf)
+	*scratch = s.encodeNew((*scratch)[:0], j.buf)
 	j.value = append(make([]byte, 0, len(*scratch)), *scratch...)
 	s.bp.putVal(scratch)
 }

@@ -73,6 +73,13 @@ type Options struct {
 	// NoCompactor leaves chunks in the form they were written in until
 	// Compact is called.
 	NoCompactor bool
+	// RawWhenBusy stores new chunks raw instead of in S2 while every core
+	// of the machine is busy (sampled every 100 ms, Linux only): S2
+	// would then take CPU from the requests themselves, and the compactor
+	// encodes raw chunks into zstd frames as it does S2 ones, once the
+	// machine has CPU to spare. The price is disk bytes written in the
+	// meantime (about twice for JSON boosters).
+	RawWhenBusy bool
 	// GarbageRatio is the fraction of a pack file that must be garbage
 	// for the compactor to rewrite it and give the space back (default
 	// 0.5).
@@ -104,6 +111,8 @@ type Options struct {
 	busyCPU bool
 	// rawNew, in benchmarks, stores new chunks raw instead of in S2.
 	rawNew bool
+	// fullCPU, in tests, makes every core look busy to RawWhenBusy.
+	fullCPU bool
 }
 
 // Key layout of the store's Badger database (see docs/format.md).
