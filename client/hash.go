@@ -9,9 +9,6 @@ import (
 	"cairn/cas/chunk"
 )
 
-// hashBuffer is the read size of the whole-file hash pass.
-const hashBuffer = 1 << 20
-
 // FileHash is what the server would record for some content: its length,
 // its BLAKE3 digest (what b3sum prints) and its recipe under
 // chunk.DefaultParams.
@@ -49,7 +46,10 @@ func hashWith(ctx context.Context, r io.ReaderAt, size int64, p Progress) (FileH
 	defer cancel()
 	whole := make(chan error, 1)
 	h := chunk.NewHasher()
-	go func() { whole <- hashAll(hctx, io.NewSectionReader(r, 0, size), h) }()
+	go func() {
+		_, err := hashAll(hctx, io.NewSectionReader(r, 0, size), h)
+		whole <- err
+	}()
 	recipe, err := chunkAll(ctx, io.NewSectionReader(r, 0, size), p)
 	if err != nil {
 		cancel()
@@ -89,19 +89,23 @@ func chunkAll(ctx context.Context, r io.Reader, p Progress) (chunk.Recipe, error
 	}
 }
 
-func hashAll(ctx context.Context, r io.Reader, h *chunk.Hasher) error {
-	buf := make([]byte, hashBuffer)
+// hashAll writes what r holds to h, and returns how many bytes that was.
+func hashAll(ctx context.Context, r io.Reader, h *chunk.Hasher) (int64, error) {
+	rb := readPool.Get().(*[readBuffer]byte)
+	defer readPool.Put(rb)
+	var total int64
 	for {
-		n, err := io.ReadFull(r, buf)
-		h.Write(buf[:n])
+		n, err := io.ReadFull(r, rb[:])
+		h.Write(rb[:n])
+		total += int64(n)
 		switch {
 		case err == io.EOF || err == io.ErrUnexpectedEOF:
-			return nil
+			return total, nil
 		case err != nil:
-			return fmt.Errorf("hash: %w", err)
+			return total, fmt.Errorf("hash: %w", err)
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return total, err
 		}
 	}
 }

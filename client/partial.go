@@ -114,7 +114,7 @@ func copyLocal(f *os.File, copies []chunkCopy) error {
 // hashReader returns the digest of everything r holds.
 func hashReader(ctx context.Context, r io.Reader) (chunk.Digest, error) {
 	h := chunk.NewHasher()
-	if err := hashAll(ctx, r, h); err != nil {
+	if _, err := hashAll(ctx, r, h); err != nil {
 		return chunk.Digest{}, err
 	}
 	return h.Digest(), nil

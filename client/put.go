@@ -119,13 +119,19 @@ func (tr *transfer) put(ctx context.Context, bucket, key string, r io.ReaderAt, 
 	req := CommitObject{Key: key, CommitRequest: CommitRequest{Size: size, ContentType: opts.ContentType,
 		Meta: opts.Meta, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch}}
 	if size > 0 && !tr.c.noStored.Load() {
-		res, ok, err := tr.commitStored(ctx, bucket, key, r, &req.CommitRequest, p)
+		likely, err := tr.likelyStored(ctx, r, size)
 		if err != nil {
 			return u, fmt.Errorf("put %s/%s: %w", bucket, key, err)
 		}
-		if ok {
-			u.Object, u.Chunks = res.Object, res.Chunks
-			return u, nil
+		if likely {
+			res, ok, err := tr.commitStored(ctx, bucket, key, r, &req.CommitRequest, p)
+			if err != nil {
+				return u, fmt.Errorf("put %s/%s: %w", bucket, key, err)
+			}
+			if ok {
+				u.Object, u.Chunks = res.Object, res.Chunks
+				return u, nil
+			}
 		}
 	}
 	u, err := tr.putStreamed(ctx, bucket, r, u, req, p)
@@ -161,6 +167,31 @@ func (tr *transfer) putStreamed(ctx context.Context, bucket string, r io.ReaderA
 	return ups[0], err
 }
 
+// likelyStored reports whether the cluster may hold the content, size
+// bytes of r, whole: whether it holds its first chunk (a file it holds
+// has all its chunks, and the first chunk of new content, a booster
+// trained anew, is almost never there). The question costs reading and
+// hashing one chunk and one small request, where a commit by digest of
+// new content would cost a pass over all of it first. Content of one
+// chunk is always worth the commit by digest: its chunk is the file.
+func (tr *transfer) likelyStored(ctx context.Context, r io.ReaderAt, size int64) (bool, error) {
+	ck := chunkerPool.Get().(*chunk.Chunker)
+	ck.Reset(io.NewSectionReader(r, 0, size))
+	defer func() {
+		ck.Reset(nil)
+		chunkerPool.Put(ck)
+	}()
+	b, err := ck.Next()
+	if err != nil {
+		return false, fmt.Errorf("chunk: %w", err)
+	}
+	if int64(len(b)) == size {
+		return true, nil
+	}
+	missing, err := tr.c.Missing(ctx, []chunk.Digest{chunk.Sum(b)})
+	return err == nil && len(missing) == 0, err
+}
+
 // commitStored hashes the content of req (req.Size bytes of r) and
 // commits it as a file the cluster already holds (CommitRequest.Stored):
 // logging content again takes one pass over it and one request, with no
@@ -170,21 +201,14 @@ func (tr *transfer) putStreamed(ctx context.Context, bucket string, r io.ReaderA
 func (tr *transfer) commitStored(ctx context.Context, bucket, key string, r io.ReaderAt, req *CommitRequest, p Progress) (res PutResult, ok bool, err error) {
 	p.Grow(req.Size)
 	h := chunk.NewHasher()
-	rb := readPool.Get().(*[readBuffer]byte)
-	defer readPool.Put(rb)
-	buf := rb[:]
-	for off := int64(0); off < req.Size; {
-		n, err := r.ReadAt(buf[:min(int64(len(buf)), req.Size-off)], off)
-		h.Write(buf[:n])
-		off += int64(n)
-		p.Advance(int64(n))
-		if err != nil && (err != io.EOF || off < req.Size) {
-			return res, false, fmt.Errorf("hash: %w", err)
-		}
-		if err := ctx.Err(); err != nil {
-			return res, false, err
-		}
+	n, err := hashAll(ctx, io.NewSectionReader(r, 0, req.Size), h)
+	if err != nil {
+		return res, false, err
 	}
+	if n != req.Size {
+		return res, false, fmt.Errorf("hash: read %d bytes, want %d: the file changed", n, req.Size)
+	}
+	p.Advance(n)
 	req.Digest = h.Digest()
 	stored := *req
 	stored.Stored, stored.Chunks = true, chunk.Recipe{}

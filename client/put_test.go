@@ -69,10 +69,11 @@ func TestPut_SendsOnlyMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// New content: the commit of a stored file fails, then the chunks go
-	// up after one question, and one commit names them.
-	if u.SentBytes != int64(len(data)) || u.SentChunks != u.Chunks || f.missingCalls.Load() != 1 ||
-		f.storedCommits.Load() != 1 || f.commits.Load() != 2 {
+	// New content: a question about its first chunk (absent: no commit
+	// by digest), then the chunks go up after one question, and one
+	// commit names them.
+	if u.SentBytes != int64(len(data)) || u.SentChunks != u.Chunks || f.missingCalls.Load() != 2 ||
+		f.storedCommits.Load() != 0 || f.commits.Load() != 1 {
 		t.Fatalf("first put: %+v, %d missing calls, %d commits of a stored file, %d in all", u.PutStats, f.missingCalls.Load(),
 			f.storedCommits.Load(), f.commits.Load())
 	}
@@ -83,9 +84,9 @@ func TestPut_SendsOnlyMissing(t *testing.T) {
 	t.Run("Again", func(t *testing.T) {
 		f.resetCounts()
 		u, err := c.Put(t.Context(), "b", "k2", bytes.NewReader(data), int64(len(data)), nil)
-		// Content the server holds: one commit naming it by digest, no
-		// question, no chunk list, nothing sent.
-		if err != nil || u.SentBytes != 0 || f.chunkPuts.Load() != 0 || f.missingCalls.Load() != 0 ||
+		// Content the server holds: the question about its first chunk,
+		// then one commit naming it by digest, no chunk list, nothing sent.
+		if err != nil || u.SentBytes != 0 || f.chunkPuts.Load() != 0 || f.missingCalls.Load() != 1 ||
 			f.commits.Load() != 1 || f.storedCommits.Load() != 1 {
 			t.Fatalf("second put: %+v, %v, %d chunk PUTs, %d questions, %d commits (%d of a stored file)", u.PutStats, err,
 				f.chunkPuts.Load(), f.missingCalls.Load(), f.commits.Load(), f.storedCommits.Load())
@@ -140,8 +141,9 @@ func TestPut_Batches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.batches.Load() != 3 || f.missingCalls.Load() != 3 || f.chunkPuts.Load() != int64(u.Chunks) || u.SentBytes != int64(len(data)) {
-		t.Fatalf("10 MiB went as %d batches after %d questions, %d of %d chunks, %d bytes; want 3, 3, all",
+	// One question about the first chunk, then one a batch.
+	if f.batches.Load() != 3 || f.missingCalls.Load() != 4 || f.chunkPuts.Load() != int64(u.Chunks) || u.SentBytes != int64(len(data)) {
+		t.Fatalf("10 MiB went as %d batches after %d questions, %d of %d chunks, %d bytes; want 3, 4, all",
 			f.batches.Load(), f.missingCalls.Load(), f.chunkPuts.Load(), u.Chunks, u.SentBytes)
 	}
 
@@ -235,11 +237,12 @@ func (c *changing) ReadAt(p []byte, off int64) (int, error) {
 
 // TestPut_FileChangedMeanwhile: what a Put logs is one read of its
 // content, chunks and digest alike (the fake server checks that they
-// agree). A file rewritten between the pass that hashes it whole (for a
-// commit of a stored file) and the pass that chunks it is read again; a
-// file that changes before its chunks are read a third time (to send a
-// chunk the server lost meanwhile) fails with ErrDigestMismatch and
-// commits nothing more.
+// agree). A file rewritten halfway through the pass that chunks it is
+// logged as the bytes read; one rewritten between the pass that hashes it
+// whole (for a commit by digest) and the pass that chunks it is read
+// again; one that changes before its chunks are read a third time (to
+// send a chunk the server lost meanwhile) fails with ErrDigestMismatch
+// and commits nothing more.
 func TestPut_FileChangedMeanwhile(t *testing.T) {
 	f := newFakeServer(t)
 	c := f.client(t)
@@ -248,18 +251,41 @@ func TestPut_FileChangedMeanwhile(t *testing.T) {
 	for i := range b {
 		b[i] ^= 0xff
 	}
-	// Rewritten halfway through the whole-file pass.
 	u, err := c.Put(t.Context(), "b", "torn", &changing{a: a, b: b, after: 2 << 20}, int64(len(a)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Object.Digest != chunk.Sum(b) || f.commits.Load() != 3 {
-		t.Fatalf("logged %s after %d commits, want the new content after 3 (stored, BadDigest, again)", u.Object.Digest, f.commits.Load())
+	if u.Object.Digest == chunk.Sum(a) || u.Object.Digest == chunk.Sum(b) {
+		t.Fatal("the change halfway through was not read: the test proves nothing")
 	}
 
+	// a2 shares its first chunk with a, which is stored: the Put hashes
+	// it whole first, and it changes at the end of that pass.
+	if _, err := c.Put(t.Context(), "b", "a", bytes.NewReader(a), int64(len(a)), nil); err != nil {
+		t.Fatal(err)
+	}
+	a2, b2 := bytes.Clone(a), bytes.Clone(b)
+	a2[len(a2)-1] ^= 1
+	f.resetCounts()
+	u, err = c.Put(t.Context(), "b", "a2", &changing{a: a2, b: b2, after: int64(len(a2))}, int64(len(a2)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Object.Digest != chunk.Sum(b2) || f.storedCommits.Load() != 1 || f.commits.Load() != 3 {
+		t.Fatalf("logged %s after %d commits (%d by digest), want the new content after 3 (by digest, BadDigest, again)",
+			u.Object.Digest, f.commits.Load(), f.storedCommits.Load())
+	}
+
+	// Content nothing of which is stored, which changes once it has been
+	// read whole.
+	x := randomBytes(7, 4<<20)
+	y := bytes.Clone(x)
+	for i := range y {
+		y[i] ^= 0xff
+	}
 	f.resetCounts()
 	f.loseOnce.Store(true)
-	_, err = c.Put(t.Context(), "b", "k", &changing{a: a, b: b, after: 2 * int64(len(a))}, int64(len(a)), nil)
+	_, err = c.Put(t.Context(), "b", "k", &changing{a: x, b: y, after: int64(len(x))}, int64(len(x)), nil)
 	if !errors.Is(err, ErrDigestMismatch) || f.commits.Load()-f.storedCommits.Load() != 1 {
 		t.Fatalf("got %v with %d commits, want ErrDigestMismatch after the first commit", err, f.commits.Load()-f.storedCommits.Load())
 	}
@@ -403,8 +429,10 @@ func TestPut_ChunkCollectedBeforeCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.commits.Load()-f.storedCommits.Load() != 2 || f.missingCalls.Load() != 2 || u.SentChunks != 2 {
-		t.Fatalf("%d commits, %d missing questions, %d chunks sent; want 2, 2 and the new and the lost chunk",
+	// Its first chunk is stored: a commit by digest (NoSuchFile) after
+	// the question about it, then the batch's question, the resend's.
+	if f.commits.Load()-f.storedCommits.Load() != 2 || f.storedCommits.Load() != 1 || f.missingCalls.Load() != 3 || u.SentChunks != 2 {
+		t.Fatalf("%d commits, %d missing questions, %d chunks sent; want 2, 3 and the new and the lost chunk",
 			f.commits.Load()-f.storedCommits.Load(), f.missingCalls.Load(), u.SentChunks)
 	}
 	got, err := c.GetRange(t.Context(), "b", "k2", 0, -1)

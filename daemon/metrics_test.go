@@ -27,8 +27,8 @@ func TestMetrics_Page(t *testing.T) {
 		"go_goroutines ", "process_resident_memory_bytes ",
 		`cairn_http_request_duration_seconds_count{operation="object_put",surface="v1"} 2`,
 		`cairn_http_request_duration_seconds_count{operation="chunk_missing",surface="v1"}`,
-		// New content: a commit by digest (NoSuchFile), then the commit
-		// of its chunks.
+		// Content whose first chunk is stored: a commit by digest
+		// (NoSuchFile), then the commit of its chunks.
 		`cairn_http_request_duration_seconds_count{operation="commit",surface="v1"} 2`,
 		"cairn_dedup_ratio ", "cairn_store_compression_ratio ", "cairn_compactor_backlog_bytes ", "cairn_gc_freed_bytes_total ", `cairn_raft_state{state="Leader"} 1`,
 	} {
