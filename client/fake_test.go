@@ -268,10 +268,7 @@ func (f *fakeServer) commit(w http.ResponseWriter, r *http.Request, path string)
 	if req.Stored {
 		f.storedCommits.Add(1)
 		if f.old.Load() {
-			f.olderAnswers.Add(1)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(400)
-			json.NewEncoder(w).Encode(Error{Code: "MalformedJSON", Message: `malformed JSON body: unknown field "stored"`})
+			f.unknownField(w, "stored")
 			return
 		}
 		if req.Chunks = f.recipeOf(req.Digest, req.Size); req.Chunks == nil {
@@ -286,14 +283,20 @@ func (f *fakeServer) commit(w http.ResponseWriter, r *http.Request, path string)
 	json.NewEncoder(w).Encode(f.putObject(bucket, key, req))
 }
 
+// unknownField answers as a release before a field of the commit did: the
+// JSON decoder refuses it.
+func (f *fakeServer) unknownField(w http.ResponseWriter, field string) {
+	f.olderAnswers.Add(1)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	json.NewEncoder(w).Encode(Error{Code: "MalformedJSON", Message: `malformed JSON body: unknown field "` + field + `"`})
+}
+
 // commitMany commits several files, all or none; a fake of a release
 // before it answers as that release's commit of one file did.
 func (f *fakeServer) commitMany(w http.ResponseWriter, r *http.Request, bucket string) {
 	if f.old.Load() {
-		f.olderAnswers.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(400)
-		json.NewEncoder(w).Encode(Error{Code: "MalformedJSON", Message: `malformed JSON body: unknown field "objects"`})
+		f.unknownField(w, "objects")
 		return
 	}
 	var req CommitManyRequest
