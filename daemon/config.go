@@ -196,6 +196,12 @@ type Config struct {
 	// and of commands other than deletes leave free on the chunk store's
 	// file system (0: DefaultMinFreeSpace; negative: no check).
 	MinFreeSpace int64
+	// CompressWhenBusy keeps compressing new chunks (S2) while every core
+	// of the machine is busy. By default a node then writes them raw and
+	// leaves them to the compactor (cas.Options.RawWhenBusy): fewer CPU
+	// cycles a write, twice the bytes written meanwhile for JSON
+	// boosters; set it on a node whose disk, not CPU, is the limit.
+	CompressWhenBusy bool
 	// UploadExpiry is how long after its creation an unfinished multipart
 	// upload (S3 or MLflow) is aborted by the leader (0: DefaultUploadExpiry;
 	// negative: never).

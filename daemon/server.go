@@ -93,7 +93,7 @@ func New(cfg Config) (*Server, error) {
 	s.sealer = auth.NewSealer(s.secret)
 	casOpts := cfg.CAS
 	casOpts.Logger = cfg.Logger
-	casOpts.RawWhenBusy = true
+	casOpts.RawWhenBusy = !cfg.CompressWhenBusy
 	if s.store, err = cas.Open(filepath.Join(cfg.DataDir, "chunks"), casOpts); err != nil {
 		return nil, err
 	}

@@ -126,7 +126,7 @@ func TestSettings_EveryWay(t *testing.T) {
 // over the file, which wins over the default; a flag or a variable turns
 // off what the file turned on.
 func TestSettings_Precedence(t *testing.T) {
-	file := writeConfig(t, "gc_grace: 5m\nconsistent_reads: true\nmin_free_space: 2GiB\nhttp_addr: 127.0.0.1:9000\nmetrics_open: true\n")
+	file := writeConfig(t, "gc_grace: 5m\nconsistent_reads: true\nmin_free_space: 2GiB\nhttp_addr: 127.0.0.1:9000\nmetrics_open: true\ncompress_when_busy: true\n")
 	cases := []struct {
 		name string
 		args []string
@@ -134,7 +134,8 @@ func TestSettings_Precedence(t *testing.T) {
 		want func(c daemon.Config) bool
 	}{
 		{"file over default", nil, nil, func(c daemon.Config) bool {
-			return c.GCGrace == 5*time.Minute && c.ConsistentReads && c.MinFreeSpace == 2<<30 && c.GCInterval == daemon.DefaultGCInterval
+			return c.GCGrace == 5*time.Minute && c.ConsistentReads && c.MinFreeSpace == 2<<30 && c.GCInterval == daemon.DefaultGCInterval &&
+				c.CompressWhenBusy
 		}},
 		{"env over file", nil, map[string]string{"CAIRN_GC_GRACE": "1h30m", "CAIRN_CONSISTENT_READS": "false"}, func(c daemon.Config) bool {
 			return c.GCGrace == 90*time.Minute && !c.ConsistentReads && c.MinFreeSpace == 2<<30
