@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"cairn/cas/chunk"
 	"cairn/client"
 	"cairn/daemon/internal/proctest"
+	"cairn/raftfsm"
 )
 
 // netsim cuts connections between nodes, the way a partition does: an
@@ -239,9 +241,14 @@ func (c *testCluster) ensureSame() {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(c.t.Context(), 60*time.Second)
 	defer cancel()
+	// The leader may change under a loaded machine between finding it
+	// and its barrier: ask whoever leads then.
 	l := c.nodes[c.leader()]
-	if err := l.Node().Barrier(ctx); err != nil {
-		c.t.Fatalf("barrier: %v", err)
+	for err := l.Node().Barrier(ctx); err != nil; err = l.Node().Barrier(ctx) {
+		if !errors.Is(err, raftfsm.ErrNotLeader) {
+			c.t.Fatalf("barrier: %v", err)
+		}
+		l = c.nodes[c.leader()]
 	}
 	want := l.Node().State().Applied()
 	var first string
