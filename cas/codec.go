@@ -64,8 +64,7 @@ func newCodec(minSaving float64, concurrency int) (*codec, error) {
 // the length, the raw bytes. dst is reused when it has room.
 func (c *codec) encode(dst, chunk []byte) []byte {
 	if c.raw {
-		dst = append(dst[:0], byte(CodecRaw))
-		return append(dst, chunk...)
+		return appendRaw(dst, chunk)
 	}
 	need := 1 + s2.MaxEncodedLen(len(chunk))
 	if cap(dst) < need {
@@ -75,10 +74,14 @@ func (c *codec) encode(dst, chunk []byte) []byte {
 	dst[0] = byte(CodecS2)
 	n := len(s2.Encode(dst[1:], chunk))
 	if float64(n) > float64(len(chunk))*(1-c.minSaving) {
-		dst = append(dst[:0], byte(CodecRaw))
-		return append(dst, chunk...)
+		return appendRaw(dst, chunk)
 	}
 	return dst[:1+n]
+}
+
+// appendRaw returns the raw stored form of chunk, in dst if it has room.
+func appendRaw(dst, chunk []byte) []byte {
+	return append(append(dst[:0], byte(CodecRaw)), chunk...)
 }
 
 // encodeNew returns the stored form a Put writes a new chunk in: what
@@ -87,8 +90,7 @@ func (c *codec) encode(dst, chunk []byte) []byte {
 // has room.
 func (s *Store) encodeNew(dst, chunk []byte) []byte {
 	if s.opts.RawWhenBusy && (s.opts.fullCPU || s.cpu.saturated()) {
-		dst = append(dst[:0], byte(CodecRaw))
-		return append(dst, chunk...)
+		return appendRaw(dst, chunk)
 	}
 	return s.codec.encode(dst, chunk)
 }

@@ -175,12 +175,8 @@ func (tr *transfer) putStreamed(ctx context.Context, bucket string, r io.ReaderA
 // new content would cost a pass over all of it first. Content of one
 // chunk is always worth the commit by digest: its chunk is the file.
 func (tr *transfer) likelyStored(ctx context.Context, r io.ReaderAt, size int64) (bool, error) {
-	ck := chunkerPool.Get().(*chunk.Chunker)
-	ck.Reset(io.NewSectionReader(r, 0, size))
-	defer func() {
-		ck.Reset(nil)
-		chunkerPool.Put(ck)
-	}()
+	ck := chunkerOf(io.NewSectionReader(r, 0, size))
+	defer releaseChunker(ck)
 	b, err := ck.Next()
 	if err != nil {
 		return false, fmt.Errorf("chunk: %w", err)

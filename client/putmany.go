@@ -288,9 +288,7 @@ func (k *packer) add(ctx context.Context, i int, s source) (fh FileHash, ok bool
 	}
 	k.p.Grow(size)
 	if k.ck == nil {
-		if k.ck, err = chunk.NewChunker(nil, chunk.DefaultParams()); err != nil {
-			return fh, false, err
-		}
+		k.ck = chunkerOf(nil)
 	}
 	ck := k.ck
 	ck.Reset(io.NewSectionReader(r, 0, size))
@@ -354,6 +352,10 @@ func (k *packer) release() {
 		k.b.reset()
 		batchPool.Put(k.b)
 		k.b = nil
+	}
+	if k.ck != nil {
+		releaseChunker(k.ck)
+		k.ck = nil
 	}
 }
 

@@ -104,6 +104,19 @@ var chunkerPool = sync.Pool{New: func() any {
 	return ck
 }}
 
+// chunkerOf returns a pooled chunker that splits r; releaseChunker gives
+// it back once its last chunk is no longer used.
+func chunkerOf(r io.Reader) *chunk.Chunker {
+	ck := chunkerPool.Get().(*chunk.Chunker)
+	ck.Reset(r)
+	return ck
+}
+
+func releaseChunker(ck *chunk.Chunker) {
+	ck.Reset(nil)
+	chunkerPool.Put(ck)
+}
+
 // readPool keeps the buffers that whole-file hash passes read through:
 // small enough to stay in the core's cache between the read and the hash.
 var readPool = sync.Pool{New: func() any { return new([readBuffer]byte) }}
@@ -171,12 +184,8 @@ func (tr *transfer) stream(ctx context.Context, r io.ReaderAt, size int64, diges
 	var recipe chunk.Recipe
 	err := func() error {
 		defer close(toHash)
-		ck := chunkerPool.Get().(*chunk.Chunker)
-		ck.Reset(io.NewSectionReader(r, 0, size))
-		defer func() {
-			ck.Reset(nil)
-			chunkerPool.Put(ck)
-		}()
+		ck := chunkerOf(io.NewSectionReader(r, 0, size))
+		defer releaseChunker(ck)
 		seen := map[chunk.Digest]bool{}
 		var cur *batch
 		for {
